@@ -1,0 +1,159 @@
+//! Retry policy: exponential backoff with full jitter, and `Retry-After` parsing.
+
+/// How renewals are retried. Values are validated by the facade.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per renewal, the first included (≥ 1).
+    pub max_attempts: u32,
+    /// Cap of the first retry's delay, in ms.
+    pub base_delay_ms: f64,
+    /// Cap of any delay, in ms; also the pause after a renewal gives up.
+    pub max_delay_ms: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay_ms: 500.0,
+            max_delay_ms: 30_000.0,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `failures` (1 = after the first failure): full
+    /// jitter ("Exponential Backoff and Jitter", AWS 2015) over
+    /// `min(max, base·2^(failures−1))`, never shorter than a capped `Retry-After`.
+    pub fn delay(&self, failures: u32, unit: f64, retry_after_ms: Option<f64>) -> f64 {
+        let exp = failures.saturating_sub(1).min(52) as i32;
+        let ceiling = (self.base_delay_ms * 2f64.powi(exp)).min(self.max_delay_ms);
+        let jittered = ceiling * unit.clamp(0.0, 1.0);
+        match retry_after_ms {
+            Some(ra) => jittered.max(ra.clamp(0.0, self.max_delay_ms)),
+            None => jittered,
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*) for jitter; the shell seeds it from
+/// `Math.random`, tests from a constant.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from any seed (0 is remapped).
+    pub fn new(seed: u64) -> Self {
+        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+    }
+    /// A uniform value in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an IMF-fixdate, as ms from
+/// `now_wall`. Anything else is `None`; a date in the past is 0.
+pub fn parse_retry_after(value: &str, now_wall: f64) -> Option<f64> {
+    let v = value.trim();
+    if !v.is_empty() && v.len() <= 12 && v.bytes().all(|c| c.is_ascii_digit()) {
+        return v.parse::<f64>().ok().map(|s| s * 1000.0);
+    }
+    parse_imf_fixdate(v).map(|at| (at - now_wall).max(0.0))
+}
+
+/// "Sun, 06 Nov 1994 08:49:37 GMT" → epoch ms.
+fn parse_imf_fixdate(v: &str) -> Option<f64> {
+    let b = v.as_bytes();
+    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
+        return None;
+    }
+    let num = |r: core::ops::Range<usize>| -> Option<i64> {
+        let s = &b[r];
+        s.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| s.iter().fold(0i64, |a, &c| a * 10 + (c - b'0') as i64))
+    };
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let day = num(5..7)?;
+    let month = MONTHS.iter().position(|m| *m == &b[8..11])? as i64 + 1;
+    let year = num(12..16)?;
+    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
+        return None;
+    }
+    let (h, mi, s) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) * 1000) as f64)
+}
+
+/// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_bounds_grow_and_cap() {
+        let p = RetryPolicy::default();
+        let expect_ceiling = [500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 30000.0, 30000.0];
+        for (i, c) in expect_ceiling.iter().enumerate() {
+            let n = i as u32 + 1;
+            assert_eq!(p.delay(n, 0.0, None), 0.0);
+            assert!((p.delay(n, 0.999_999, None) - c).abs() < 0.1, "attempt {n}");
+        }
+        assert_eq!(p.delay(u32::MAX, 1.0, None), 30000.0);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_but_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, 0.0, Some(7000.0)), 7000.0);
+        assert_eq!(p.delay(1, 0.0, Some(3_600_000.0)), 30000.0);
+        assert_eq!(p.delay(1, 1.0, Some(100.0)), 500.0);
+    }
+
+    #[test]
+    fn rng_is_uniform_enough() {
+        let mut r = Rng::new(42);
+        let xs: Vec<f64> = (0..10_000).map(|_| r.unit()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        assert!((mean - 0.5).abs() < 0.02, "{mean}");
+        assert!(xs.iter().any(|&x| x < 0.05) && xs.iter().any(|&x| x > 0.95));
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        assert_eq!(parse_retry_after("120", 0.0), Some(120_000.0));
+        assert_eq!(parse_retry_after(" 0 ", 0.0), Some(0.0));
+        // 1994-11-06T08:49:37Z = 784111777 s.
+        let at = 784_111_777_000.0;
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 5000.0), Some(5000.0));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5000.0), Some(0.0));
+        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), Some(0.0));
+        assert_eq!(parse_retry_after("Sat, 28 Nov 2026 01:00:10 GMT", 1_795_827_600_000.0), Some(10_000.0));
+        for bad in ["", "-1", "1.5", "soon", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT"] {
+            assert_eq!(parse_retry_after(bad, 0.0), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,705 @@
+//! The token lifecycle as a sans-IO state machine (after quinn-proto): inputs carry
+//! `now`, the shell drains [`Lifecycle::poll`] for work and asks
+//! [`Lifecycle::poll_timeout`] when to wake it next.
+
+use super::backoff::{parse_retry_after, RetryPolicy, Rng};
+use super::error::{ErrorCode, TokenError};
+use super::token::{parse_response, ResponseFields, Token};
+use std::collections::VecDeque;
+
+/// A token with less than this left is never handed out (nor a quarter of its
+/// lifetime, for tokens so short that 10 s would be most of it).
+pub const MIN_VALID_MS: f64 = 10_000.0;
+
+/// A point in time, seen on two clocks: the wall clock (`Date.now()`) that token expiry
+/// is defined on, and the page's monotonic clock (`performance.now()`) that cannot jump.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Now {
+    /// Epoch ms.
+    pub wall: f64,
+    /// Monotonic ms.
+    pub mono: f64,
+}
+
+/// Behaviour chosen by the app (validated by the facade).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    /// Renew this long before expiry (capped at half the token's lifetime).
+    pub renew_before_ms: f64,
+    /// Retry policy per renewal.
+    pub retry: RetryPolicy,
+    /// Renew proactively on timers, not only when `getToken()` is called.
+    pub auto_refresh: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            renew_before_ms: 120_000.0,
+            retry: RetryPolicy::default(),
+            auto_refresh: true,
+        }
+    }
+}
+
+/// Why a broker call is made; passed to a broker function as `reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// There was no token.
+    Initial,
+    /// The renewal window of the current token opened.
+    Scheduled,
+    /// `refresh()` was called.
+    Forced,
+    /// The token expired (or fell under the minimum) before it was renewed.
+    Expired,
+}
+
+impl Reason {
+    /// The string passed to JavaScript.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Initial => "initial",
+            Reason::Scheduled => "scheduled",
+            Reason::Forced => "forced",
+            Reason::Expired => "expired",
+        }
+    }
+}
+
+/// What the broker did, as the shell observed it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// A success status (or a broker function's result) and the parsed body: `None`
+    /// when it was not a JSON object.
+    Body {
+        /// HTTP status, 0 for a broker function.
+        status: u16,
+        /// The response fields.
+        fields: Option<ResponseFields>,
+    },
+    /// A non-success HTTP status.
+    Status {
+        /// The status.
+        status: u16,
+        /// The `Retry-After` header, if any.
+        retry_after: Option<String>,
+    },
+    /// The broker redirected (we never follow: a token endpoint must not).
+    Redirect,
+    /// A network error, CORS failure or a broker function that threw.
+    Network,
+    /// No answer within `timeoutMs`.
+    Timeout,
+}
+
+/// Events for the app's listeners.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A new token was adopted.
+    Token,
+    /// The current token's renewal window opened (once per token).
+    Expiring,
+    /// The current token expired with no replacement (once per token).
+    Expired,
+    /// A renewal attempt failed.
+    Error(TokenError),
+    /// The token was cleared.
+    Cleared,
+}
+
+/// Work for the shell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Start broker call `id`: take the cross-tab lock, re-check for a newer token,
+    /// then [`Lifecycle::begin_send`] and report with [`Lifecycle::reply`].
+    CallBroker {
+        /// Identifies this attempt; replies for other ids are ignored.
+        id: u64,
+        /// Why.
+        reason: Reason,
+    },
+    /// Write the current token to storage, or remove the entry when there is none.
+    Persist,
+    /// Tell other tabs about the new token.
+    BroadcastToken,
+    /// Tell other tabs the token was cleared.
+    BroadcastClear,
+    /// Give the event to listeners.
+    Emit(Event),
+    /// Resolve every waiting `getToken()`/`refresh()` with the current token, or
+    /// reject them with the error.
+    Settle(Result<(), TokenError>),
+    /// Abort the in-flight request and lock wait, if any.
+    Abort,
+}
+
+/// The answer to `getToken()`/`refresh()`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Access {
+    /// A usable token is there: hand it out now.
+    Ready,
+    /// Wait for the next `Settle`.
+    Wait,
+    /// Fail now.
+    Fail(TokenError),
+}
+
+/// Why the shell calls [`Lifecycle::wake`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Something that may change the picture: visibility, network back, clock jump.
+    Recheck,
+}
+
+/// The coarse state shown by `status()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No token.
+    Empty,
+    /// A token that has not expired.
+    Valid,
+    /// A broker call is under way.
+    Renewing,
+    /// Waiting before the next attempt.
+    Backoff,
+    /// The token expired with no replacement.
+    Expired,
+    /// `destroy()` was called.
+    Destroyed,
+}
+
+impl State {
+    /// The string shown to JavaScript.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Empty => "empty",
+            State::Valid => "valid",
+            State::Renewing => "renewing",
+            State::Backoff => "backoff",
+            State::Expired => "expired",
+            State::Destroyed => "destroyed",
+        }
+    }
+}
+
+/// A snapshot for `status()`; holds no secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    /// Coarse state.
+    pub state: State,
+    /// Whole seconds left, if there is a token.
+    pub expires_in: Option<f64>,
+    /// Epoch ms of expiry.
+    pub expires_at: Option<f64>,
+    /// Epoch ms when renewal is due.
+    pub renew_at: Option<f64>,
+    /// Epoch ms of the next automatic attempt after a failure.
+    pub next_attempt_at: Option<f64>,
+    /// Broker requests sent by this tab.
+    pub broker_calls: u64,
+    /// The last failure, until a token is obtained.
+    pub last_error: Option<ErrorCode>,
+    /// The token masked: a short prefix and its length.
+    pub masked: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    /// `CallBroker` issued, request not sent yet (lock wait, re-check).
+    Queued,
+    /// Request sent at this time.
+    Sent(Now),
+    /// Backing off until this monotonic time.
+    Waiting(f64),
+}
+
+#[derive(Clone, Debug)]
+struct Renewal {
+    id: u64,
+    reason: Reason,
+    failures: u32,
+    /// Set by `refresh()`: only a token issued after this wall time satisfies it.
+    forced_at: Option<f64>,
+    phase: Phase,
+}
+
+/// The lifecycle of one participant token in one tab.
+#[derive(Debug)]
+pub struct Lifecycle {
+    cfg: Config,
+    rng: Rng,
+    token: Option<Token>,
+    expiring_sent: bool,
+    expired_sent: bool,
+    renewal: Option<Renewal>,
+    /// After a renewal gave up: monotonic time of the next automatic attempt.
+    resume_at: Option<f64>,
+    /// After 401/403: no automatic attempt until the app asks again.
+    halted: bool,
+    next_id: u64,
+    broker_calls: u64,
+    last_error: Option<TokenError>,
+    destroyed: bool,
+    out: VecDeque<Output>,
+}
+
+impl Lifecycle {
+    /// A lifecycle with no token.
+    pub fn new(cfg: Config, seed: u64) -> Self {
+        Lifecycle {
+            cfg,
+            rng: Rng::new(seed),
+            token: None,
+            expiring_sent: false,
+            expired_sent: false,
+            renewal: None,
+            resume_at: None,
+            halted: false,
+            next_id: 0,
+            broker_calls: 0,
+            last_error: None,
+            destroyed: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The next piece of work for the shell.
+    pub fn poll(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The current token, if it has not expired.
+    pub fn token(&self, now: Now) -> Option<&Token> {
+        self.token.as_ref().filter(|t| t.remaining(now.wall, now.mono) > 0.0)
+    }
+
+    /// The token if it may be handed out: at least [`MIN_VALID_MS`] left.
+    pub fn usable(&self, now: Now) -> Option<&Token> {
+        self.token
+            .as_ref()
+            .filter(|t| t.remaining(now.wall, now.mono) >= min_valid(t))
+    }
+
+    fn window(&self, t: &Token) -> f64 {
+        self.cfg.renew_before_ms.min(t.lifetime() / 2.0)
+    }
+
+    /// Whether the lifecycle was destroyed.
+    pub fn is_destroyed(&self) -> bool {
+        self.destroyed
+    }
+
+    /// Number of broker requests sent.
+    pub fn broker_calls(&self) -> u64 {
+        self.broker_calls
+    }
+
+    /// `getToken()`.
+    pub fn get(&mut self, now: Now) -> Access {
+        if self.destroyed {
+            return Access::Fail(destroyed());
+        }
+        self.evaluate(now);
+        if let Some(t) = self.usable(now) {
+            // Inside the window: serve the still-valid token and renew in the
+            // background, even without autoRefresh.
+            let in_window = t.remaining(now.wall, now.mono) <= self.window(t);
+            if in_window && self.renewal.is_none() && self.resume_at.is_none() && !self.halted {
+                self.start(Reason::Scheduled, None);
+            }
+            return Access::Ready;
+        }
+        if self.renewal.is_none() {
+            // The app asks: that lifts a give-up pause and a 401 halt.
+            let reason = if self.token.is_some() {
+                Reason::Expired
+            } else {
+                Reason::Initial
+            };
+            self.start(reason, None);
+        }
+        Access::Wait
+    }
+
+    /// `refresh()`: a broker call whose result is issued after now. Joins a renewal
+    /// already under way (single flight) rather than starting a second one.
+    pub fn refresh(&mut self, now: Now) -> Access {
+        if self.destroyed {
+            return Access::Fail(destroyed());
+        }
+        self.evaluate(now);
+        match &mut self.renewal {
+            Some(r) => {
+                r.forced_at.get_or_insert(now.wall);
+            }
+            None => self.start(Reason::Forced, Some(now.wall)),
+        }
+        Access::Wait
+    }
+
+    /// A timer fired.
+    pub fn tick(&mut self, now: Now) {
+        self.evaluate(now);
+    }
+
+    /// The page became visible, came online, or its clock jumped: a paused renewal
+    /// (after giving up) is due at once; everything else is re-checked.
+    pub fn wake(&mut self, now: Now, _why: Wake) {
+        if self.destroyed {
+            return;
+        }
+        if self.resume_at.is_some() {
+            self.resume_at = Some(now.mono);
+        }
+        self.evaluate(now);
+    }
+
+    /// Whether broker call `id` still waits to be sent (the shell skips its re-check
+    /// work when not).
+    pub fn pending(&self, id: u64) -> bool {
+        matches!(&self.renewal, Some(r) if r.id == id && r.phase == Phase::Queued)
+    }
+
+    /// The shell is about to send broker call `id`. `false`: it is no longer needed.
+    pub fn begin_send(&mut self, id: u64, now: Now) -> bool {
+        match &mut self.renewal {
+            Some(r) if r.id == id && r.phase == Phase::Queued && !self.destroyed => {
+                r.phase = Phase::Sent(now);
+                self.broker_calls += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The broker answered call `id`. Replies to superseded calls are ignored.
+    pub fn reply(&mut self, id: u64, now: Now, reply: Reply) {
+        let Some(r) = self.renewal.as_mut().filter(|r| r.id == id) else {
+            return;
+        };
+        let Phase::Sent(sent) = r.phase else {
+            return;
+        };
+        match classify(reply, sent, now) {
+            Ok(token) => {
+                self.renewal = None;
+                self.adopt(token);
+                self.out.push_back(Output::Persist);
+                self.out.push_back(Output::BroadcastToken);
+                self.out.push_back(Output::Emit(Event::Token));
+                self.out.push_back(Output::Settle(Ok(())));
+            }
+            Err((mut e, retry_after)) => {
+                r.failures += 1;
+                let failures = r.failures;
+                if e.code == ErrorCode::BrokerRejected {
+                    // The participant's session is over: drop the token everywhere
+                    // and stay quiet until the app asks again.
+                    self.renewal = None;
+                    self.halted = true;
+                    self.token = None;
+                    self.last_error = Some(e.clone());
+                    self.out.push_back(Output::Persist);
+                    self.out.push_back(Output::BroadcastClear);
+                    self.out.push_back(Output::Emit(Event::Error(e.clone())));
+                    self.out.push_back(Output::Emit(Event::Cleared));
+                    self.out.push_back(Output::Settle(Err(e)));
+                } else if e.code.is_retryable(e.status) && failures < self.cfg.retry.max_attempts {
+                    let delay = self.cfg.retry.delay(failures, self.rng.unit(), retry_after);
+                    r.phase = Phase::Waiting(now.mono + delay);
+                    e.retry_at = Some(now.wall + delay);
+                    self.last_error = Some(e.clone());
+                    self.out.push_back(Output::Emit(Event::Error(e)));
+                } else {
+                    // Gave up (or a final error): pause, keep any valid token.
+                    self.renewal = None;
+                    if self.cfg.auto_refresh {
+                        let pause = self.cfg.retry.max_delay_ms;
+                        self.resume_at = Some(now.mono + pause);
+                        e.retry_at = Some(now.wall + pause);
+                    }
+                    self.last_error = Some(e.clone());
+                    self.out.push_back(Output::Emit(Event::Error(e.clone())));
+                    self.out.push_back(Output::Settle(Err(e)));
+                }
+            }
+        }
+        self.evaluate(now);
+    }
+
+    /// A token from another tab or from shared storage. Adopted when it is newer than
+    /// ours; returns whether it was.
+    pub fn external(&mut self, now: Now, token: Token) -> bool {
+        if self.destroyed || token.remaining(now.wall, now.mono) <= 0.0 {
+            return false;
+        }
+        if let Some(cur) = &self.token {
+            if token.expires_at <= cur.expires_at && cur.remaining(now.wall, now.mono) > 0.0 {
+                return false;
+            }
+        }
+        let fresh = token.remaining(now.wall, now.mono) > self.window(&token);
+        let issued_at = token.issued_at;
+        self.adopt(token);
+        self.out.push_back(Output::Persist);
+        self.out.push_back(Output::Emit(Event::Token));
+        let satisfies = |r: &Renewal| fresh && r.forced_at.is_none_or(|f| issued_at >= f);
+        match &self.renewal {
+            // A request already sent will bring an even newer token: let it finish.
+            Some(r) if matches!(r.phase, Phase::Sent(_)) => {}
+            Some(r) if satisfies(r) => {
+                self.renewal = None;
+                self.out.push_back(Output::Settle(Ok(())));
+            }
+            Some(_) => {}
+            None => self.out.push_back(Output::Settle(Ok(()))),
+        }
+        self.evaluate(now);
+        true
+    }
+
+    /// A token restored from this tab's storage at start-up: adopted quietly (no
+    /// listener can exist yet, and the entry is already stored).
+    pub fn restore(&mut self, now: Now, token: Token) -> bool {
+        if self.destroyed || self.token.is_some() || token.remaining(now.wall, now.mono) <= 0.0 {
+            return false;
+        }
+        self.adopt(token);
+        self.evaluate(now);
+        true
+    }
+
+    /// `clear()` here (`local`) or a clear announced by another tab.
+    pub fn clear(&mut self, now: Now, local: bool) {
+        if self.destroyed {
+            return;
+        }
+        let had = self.token.is_some() || self.renewal.is_some();
+        self.token = None;
+        self.renewal = None;
+        self.resume_at = None;
+        self.halted = false;
+        self.last_error = None;
+        self.out.push_back(Output::Abort);
+        if local {
+            self.out.push_back(Output::Persist);
+            self.out.push_back(Output::BroadcastClear);
+        } else if had {
+            // The other tab removed shared storage; ours may be per-tab.
+            self.out.push_back(Output::Persist);
+        }
+        if local || had {
+            self.out.push_back(Output::Emit(Event::Cleared));
+        }
+        self.out
+            .push_back(Output::Settle(Err(TokenError::new(ErrorCode::Cleared, "the token was cleared"))));
+        self.evaluate(now);
+    }
+
+    /// `destroy()`: everything stops; waiting callers are rejected. Storage is kept
+    /// (destroying a manager is not logging out).
+    pub fn destroy(&mut self) {
+        if self.destroyed {
+            return;
+        }
+        self.destroyed = true;
+        self.renewal = None;
+        self.resume_at = None;
+        self.out.push_back(Output::Abort);
+        self.out.push_back(Output::Settle(Err(destroyed())));
+    }
+
+    /// Milliseconds from `now` until the shell must call [`Lifecycle::tick`]; `None`
+    /// when nothing is scheduled. Never negative.
+    pub fn poll_timeout(&self, now: Now) -> Option<f64> {
+        if self.destroyed {
+            return None;
+        }
+        let mut next: Option<f64> = None;
+        let mut consider = |d: f64| next = Some(next.map_or(d, |n: f64| n.min(d)));
+        if let Some(t) = &self.token {
+            let rem = t.remaining(now.wall, now.mono);
+            if !self.expiring_sent {
+                consider(rem - self.window(t));
+            } else if !self.expired_sent {
+                consider(rem);
+            }
+        }
+        match &self.renewal {
+            Some(Renewal {
+                phase: Phase::Waiting(until),
+                ..
+            }) => consider(until - now.mono),
+            _ => {}
+        }
+        if let Some(at) = self.resume_at {
+            consider(at - now.mono);
+        }
+        next.map(|d| d.max(0.0))
+    }
+
+    /// A snapshot for humans.
+    pub fn status(&self, now: Now) -> Status {
+        let state = if self.destroyed {
+            State::Destroyed
+        } else {
+            match (&self.renewal, &self.token) {
+                (Some(r), _) if matches!(r.phase, Phase::Waiting(_)) => State::Backoff,
+                (Some(_), _) => State::Renewing,
+                _ if self.resume_at.is_some() && self.token(now).is_none() => State::Backoff,
+                (None, Some(t)) if t.remaining(now.wall, now.mono) > 0.0 => State::Valid,
+                (None, Some(_)) => State::Expired,
+                (None, None) => State::Empty,
+            }
+        };
+        let live = self.token(now);
+        let rem = live.map(|t| t.remaining(now.wall, now.mono));
+        let next_attempt_at = match (&self.renewal, self.resume_at) {
+            (Some(Renewal { phase: Phase::Waiting(u), .. }), _) => Some(now.wall + (u - now.mono)),
+            (_, Some(u)) => Some(now.wall + (u - now.mono)),
+            _ => None,
+        };
+        Status {
+            state,
+            expires_in: rem.map(|r| (r / 1000.0).floor()),
+            expires_at: live.map(|t| t.expires_at),
+            renew_at: live.map(|t| now.wall + t.remaining(now.wall, now.mono) - self.window(t)),
+            next_attempt_at,
+            broker_calls: self.broker_calls,
+            last_error: self.last_error.as_ref().map(|e| e.code),
+            masked: live.map(|t| t.access.masked()),
+        }
+    }
+
+    fn adopt(&mut self, token: Token) {
+        self.token = Some(token);
+        self.expiring_sent = false;
+        self.expired_sent = false;
+        self.halted = false;
+        self.resume_at = None;
+        self.last_error = None;
+    }
+
+    fn start(&mut self, reason: Reason, forced_at: Option<f64>) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.halted = false;
+        self.resume_at = None;
+        self.renewal = Some(Renewal {
+            id,
+            reason,
+            failures: 0,
+            forced_at,
+            phase: Phase::Queued,
+        });
+        self.out.push_back(Output::CallBroker { id, reason });
+    }
+
+    /// Applies the clock: token events, due retries, due resumption, and proactive
+    /// renewal. Idempotent for one `now`, so every deadline it reports is cleared here.
+    fn evaluate(&mut self, now: Now) {
+        if self.destroyed {
+            return;
+        }
+        let mut due = false;
+        let mut expired = false;
+        if let Some(t) = &self.token {
+            let rem = t.remaining(now.wall, now.mono);
+            if rem <= 0.0 && !self.expired_sent {
+                self.expired_sent = true;
+                self.expiring_sent = true;
+                self.out.push_back(Output::Emit(Event::Expired));
+                self.out.push_back(Output::Persist);
+            } else if rem <= self.window(t) && !self.expiring_sent {
+                self.expiring_sent = true;
+                self.out.push_back(Output::Emit(Event::Expiring));
+            }
+            due = rem <= self.window(t);
+            expired = rem < min_valid(t);
+        }
+        if let Some(r) = &mut self.renewal {
+            if let Phase::Waiting(until) = r.phase {
+                if now.mono >= until {
+                    self.next_id += 1;
+                    r.id = self.next_id;
+                    r.phase = Phase::Queued;
+                    self.out.push_back(Output::CallBroker {
+                        id: r.id,
+                        reason: r.reason,
+                    });
+                }
+            }
+        }
+        if let Some(at) = self.resume_at {
+            if now.mono >= at {
+                self.resume_at = None;
+                if self.renewal.is_none() && self.token.is_some() && !self.halted {
+                    self.start(reason_for(expired), None);
+                }
+                return;
+            }
+        }
+        if self.cfg.auto_refresh
+            && due
+            && self.renewal.is_none()
+            && self.resume_at.is_none()
+            && !self.halted
+        {
+            self.start(reason_for(expired), None);
+        }
+    }
+}
+
+fn reason_for(expired: bool) -> Reason {
+    if expired {
+        Reason::Expired
+    } else {
+        Reason::Scheduled
+    }
+}
+
+fn min_valid(t: &Token) -> f64 {
+    MIN_VALID_MS.min(t.lifetime() / 4.0)
+}
+
+fn destroyed() -> TokenError {
+    TokenError::new(ErrorCode::Destroyed, "the token manager was destroyed")
+}
+
+fn classify(reply: Reply, sent: Now, now: Now) -> Result<Token, (TokenError, Option<f64>)> {
+    use ErrorCode::*;
+    let e = |code, status, detail| Err((TokenError::with_status(code, status, detail), None));
+    match reply {
+        Reply::Body {
+            status,
+            fields: Some(f),
+        } => parse_response(f, sent.wall, sent.mono).map_err(|mut err| {
+            err.status = status;
+            (err, None)
+        }),
+        Reply::Body { status, fields: None } => {
+            e(InvalidResponse, status, "broker answer is not a JSON object")
+        }
+        Reply::Status { status: s @ (401 | 403), .. } => {
+            e(BrokerRejected, s, "broker refused: the participant's session is not valid")
+        }
+        Reply::Status {
+            status,
+            retry_after,
+        } => {
+            let ra = retry_after.and_then(|v| parse_retry_after(&v, now.wall));
+            Err((
+                TokenError::with_status(BrokerFailed, status, "broker answered with an error status"),
+                ra,
+            ))
+        }
+        Reply::Redirect => e(BrokerFailed, 0, "broker redirected; token endpoints must not"),
+        Reply::Network => e(BrokerUnreachable, 0, "broker could not be reached"),
+        Reply::Timeout => e(BrokerTimeout, 0, "broker did not answer in time"),
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

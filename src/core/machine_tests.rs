@@ -1,0 +1,649 @@
+//! Lifecycle tests on a virtual clock with a scripted broker.
+
+use super::*;
+use crate::core::{Field, StoredFields};
+use std::collections::VecDeque;
+
+const S: f64 = 1000.0;
+const H: f64 = 3600.0 * S;
+
+fn body(tok: &str, secs: f64) -> Reply {
+    Reply::Body {
+        status: 200,
+        fields: Some(ResponseFields {
+            access_token: Field::Str(tok.into()),
+            token_type: Field::Str("Bearer".into()),
+            expires_in: Field::Num(secs),
+        }),
+    }
+}
+
+fn status(s: u16) -> Reply {
+    Reply::Status {
+        status: s,
+        retry_after: None,
+    }
+}
+
+/// A tab: the lifecycle, a virtual clock, and a broker that answers after `latency`
+/// from a script, then with healthy tokens of `lifetime_s`.
+struct Sim {
+    core: Lifecycle,
+    now: Now,
+    lifetime_s: f64,
+    latency: f64,
+    script: VecDeque<Reply>,
+    inflight: Vec<(u64, f64, Reply)>,
+    /// (wall time sent, reason) of each broker request.
+    calls: Vec<(f64, Reason)>,
+    events: Vec<(f64, Event)>,
+    settles: Vec<Result<(), TokenError>>,
+    issued: u64,
+}
+
+impl Sim {
+    fn new(cfg: Config, lifetime_s: f64) -> Self {
+        Sim {
+            core: Lifecycle::new(cfg, 7),
+            now: Now {
+                wall: 1_700_000_000_000.0,
+                mono: 0.0,
+            },
+            lifetime_s,
+            latency: 50.0,
+            script: VecDeque::new(),
+            inflight: Vec::new(),
+            calls: Vec::new(),
+            events: Vec::new(),
+            settles: Vec::new(),
+            issued: 0,
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.core.poll() {
+            match o {
+                Output::CallBroker { id, reason } => {
+                    assert!(self.core.pending(id));
+                    assert!(self.core.begin_send(id, self.now));
+                    self.calls.push((self.now.wall, reason));
+                    let reply = self.script.pop_front().unwrap_or_else(|| {
+                        self.issued += 1;
+                        body(&format!("tok{}", self.issued), self.lifetime_s)
+                    });
+                    self.inflight.push((id, self.now.mono + self.latency, reply));
+                }
+                Output::Emit(e) => self.events.push((self.now.wall, e)),
+                Output::Settle(r) => self.settles.push(r),
+                _ => {}
+            }
+        }
+    }
+
+    fn advance(&mut self, ms: f64) {
+        self.now.wall += ms;
+        self.now.mono += ms;
+    }
+
+    /// Runs the event loop until the monotonic clock reaches `until`, like the shell
+    /// does: deliver replies and wake on `poll_timeout` (capped at 30 s).
+    fn run_for(&mut self, dur: f64) {
+        let until = self.now.mono + dur;
+        let mut guard = 0u32;
+        loop {
+            self.drain();
+            guard += 1;
+            assert!(guard < 1_000_000, "event loop does not make progress");
+            let timer = self.core.poll_timeout(self.now).map(|d| d.min(30_000.0)).unwrap_or(30_000.0);
+            assert!(timer >= 0.0);
+            let reply_at = self.inflight.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+            let next = (self.now.mono + timer).min(reply_at);
+            if next > until {
+                self.advance(until - self.now.mono);
+                self.core.tick(self.now);
+                self.drain();
+                return;
+            }
+            self.advance(next - self.now.mono);
+            if let Some(i) = self.inflight.iter().position(|x| x.1 <= self.now.mono) {
+                let (id, _, reply) = self.inflight.remove(i);
+                self.core.reply(id, self.now, reply);
+            } else {
+                self.core.tick(self.now);
+            }
+        }
+    }
+
+    fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().filter(|(_, e)| f(e)).count()
+    }
+}
+
+fn cfg() -> Config {
+    Config::default()
+}
+
+#[test]
+fn first_get_waits_then_serves_one_token() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    assert_eq!(sim.core.get(sim.now), Access::Wait);
+    for _ in 0..1000 {
+        assert_eq!(sim.core.get(sim.now), Access::Wait);
+        assert_eq!(sim.core.refresh(sim.now), Access::Wait);
+    }
+    sim.run_for(1.0 * S);
+    assert_eq!(sim.calls.len(), 1, "single flight");
+    assert_eq!(sim.calls[0].1, Reason::Initial);
+    assert_eq!(sim.settles, vec![Ok(())]);
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+    let t = sim.core.usable(sim.now).unwrap();
+    assert_eq!(t.expires_at, sim.calls[0].0 + 3600.0 * S, "expires_at counts from send time");
+}
+
+#[test]
+fn healthy_broker_is_called_once_per_lifetime() {
+    // (lifetime s, renewBefore s, expected renewal period s)
+    for (life, before, period) in [(3600.0, 120.0, 3480.0), (90.0, 120.0, 45.0), (300.0, 60.0, 240.0), (2.0, 120.0, 1.0)] {
+        let mut sim = Sim::new(
+            Config {
+                renew_before_ms: before * S,
+                ..cfg()
+            },
+            life,
+        );
+        sim.latency = 0.0;
+        sim.core.get(sim.now);
+        let span = period * 100.0 * S;
+        sim.run_for(span + 1.0);
+        assert_eq!(sim.calls.len(), 101, "life {life}");
+        for w in sim.calls.windows(2) {
+            assert!((w[1].0 - w[0].0 - period * S).abs() < 1e-6, "life {life}: {:?}", w);
+            assert_eq!(w[1].1, Reason::Scheduled);
+        }
+        assert_eq!(sim.count(|e| *e == Event::Expired), 0);
+        assert_eq!(sim.count(|e| *e == Event::Expiring), 100);
+        assert_eq!(sim.count(|e| *e == Event::Token), 101);
+    }
+}
+
+#[test]
+fn renewal_window_serves_old_token_and_renews_in_background() {
+    let mut sim = Sim::new(
+        Config {
+            auto_refresh: false,
+            ..cfg()
+        },
+        3600.0,
+    );
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.run_for(3500.0 * S); // into the 120 s window; no timer renewal without autoRefresh
+    assert_eq!(sim.calls.len(), 1);
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+    assert_eq!(sim.calls.len(), 1, "the request is queued, not yet sent");
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 2);
+    assert_eq!(sim.calls[1].1, Reason::Scheduled);
+    assert_eq!(sim.core.status(sim.now).expires_in, Some(3599.0));
+}
+
+#[test]
+fn token_under_ten_seconds_is_never_handed_out() {
+    let mut sim = Sim::new(
+        Config {
+            auto_refresh: false,
+            ..cfg()
+        },
+        3600.0,
+    );
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.advance(3589.0 * S + 50.0); // sent at 0, now 3590.05 s: 9.95 s left
+    assert!(sim.core.usable(sim.now).is_none());
+    assert!(sim.core.token(sim.now).is_some());
+    assert_eq!(sim.core.get(sim.now), Access::Wait);
+}
+
+#[test]
+fn retries_back_off_with_full_jitter_within_bounds() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.script.extend([status(503), Reply::Network, Reply::Timeout, status(500)]);
+    sim.core.get(sim.now);
+    sim.run_for(60.0 * S);
+    assert_eq!(sim.calls.len(), 5);
+    let ceilings = [500.0, 1000.0, 2000.0, 4000.0];
+    for (i, w) in sim.calls.windows(2).enumerate() {
+        let gap = w[1].0 - w[0].0 - sim.latency;
+        assert!(gap >= 0.0 && gap <= ceilings[i], "retry {i}: {gap}");
+    }
+    let errors: Vec<_> = sim
+        .events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::Error(e) => Some((*at, e.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 4);
+    assert_eq!(errors[0].1.code, ErrorCode::BrokerFailed);
+    assert_eq!(errors[0].1.status, 503);
+    assert_eq!(errors[1].1.code, ErrorCode::BrokerUnreachable);
+    assert_eq!(errors[2].1.code, ErrorCode::BrokerTimeout);
+    for (i, (at, e)) in errors.iter().enumerate() {
+        assert_eq!(e.retry_at, Some(sim.calls[i + 1].0), "retry_at announces the next call");
+        assert!(*at <= e.retry_at.unwrap());
+    }
+    assert_eq!(sim.settles, vec![Ok(())], "one settlement after the retries succeed");
+}
+
+#[test]
+fn jitter_spreads_delays_over_the_whole_range() {
+    let mut gaps = Vec::new();
+    for seed in 0..200 {
+        let mut sim = Sim::new(cfg(), 3600.0);
+        sim.core = Lifecycle::new(cfg(), seed);
+        sim.script.push_back(status(503));
+        sim.core.get(sim.now);
+        sim.run_for(10.0 * S);
+        gaps.push(sim.calls[1].0 - sim.calls[0].0 - sim.latency);
+    }
+    assert!(gaps.iter().all(|g| (0.0..=500.0).contains(g)));
+    assert!(gaps.iter().any(|&g| g < 100.0) && gaps.iter().any(|&g| g > 400.0));
+}
+
+#[test]
+fn retry_after_is_honoured_in_seconds_and_as_a_date() {
+    for header in ["7", "Tue, 14 Nov 2023 22:13:27 GMT"] {
+        let mut sim = Sim::new(cfg(), 3600.0);
+        sim.latency = 0.0;
+        // The date is 7 s after the start of the virtual clock.
+        assert_eq!(sim.now.wall, 1_700_000_000_000.0);
+        sim.script.push_back(Reply::Status {
+            status: 429,
+            retry_after: Some(header.into()),
+        });
+        sim.core.get(sim.now);
+        sim.run_for(60.0 * S);
+        assert_eq!(sim.calls.len(), 2, "{header}");
+        let gap = sim.calls[1].0 - sim.calls[0].0;
+        assert!((7.0 * S..=7.5 * S).contains(&gap), "{header}: {gap}");
+    }
+}
+
+#[test]
+fn retry_after_is_capped_at_max_delay() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.latency = 0.0;
+    sim.script.push_back(Reply::Status {
+        status: 503,
+        retry_after: Some("86400".into()),
+    });
+    sim.core.get(sim.now);
+    sim.run_for(31.0 * S);
+    assert_eq!(sim.calls.len(), 2);
+    assert_eq!(sim.calls[1].0 - sim.calls[0].0, 30.0 * S);
+}
+
+#[test]
+fn rejection_is_final_and_clears_the_token() {
+    for code in [401, 403] {
+        let mut sim = Sim::new(cfg(), 90.0);
+        sim.core.get(sim.now);
+        sim.run_for(S);
+        sim.script.push_back(status(code));
+        sim.run_for(50.0 * S); // renewal at 45 s is rejected
+        assert_eq!(sim.calls.len(), 2);
+        assert!(sim.core.token(sim.now).is_none(), "token cleared");
+        assert_eq!(sim.count(|e| *e == Event::Cleared), 1);
+        let err = sim.settles.last().unwrap().clone().unwrap_err();
+        assert_eq!((err.code, err.status), (ErrorCode::BrokerRejected, code));
+        sim.run_for(10.0 * H);
+        assert_eq!(sim.calls.len(), 2, "no retry until the app asks");
+        assert_eq!(sim.core.status(sim.now).state, State::Empty);
+        assert_eq!(sim.core.get(sim.now), Access::Wait);
+        sim.run_for(S);
+        assert_eq!(sim.calls.len(), 3);
+        assert_eq!(sim.core.get(sim.now), Access::Ready);
+    }
+}
+
+#[test]
+fn valid_token_is_served_during_retries_and_give_up_pauses() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.script.extend(std::iter::repeat_n(status(502), 5));
+    sim.run_for(3480.0 * S); // window opens; five failures within ~8 s
+    sim.run_for(10.0 * S);
+    assert_eq!(sim.calls.len(), 6);
+    assert_eq!(sim.core.get(sim.now), Access::Ready, "still-valid token served");
+    let st = sim.core.status(sim.now);
+    assert_eq!(st.state, State::Valid);
+    assert_eq!(st.last_error, Some(ErrorCode::BrokerFailed));
+    let last_err_at = sim.calls[5].0 + sim.latency;
+    assert_eq!(st.next_attempt_at, Some(last_err_at + 30.0 * S));
+    // The pause lasts max_delay, then a fresh renewal succeeds.
+    sim.run_for(30.0 * S);
+    assert_eq!(sim.calls.len(), 7);
+    assert!((sim.calls[6].0 - last_err_at - 30.0 * S).abs() < 1e-6);
+    assert_eq!(sim.core.status(sim.now).last_error, None);
+}
+
+#[test]
+fn wake_ends_a_give_up_pause_at_once() {
+    let mut sim = Sim::new(
+        Config {
+            retry: RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+            ..cfg()
+        },
+        3600.0,
+    );
+    sim.script.push_back(Reply::Network);
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.settles.len(), 1);
+    assert_eq!(sim.settles[0].as_ref().unwrap_err().code, ErrorCode::BrokerUnreachable);
+    // Nothing to resume: there was never a token, and the app has not asked again.
+    sim.run_for(60.0 * S);
+    assert_eq!(sim.calls.len(), 1);
+    // With a token, a gave-up renewal resumes on wake before max_delay.
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.script.extend(std::iter::repeat_n(Reply::Network, 5));
+    sim.run_for(3490.0 * S);
+    assert_eq!(sim.calls.len(), 6);
+    assert_eq!(sim.core.status(sim.now).state, State::Valid);
+    sim.run_for(5.0 * S);
+    sim.core.wake(sim.now, Wake::Recheck);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 7);
+}
+
+#[test]
+fn sleeping_past_expiry_renews_at_once_on_wake() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    // The device sleeps for 5 h: the wall clock jumps, the page's timers do not run.
+    sim.now.wall += 5.0 * H;
+    sim.now.mono += 1.0;
+    sim.core.tick(sim.now);
+    sim.drain();
+    assert_eq!(sim.count(|e| *e == Event::Expired), 1);
+    assert_eq!(sim.calls.len(), 2);
+    assert_eq!(sim.calls[1].1, Reason::Expired);
+    assert_eq!(sim.core.status(sim.now).state, State::Renewing);
+    sim.run_for(S);
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+}
+
+#[test]
+fn a_clock_set_backwards_does_not_stretch_the_token() {
+    let mut sim = Sim::new(cfg(), 300.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.now.wall -= 2.0 * H;
+    sim.core.tick(sim.now);
+    sim.run_for(200.0 * S);
+    // Renewal at 180 s of monotonic time, despite the wall clock saying 2 h + 5 min left.
+    assert_eq!(sim.calls.len(), 2);
+    assert_eq!(sim.calls[1].1, Reason::Scheduled);
+}
+
+#[test]
+fn token_from_another_tab_supersedes_a_queued_renewal() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    assert_eq!(sim.core.get(sim.now), Access::Wait);
+    let id = match sim.core.poll() {
+        Some(Output::CallBroker { id, .. }) => id,
+        o => panic!("{o:?}"),
+    };
+    let peer = crate::core::parse_stored(
+        StoredFields {
+            v: Field::Num(1.0),
+            access_token: Field::Str("peer".into()),
+            issued_at: Field::Num(sim.now.wall),
+            expires_at: Field::Num(sim.now.wall + H),
+        },
+        sim.now.wall,
+        sim.now.mono,
+    )
+    .unwrap();
+    assert!(sim.core.external(sim.now, peer.clone()));
+    assert!(!sim.core.pending(id));
+    assert!(!sim.core.begin_send(id, sim.now), "the waiting tab does not call the broker");
+    sim.drain();
+    assert_eq!(sim.settles, vec![Ok(())]);
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+    assert!(!sim.core.external(sim.now, peer), "same token twice is not adopted twice");
+}
+
+#[test]
+fn forced_refresh_is_not_satisfied_by_an_older_peer_token() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    let old = sim.now.wall;
+    sim.advance(10.0 * S);
+    sim.core.refresh(sim.now);
+    let id = match sim.core.poll() {
+        Some(Output::CallBroker { id, reason }) => {
+            assert_eq!(reason, Reason::Forced);
+            id
+        }
+        o => panic!("{o:?}"),
+    };
+    let stale = crate::core::parse_stored(
+        StoredFields {
+            v: Field::Num(1.0),
+            access_token: Field::Str("peer".into()),
+            issued_at: Field::Num(old),
+            expires_at: Field::Num(old + H),
+        },
+        sim.now.wall,
+        sim.now.mono,
+    )
+    .unwrap();
+    assert!(sim.core.external(sim.now, stale));
+    assert!(sim.core.begin_send(id, sim.now), "refresh still calls the broker");
+}
+
+#[test]
+fn clear_and_destroy_reject_waiters_and_stop_everything() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    sim.drain();
+    sim.core.clear(sim.now, true);
+    sim.drain();
+    assert_eq!(sim.settles[0].as_ref().unwrap_err().code, ErrorCode::Cleared);
+    assert_eq!(sim.count(|e| *e == Event::Cleared), 1);
+    sim.run_for(S);
+    assert_eq!(sim.core.status(sim.now).state, State::Empty);
+    assert!(sim.core.token(sim.now).is_none(), "the in-flight answer is not adopted");
+
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.core.destroy();
+    sim.drain();
+    assert_eq!(sim.core.get(sim.now), Access::Fail(destroyed()));
+    assert_eq!(sim.core.refresh(sim.now), Access::Fail(destroyed()));
+    assert_eq!(sim.core.poll_timeout(sim.now), None);
+    assert_eq!(sim.core.status(sim.now).state, State::Destroyed);
+}
+
+#[test]
+fn invalid_response_is_final_for_the_renewal() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.script.push_back(body("has space", 60.0));
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 1);
+    let e = sim.settles[0].clone().unwrap_err();
+    assert_eq!((e.code, e.status), (ErrorCode::InvalidResponse, 200));
+    for s in [404, 400, 302] {
+        let mut sim = Sim::new(cfg(), 3600.0);
+        sim.script.push_back(status(s));
+        sim.core.get(sim.now);
+        sim.run_for(S);
+        assert_eq!(sim.calls.len(), 1, "{s} is not retried");
+    }
+}
+
+#[test]
+fn status_never_holds_the_token() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.script.push_back(body("SUPERSECRETTOKENVALUE", 3600.0));
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    let st = sim.core.status(sim.now);
+    assert_eq!(st.masked.as_deref(), Some("SUPERS…(21)"));
+    assert!(!format!("{st:?}").contains("SECRET"));
+    assert!(!format!("{:?}", sim.core).contains("SECRET"));
+}
+
+#[test]
+fn restored_token_is_used_without_a_broker_call() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    let t = crate::core::parse_stored(
+        StoredFields {
+            v: Field::Num(1.0),
+            access_token: Field::Str("stored".into()),
+            issued_at: Field::Num(sim.now.wall - 1000.0 * S),
+            expires_at: Field::Num(sim.now.wall + 2600.0 * S),
+        },
+        sim.now.wall,
+        sim.now.mono,
+    )
+    .unwrap();
+    assert!(sim.core.restore(sim.now, t));
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+    sim.run_for(2600.0 * S);
+    assert_eq!(sim.calls.len(), 1, "renewed on schedule");
+    assert!((sim.calls[0].0 - (sim.now.wall - 2600.0 * S + 2480.0 * S)).abs() < 1.0);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Run(f64),
+        Get,
+        Refresh,
+        Fail(u8),
+        SleepWall(f64),
+        WallBack(f64),
+        Wake,
+        Clear,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (1.0..7200.0f64).prop_map(|s| Step::Run(s * S)),
+            Just(Step::Get),
+            Just(Step::Refresh),
+            (0u8..8).prop_map(Step::Fail),
+            (1.0..20000.0f64).prop_map(|s| Step::SleepWall(s * S)),
+            (1.0..7200.0f64).prop_map(|s| Step::WallBack(s * S)),
+            Just(Step::Wake),
+            Just(Step::Clear),
+        ]
+    }
+
+    fn failure(k: u8) -> Reply {
+        match k {
+            0 => status(503),
+            1 => status(429),
+            2 => Reply::Network,
+            3 => Reply::Timeout,
+            4 => status(500),
+            5 => Reply::Status {
+                status: 429,
+                retry_after: Some("3".into()),
+            },
+            6 => body("bad token", 10.0),
+            _ => status(401),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Healthy broker, any lifetime and renewBefore: exactly one call per lifetime.
+        #[test]
+        fn healthy_case_one_call_per_lifetime(life in 1u32..100_000, before in 1u32..600, n in 1u32..20) {
+            let life = life as f64;
+            let mut sim = Sim::new(Config { renew_before_ms: before as f64 * S, ..cfg() }, life);
+            sim.latency = 0.0;
+            sim.core.get(sim.now);
+            let period = life - (before as f64).min(life / 2.0);
+            sim.run_for(period * S * n as f64 + period * S / 2.0);
+            prop_assert_eq!(sim.calls.len() as u32, n + 1);
+            prop_assert_eq!(sim.count(|e| *e == Event::Expired), 0);
+        }
+
+        /// Any mix of clock moves, failures and app calls: the loop always progresses,
+        /// delays stay within bounds, and once the broker is healthy and the app asks,
+        /// a usable token arrives.
+        #[test]
+        fn no_state_wedges(life in 2u32..20_000, steps in proptest::collection::vec(step(), 1..40), seed in any::<u64>()) {
+            let mut sim = Sim::new(cfg(), life as f64);
+            sim.core = Lifecycle::new(cfg(), seed);
+            for s in steps {
+                match s {
+                    Step::Run(d) => sim.run_for(d),
+                    Step::Get => { let _ = sim.core.get(sim.now); }
+                    Step::Refresh => { let _ = sim.core.refresh(sim.now); }
+                    Step::Fail(k) => sim.script.push_back(failure(k)),
+                    Step::SleepWall(d) => { sim.now.wall += d; sim.core.tick(sim.now); }
+                    Step::WallBack(d) => { sim.now.wall -= d; sim.core.tick(sim.now); }
+                    Step::Wake => sim.core.wake(sim.now, Wake::Recheck),
+                    Step::Clear => sim.core.clear(sim.now, true),
+                }
+                sim.drain();
+                if let Some(d) = sim.core.poll_timeout(sim.now) {
+                    prop_assert!(d >= 0.0);
+                }
+                // Consecutive calls are never closer than the scripted latency allows
+                // when retrying: no hot loop.
+                let n = sim.calls.len();
+                prop_assert!(n < 10_000);
+            }
+            sim.script.clear();
+            sim.run_for(40.0 * S);
+            let _ = sim.core.get(sim.now);
+            sim.run_for(40.0 * S);
+            prop_assert!(sim.core.usable(sim.now).is_some() || sim.core.token(sim.now).is_some(),
+                "healthy broker + app asking yields a token: {:?}", sim.core.status(sim.now));
+        }
+
+        /// Backoff delays stay in [0, min(max, base·2^(n−1))] and honour Retry-After.
+        #[test]
+        fn backoff_bounds(failures in 1u32..64, unit in 0.0..1.0f64, ra in proptest::option::of(0.0..1e9f64)) {
+            let p = RetryPolicy::default();
+            let d = p.delay(failures, unit, ra);
+            prop_assert!(d >= 0.0 && d <= p.max_delay_ms);
+            if let Some(ra) = ra { prop_assert!(d >= ra.min(p.max_delay_ms)); }
+            else { prop_assert!(d <= (p.base_delay_ms * 2f64.powi(failures as i32 - 1)).min(p.max_delay_ms)); }
+        }
+
+        /// The response validator never panics, whatever the fields hold.
+        #[test]
+        fn parser_never_panics(tok in ".{0,40}", ty in ".{0,10}", num in any::<f64>(), st in ".{0,12}", which in 0u8..4) {
+            let exp = match which { 0 => Field::Num(num), 1 => Field::Str(st), 2 => Field::Other, _ => Field::Missing };
+            let _ = crate::core::parse_response(ResponseFields {
+                access_token: Field::Str(tok), token_type: Field::Str(ty), expires_in: exp }, 0.0, 0.0);
+        }
+
+        /// Retry-After parsing never panics and never yields a negative delay.
+        #[test]
+        fn retry_after_never_negative(v in ".{0,40}", now in 0.0..4e12f64) {
+            if let Some(ms) = crate::core::parse_retry_after(&v, now) { prop_assert!(ms >= 0.0); }
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Token responses and stored entries: validation and the secret newtype.
+
+use super::error::{ErrorCode, TokenError};
+use core::fmt;
+
+/// RFC 6750 §2.1 allows any length; we cap it so a hostile broker cannot make us hold
+/// megabytes (MyDataHelps tokens are far shorter).
+pub const MAX_TOKEN_LEN: usize = 16384;
+/// A participant token valid for more than 30 days is a broker bug, not a token.
+pub const MAX_EXPIRES_IN_SECS: f64 = 30.0 * 24.0 * 3600.0;
+/// Version of the stored entry format; other versions are ignored.
+pub const STORE_VERSION: f64 = 1.0;
+
+/// The access token. `Debug`/`Display` never print it: getting the value is
+/// [`AccessToken::secret`], an explicit call.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Wraps a value already validated as a b64token.
+    fn new(s: String) -> Self {
+        AccessToken(s)
+    }
+    /// The raw token, for the `Authorization` header and the SDK; never for logs.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+    /// A short, safe description: the first 6 characters and the length.
+    pub fn masked(&self) -> String {
+        let head: String = self.0.chars().take(6).collect();
+        let mut s = head;
+        s.push('…');
+        s.push('(');
+        push_usize(&mut s, self.0.len());
+        s.push(')');
+        s
+    }
+}
+
+// Avoids `core::fmt` machinery (size) for the one number we print.
+fn push_usize(s: &mut String, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        s.push(b as char);
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
+
+/// A JSON field as the shell read it from a parsed object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Field {
+    /// Absent or `undefined`.
+    Missing,
+    /// A string.
+    Str(String),
+    /// A number.
+    Num(f64),
+    /// Anything else (null, boolean, object, array).
+    Other,
+}
+
+/// The fields of a broker response object (RFC 6749 §5.1); extra fields are ignored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResponseFields {
+    /// `access_token`.
+    pub access_token: Field,
+    /// `token_type`.
+    pub token_type: Field,
+    /// `expires_in` (seconds).
+    pub expires_in: Field,
+}
+
+/// The fields of a stored or broadcast entry: `{ v, access_token, issued_at, expires_at }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredFields {
+    /// Format version.
+    pub v: Field,
+    /// The token.
+    pub access_token: Field,
+    /// When the broker request was sent (epoch ms).
+    pub issued_at: Field,
+    /// Absolute expiry (epoch ms).
+    pub expires_at: Field,
+}
+
+/// A validated token with absolute times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Token {
+    /// The secret.
+    pub access: AccessToken,
+    /// Wall time the broker request was sent (epoch ms).
+    pub issued_at: f64,
+    /// Wall time it expires (epoch ms) = `issued_at` + `expires_in`.
+    pub expires_at: f64,
+    /// The same deadline on this page's monotonic clock, so that a wall clock set
+    /// backwards cannot stretch the token's life.
+    pub expires_mono: f64,
+}
+
+impl Token {
+    /// The lifetime the broker granted, in ms.
+    pub fn lifetime(&self) -> f64 {
+        self.expires_at - self.issued_at
+    }
+    /// Milliseconds left: the smaller of the wall-clock and monotonic views. Wall time
+    /// catches device sleep, monotonic time catches a clock set backwards.
+    pub fn remaining(&self, wall: f64, mono: f64) -> f64 {
+        let a = self.expires_at - wall;
+        let b = self.expires_mono - mono;
+        if a < b {
+            a
+        } else {
+            b
+        }
+    }
+}
+
+fn invalid(detail: &'static str) -> TokenError {
+    TokenError::new(ErrorCode::InvalidResponse, detail)
+}
+
+/// RFC 6750 §2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+pub fn is_b64token(s: &str) -> bool {
+    let b = s.as_bytes();
+    let body = b.iter().take_while(|&&c| c != b'=').count();
+    body > 0
+        && b[..body]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && b[body..].iter().all(|&c| c == b'=')
+}
+
+fn validate_secret(f: Field) -> Result<AccessToken, TokenError> {
+    match f {
+        Field::Str(s) if s.is_empty() => Err(invalid("access_token is empty")),
+        Field::Str(s) if s.len() > MAX_TOKEN_LEN => Err(invalid("access_token is too long")),
+        Field::Str(s) if is_b64token(&s) => Ok(AccessToken::new(s)),
+        Field::Str(_) => Err(invalid("access_token is not an RFC 6750 b64token")),
+        _ => Err(invalid("access_token is missing or not a string")),
+    }
+}
+
+fn expires_in_secs(f: &Field) -> Option<f64> {
+    let secs = match f {
+        Field::Num(n) => *n,
+        Field::Str(s) if !s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()) => {
+            s.parse::<f64>().ok()?
+        }
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs <= MAX_EXPIRES_IN_SECS).then_some(secs)
+}
+
+/// Validates a broker response (RFC 6749 §5.1) against the request's send time.
+/// `expires_at` = time the request was sent + `expires_in`, so slow answers err short.
+pub fn parse_response(
+    fields: ResponseFields,
+    sent_wall: f64,
+    sent_mono: f64,
+) -> Result<Token, TokenError> {
+    match &fields.token_type {
+        Field::Str(t) if t.eq_ignore_ascii_case("bearer") => {}
+        _ => return Err(invalid("token_type is not Bearer")),
+    }
+    let secs = expires_in_secs(&fields.expires_in)
+        .ok_or_else(|| invalid("expires_in is not a positive number of seconds up to 30 days"))?;
+    let access = validate_secret(fields.access_token)?;
+    let ms = secs * 1000.0;
+    Ok(Token {
+        access,
+        issued_at: sent_wall,
+        expires_at: sent_wall + ms,
+        expires_mono: sent_mono + ms,
+    })
+}
+
+/// Validates a stored or broadcast entry. `None` means: not ours, corrupt, from
+/// another format version, or its times make no sense.
+pub fn parse_stored(fields: StoredFields, wall: f64, mono: f64) -> Option<Token> {
+    if fields.v != Field::Num(STORE_VERSION) {
+        return None;
+    }
+    let (Field::Num(issued_at), Field::Num(expires_at)) = (&fields.issued_at, &fields.expires_at)
+    else {
+        return None;
+    };
+    let (issued_at, expires_at) = (*issued_at, *expires_at);
+    let lifetime = expires_at - issued_at;
+    if !(issued_at.is_finite() && expires_at.is_finite())
+        || lifetime <= 0.0
+        || lifetime > MAX_EXPIRES_IN_SECS * 1000.0
+    {
+        return None;
+    }
+    let access = validate_secret(fields.access_token).ok()?;
+    Some(Token {
+        access,
+        issued_at,
+        expires_at,
+        expires_mono: mono + (expires_at - wall),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Field {
+        Field::Str(v.into())
+    }
+    fn resp(tok: Field, ty: Field, exp: Field) -> ResponseFields {
+        ResponseFields {
+            access_token: tok,
+            token_type: ty,
+            expires_in: exp,
+        }
+    }
+
+    #[test]
+    fn accepts_valid_responses() {
+        let cases = [
+            (s("abc.DEF-_~+/=="), s("Bearer"), Field::Num(3600.0)),
+            (s("x"), s("bearer"), s("90")),
+            (s("x"), s("BEARER"), Field::Num(0.5)),
+            (s(&"a".repeat(MAX_TOKEN_LEN)), s("Bearer"), Field::Num(MAX_EXPIRES_IN_SECS)),
+        ];
+        for (t, ty, e) in cases {
+            let tok = parse_response(resp(t, ty, e), 1000.0, 5.0).expect("valid");
+            assert!(tok.expires_at > 1000.0);
+            assert_eq!(tok.expires_at - 1000.0, tok.expires_mono - 5.0);
+        }
+    }
+
+    #[test]
+    fn expires_at_counts_from_send_time() {
+        let t = parse_response(resp(s("tok"), s("Bearer"), Field::Num(90.0)), 1_000.0, 0.0).unwrap();
+        assert_eq!(t.expires_at, 91_000.0);
+        assert_eq!(t.lifetime(), 90_000.0);
+    }
+
+    #[test]
+    fn rejects_invalid_responses() {
+        let bad = [
+            resp(Field::Missing, s("Bearer"), Field::Num(60.0)),
+            resp(s(""), s("Bearer"), Field::Num(60.0)),
+            resp(Field::Num(1.0), s("Bearer"), Field::Num(60.0)),
+            resp(s(&"a".repeat(MAX_TOKEN_LEN + 1)), s("Bearer"), Field::Num(60.0)),
+            resp(s("a b"), s("Bearer"), Field::Num(60.0)),
+            resp(s("tökén"), s("Bearer"), Field::Num(60.0)),
+            resp(s("=abc"), s("Bearer"), Field::Num(60.0)),
+            resp(s("ab=c"), s("Bearer"), Field::Num(60.0)),
+            resp(s("abc\n"), s("Bearer"), Field::Num(60.0)),
+            resp(s("abc"), s("mac"), Field::Num(60.0)),
+            resp(s("abc"), Field::Missing, Field::Num(60.0)),
+            resp(s("abc"), s("Bearer"), Field::Num(0.0)),
+            resp(s("abc"), s("Bearer"), Field::Num(-1.0)),
+            resp(s("abc"), s("Bearer"), Field::Num(f64::NAN)),
+            resp(s("abc"), s("Bearer"), Field::Num(f64::INFINITY)),
+            resp(s("abc"), s("Bearer"), Field::Num(1e12)),
+            resp(s("abc"), s("Bearer"), s("abc")),
+            resp(s("abc"), s("Bearer"), s("NaN")),
+            resp(s("abc"), s("Bearer"), s("1e3")),
+            resp(s("abc"), s("Bearer"), s("-5")),
+            resp(s("abc"), s("Bearer"), s("")),
+            resp(s("abc"), s("Bearer"), s("0")),
+            resp(s("abc"), s("Bearer"), Field::Other),
+            resp(s("abc"), s("Bearer"), Field::Missing),
+        ];
+        for (i, r) in bad.into_iter().enumerate() {
+            let e = parse_response(r, 0.0, 0.0).expect_err(&i.to_string());
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "case {i}");
+        }
+    }
+
+    #[test]
+    fn debug_and_mask_never_show_the_token() {
+        let secret = "SECRETSECRETSECRETSECRET";
+        let t = parse_response(resp(s(secret), s("Bearer"), Field::Num(60.0)), 0.0, 0.0).unwrap();
+        let dbg = format!("{t:?}");
+        assert!(!dbg.contains("SECRETS"), "{dbg}");
+        assert_eq!(t.access.masked(), "SECRET…(24)");
+    }
+
+    #[test]
+    fn stored_entries() {
+        let ok = StoredFields {
+            v: Field::Num(1.0),
+            access_token: s("tok"),
+            issued_at: Field::Num(1000.0),
+            expires_at: Field::Num(61_000.0),
+        };
+        let t = parse_stored(ok.clone(), 11_000.0, 500.0).unwrap();
+        assert_eq!(t.expires_mono, 500.0 + 50_000.0);
+        for bad in [
+            StoredFields { v: Field::Num(2.0), ..ok.clone() },
+            StoredFields { v: Field::Missing, ..ok.clone() },
+            StoredFields { access_token: s("a b"), ..ok.clone() },
+            StoredFields { expires_at: Field::Num(500.0), ..ok.clone() },
+            StoredFields { expires_at: s("61000"), ..ok.clone() },
+            StoredFields { issued_at: Field::Num(f64::NAN), ..ok.clone() },
+        ] {
+            assert_eq!(parse_stored(bad, 11_000.0, 0.0), None);
+        }
+    }
+}

@@ -1,0 +1,280 @@
+// The demo server: one node:http process serving the demo page, the built package, the real
+// MyDataHelps.js, a reference broker and (by default) a MyDataHelps emulator.
+// `www/server.js` is the CLI; tests call startServer() in-process on port 0.
+import { createServer } from "node:http";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createBroker, BrokerError } from "./lib/broker.js";
+import { createEmulator, TOKEN_PATH } from "./lib/emulator.js";
+import { BASE_HEADERS, HttpError, mediaType, readBody, redirect, resolveUnder, sendJson, serveFile } from "./lib/http.js";
+import { ephemeralKeyPair, fromPrivatePem, loadOrCreateKeyPair } from "./lib/keys.js";
+import { EMULATED_PARTICIPANTS, toSignInEntry } from "./lib/participants.js";
+import { signInPage } from "./lib/pages.js";
+import { createSessions } from "./lib/sessions.js";
+
+const WWW = path.dirname(fileURLToPath(import.meta.url));
+const PUBLIC = path.join(WWW, "public");
+
+// The browser bundle of @careevolution/mydatahelps-js 5.7.0. It ends in an ES `export`
+// statement, so the page loads it as a module; evaluating it sets window.MyDataHelps.
+const SDK_FILES = new Set(["MyDataHelps.js", "MyDataHelps.min.js", "MyDataHelps.min.js.map", "MyDataHelps.css"]);
+
+// The CSRF-ish guard of the broker: a custom header cannot be sent cross-origin without a
+// CORS preflight, and this server never answers one.
+const XRW = "x-requested-with";
+const XRW_VALUE = "mdh-token";
+
+/**
+ * The demo page's Content-Security-Policy. The first three directives are the contract;
+ * the rest only take things away. MyDataHelps.js needs nothing beyond 'self' for what the
+ * demo uses (fetch to its baseUrl), checked by the browser test listening for violations;
+ * in real mode its API origin joins connect-src.
+ */
+export function contentSecurityPolicy(extraConnect = []) {
+  return [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    ["connect-src 'self'", ...extraConnect].join(" "),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/**
+ * @param {object} [o]
+ * @param {number} [o.port=8080] 0 picks a free port
+ * @param {string} [o.host="127.0.0.1"] loopback by default: the demo hands out real tokens in real mode
+ * @param {number} [o.tokenLifetimeSeconds=90] emulator participant-token lifetime
+ * @param {number} [o.serviceTokenLifetimeSeconds=300] emulator service-token lifetime
+ * @param {() => number} [o.now=Date.now] one clock for emulator, broker and sessions
+ * @param {string|false} [o.keysDir="www/.keys"] where the demo service-account key pair lives; false: in memory
+ * @param {{privateKey, publicKey}} [o.keyPair] overrides keysDir (tests sign their own assertions with it)
+ * @param {string} [o.serviceAccount="RKStudio.1234.demo"] emulated service account name
+ * @param {string} [o.repoRoot] where index.js and pkg/ are served from
+ * @param {object|null} [o.upstream] real MyDataHelps: { baseUrl, apiBaseUrl?, serviceAccount, privateKeyPem, participants }
+ * @param {number} [o.upstreamTimeoutMs=8000] broker → token endpoint timeout (below the 15 s "slow" fault)
+ * @param {number} [o.faultSlowMs=15000] how long the "slow" fault holds an answer
+ * @param {(line: string) => void} [o.log=console.log] never receives a token
+ * @returns {Promise<{ url, port, tokenUrl, mode, emulator, broker, close(): Promise<void> }>}
+ */
+export async function startServer({
+  port = 8080,
+  host = "127.0.0.1",
+  tokenLifetimeSeconds = 90,
+  serviceTokenLifetimeSeconds = 300,
+  now = Date.now,
+  keysDir = path.join(WWW, ".keys"),
+  keyPair,
+  serviceAccount = "RKStudio.1234.demo",
+  repoRoot = path.resolve(WWW, ".."),
+  upstream = null,
+  upstreamTimeoutMs = 8_000,
+  faultSlowMs = 15_000,
+  log = console.log,
+} = {}) {
+  const real = Boolean(upstream);
+  const sessions = createSessions({ now });
+  const sdkRoot = path.join(repoRoot, "node_modules", "@careevolution", "mydatahelps-js");
+  const packageIndex = path.join(repoRoot, "index.js");
+  const packagePkg = path.join(repoRoot, "pkg");
+
+  // In real mode the sign-in list is MDH_PARTICIPANT_IDS (the emulated GUIDs do not exist in
+  // a real project), and the SDK talks to the real participant API.
+  const signInList = real ? upstream.participants : EMULATED_PARTICIPANTS.map(toSignInEntry);
+  if (signInList.length === 0) throw new Error("no participants to sign in as");
+  const sdkBaseUrl = real ? withSlash(upstream.apiBaseUrl ?? upstream.baseUrl) : null;
+  const csp = contentSecurityPolicy(real ? [new URL(sdkBaseUrl).origin] : []);
+
+  let emulator = null;
+  let brokerConfig;
+  if (real) {
+    brokerConfig = {
+      tokenUrl: `${withSlash(upstream.baseUrl)}identityserver/connect/token`,
+      serviceAccount: upstream.serviceAccount,
+      privateKey: fromPrivatePem(upstream.privateKeyPem).privateKey,
+    };
+  } else {
+    const keys = keyPair ?? (keysDir ? loadOrCreateKeyPair(keysDir) : ephemeralKeyPair());
+    emulator = createEmulator({
+      serviceAccounts: new Map([[serviceAccount, keys.publicKey]]),
+      participants: EMULATED_PARTICIPANTS,
+      now,
+      participantTokenLifetimeSeconds: tokenLifetimeSeconds,
+      serviceTokenLifetimeSeconds,
+      slowMs: faultSlowMs,
+    });
+    brokerConfig = { serviceAccount, privateKey: keys.privateKey }; // tokenUrl once the port is known
+  }
+  let broker = null;
+
+  async function handleBroker(req, res) {
+    // no-store on every answer, errors included: nothing from here belongs in a cache.
+    const noStore = { "Cache-Control": "no-store" };
+    if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "POST", ...noStore });
+    if (req.headers[XRW] !== XRW_VALUE) return sendJson(res, 403, { error: "missing_x_requested_with" }, noStore);
+    // The body is read only to be drained: identity comes from the session cookie alone.
+    await readBody(req);
+    const participantId = sessions.participantOf(req);
+    if (!participantId) return sendJson(res, 401, { error: "not_signed_in" }, noStore);
+    try {
+      const token = await broker.participantToken(participantId);
+      log(`broker: participant token for ${participantId.slice(0, 8)}… (expires_in ${token.expires_in}s)`);
+      sendJson(res, 200, token, noStore);
+    } catch (err) {
+      if (!(err instanceof BrokerError)) throw err;
+      const headers = err.retryAfter ? { ...noStore, "Retry-After": err.retryAfter } : noStore;
+      sendJson(res, err.status, { error: err.error }, headers);
+    }
+  }
+
+  async function handleSignIn(req, res) {
+    const current = sessions.participantOf(req);
+    const page = (status, error) => {
+      const html = signInPage({ participants: signInList, mode: real ? "mydatahelps" : "emulator", current, error });
+      res.writeHead(status, htmlHeaders(html));
+      res.end(req.method === "HEAD" ? undefined : html);
+    };
+    if (req.method === "GET" || req.method === "HEAD") return page(200);
+    if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "GET, POST" });
+    // Login CSRF: browsers send Origin / Sec-Fetch-Site on form posts; refuse other sites.
+    if (!sameOrigin(req)) return sendJson(res, 403, { error: "cross_site_sign_in" });
+    if (mediaType(req) !== "application/x-www-form-urlencoded") return page(400, "Unexpected form encoding.");
+    const id = new URLSearchParams(await readBody(req)).get("participant") ?? "";
+    if (!signInList.some((p) => p.id === id)) return page(400, "Unknown participant.");
+    redirect(res, "/", 303, { "Set-Cookie": sessions.start(req, id) });
+  }
+
+  function htmlHeaders(html) {
+    return {
+      ...BASE_HEADERS,
+      "Content-Type": "text/html; charset=utf-8",
+      "Content-Length": Buffer.byteLength(html),
+      "Content-Security-Policy": csp,
+      "Cache-Control": "no-store",
+    };
+  }
+
+  async function route(req, res) {
+    // Work on the raw (still encoded) path so resolveUnder decodes exactly once; prefixing
+    // the origin keeps "//host/x" a path instead of a protocol-relative URL.
+    const raw = req.url.split("?")[0];
+    const p = new URL(`http://demo.invalid${raw.startsWith("/") ? raw : `/${raw}`}`).pathname;
+    const read = req.method === "GET" || req.method === "HEAD";
+
+    if (p === "/api/mdh/token") return handleBroker(req, res);
+    if (p === "/signin") return handleSignIn(req, res);
+    if (p === "/api/signout") {
+      if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "POST" });
+      if (req.headers[XRW] !== XRW_VALUE) return sendJson(res, 403, { error: "missing_x_requested_with" });
+      res.writeHead(204, { ...BASE_HEADERS, "Set-Cookie": sessions.end(req) });
+      return res.end();
+    }
+    if (p === "/api/session" && read) {
+      const id = sessions.participantOf(req);
+      return sendJson(
+        res,
+        200,
+        {
+          signedIn: Boolean(id),
+          participant: id ? signInList.find((x) => x.id === id) ?? null : null,
+          mode: real ? "mydatahelps" : "emulator",
+          // null: the page uses its own origin + "/mdh/" (the emulator)
+          sdkBaseUrl,
+          tokenLifetimeSeconds: real ? null : tokenLifetimeSeconds,
+          faults: !real,
+        },
+        { "Cache-Control": "no-store" },
+      );
+    }
+    if (p.startsWith("/mdh/") && emulator) {
+      if (await emulator.handle(req, res, p)) return;
+      return sendJson(res, 404, { error: "not_found" });
+    }
+    if (!read) return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "GET, HEAD" });
+
+    if (p === "/" || p === "/index.html") {
+      if (!sessions.participantOf(req)) return redirect(res, "/signin", 303, { "Cache-Control": "no-store" });
+      return serveFile(req, res, path.join(PUBLIC, "index.html"), {
+        "Content-Security-Policy": csp,
+        "Cache-Control": "no-store",
+      });
+    }
+    if (p === "/mdh-token/index.js") return serveFile(req, res, packageIndex);
+    if (raw.startsWith("/mdh-token/pkg/")) return serveFile(req, res, resolveUnder(packagePkg, raw.slice("/mdh-token/pkg/".length)));
+    if (raw.startsWith("/vendor/mydatahelps/")) {
+      const name = raw.slice("/vendor/mydatahelps/".length);
+      return serveFile(req, res, SDK_FILES.has(name) ? path.join(sdkRoot, name) : null);
+    }
+    const file = resolveUnder(PUBLIC, raw.slice(1));
+    return serveFile(req, res, file, file?.endsWith(".html") ? { "Content-Security-Policy": csp } : {});
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err) => {
+      if (err instanceof HttpError) {
+        if (!res.headersSent) sendJson(res, err.status, { error: err.expose }, err.headers);
+        else res.destroy();
+        return;
+      }
+      // Log the kind of failure only: an exception message could quote a request.
+      log(`server: ${req.method} ${req.url.split("?")[0].slice(0, 100)} failed: ${err?.name ?? "error"}`);
+      if (!res.headersSent) sendJson(res, 500, { error: "internal_error" });
+      else res.destroy();
+    });
+  });
+
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  // The broker reaches the emulator over real HTTP on loopback, the same code path as real mode.
+  const loopback = address.family === "IPv6" ? (address.address === "::" ? "127.0.0.1" : `[${address.address}]`) : address.address === "0.0.0.0" ? "127.0.0.1" : address.address;
+  const internalOrigin = `http://${loopback}:${address.port}`;
+  if (emulator) {
+    brokerConfig.tokenUrl = internalOrigin + TOKEN_PATH;
+    emulator.setTokenUrl(brokerConfig.tokenUrl);
+  }
+  broker = createBroker({ ...brokerConfig, now, upstreamTimeoutMs, log });
+
+  const shownHost = loopback === "127.0.0.1" && host !== "0.0.0.0" && host !== "::" ? "localhost" : loopback;
+  return {
+    url: `http://${shownHost}:${address.port}/`,
+    port: address.port,
+    tokenUrl: brokerConfig.tokenUrl,
+    mode: real ? "mydatahelps" : "emulator",
+    packageBuilt: existsSync(path.join(packagePkg, "mdh_token.js")) && existsSync(packageIndex),
+    emulator,
+    broker,
+    close() {
+      emulator?.close();
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function withSlash(u) {
+  return u.endsWith("/") ? u : `${u}/`;
+}
+
+/** True when a state-changing request comes from this site (or from a client sending no hints). */
+function sameOrigin(req) {
+  const site = req.headers["sec-fetch-site"];
+  if (site && site !== "same-origin" && site !== "none") return false;
+  const origin = req.headers.origin;
+  if (!origin || origin === "null") return !origin; // an opaque "null" origin is not us
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
