@@ -266,14 +266,18 @@ function withSlash(u) {
   return u.endsWith("/") ? u : `${u}/`;
 }
 
-/** True when a state-changing request comes from this site (or from a client sending no hints). */
+/**
+ * True when a state-changing request comes from this site. Fetch Metadata first: browsers set
+ * Sec-Fetch-Site themselves and page script cannot forge it. Without it (older browsers), the
+ * Origin header decides; clients sending neither (curl, tests) are not browsers being tricked.
+ */
 function sameOrigin(req) {
   const site = req.headers["sec-fetch-site"];
-  if (site && site !== "same-origin" && site !== "none") return false;
+  if (site) return site === "same-origin" || site === "none";
   const origin = req.headers.origin;
-  if (!origin || origin === "null") return !origin; // an opaque "null" origin is not us
+  if (!origin) return true;
   try {
-    return new URL(origin).host === req.headers.host;
+    return new URL(origin).host === req.headers.host; // an opaque "null" origin throws: refused
   } catch {
     return false;
   }

@@ -44,7 +44,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from any seed (0 is remapped).
     pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
     /// A uniform value in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
@@ -62,7 +66,7 @@ impl Rng {
 pub fn parse_retry_after(value: &str, now_wall: f64) -> Option<f64> {
     let v = value.trim();
     if !v.is_empty() && v.len() <= 12 && v.bytes().all(|c| c.is_ascii_digit()) {
-        return v.parse::<f64>().ok().map(|s| s * 1000.0);
+        return Some(v.bytes().fold(0.0, |a, c| a * 10.0 + (c - b'0') as f64) * 1000.0);
     }
     parse_imf_fixdate(v).map(|at| (at - now_wall).max(0.0))
 }
@@ -115,7 +119,9 @@ mod tests {
     #[test]
     fn delay_bounds_grow_and_cap() {
         let p = RetryPolicy::default();
-        let expect_ceiling = [500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 30000.0, 30000.0];
+        let expect_ceiling = [
+            500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 30000.0, 30000.0,
+        ];
         for (i, c) in expect_ceiling.iter().enumerate() {
             let n = i as u32 + 1;
             assert_eq!(p.delay(n, 0.0, None), 0.0);
@@ -148,11 +154,31 @@ mod tests {
         assert_eq!(parse_retry_after(" 0 ", 0.0), Some(0.0));
         // 1994-11-06T08:49:37Z = 784111777 s.
         let at = 784_111_777_000.0;
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 5000.0), Some(5000.0));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5000.0), Some(0.0));
-        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), Some(0.0));
-        assert_eq!(parse_retry_after("Sat, 28 Nov 2026 01:00:10 GMT", 1_795_827_600_000.0), Some(10_000.0));
-        for bad in ["", "-1", "1.5", "soon", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT"] {
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 5000.0),
+            Some(5000.0)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5000.0),
+            Some(0.0)
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
+            Some(0.0)
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 28 Nov 2026 01:00:10 GMT", 1_795_827_600_000.0),
+            Some(10_000.0)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+        ] {
             assert_eq!(parse_retry_after(bad, 0.0), None, "{bad}");
         }
     }

@@ -271,7 +271,9 @@ impl Lifecycle {
 
     /// The current token, if it has not expired.
     pub fn token(&self, now: Now) -> Option<&Token> {
-        self.token.as_ref().filter(|t| t.remaining(now.wall, now.mono) > 0.0)
+        self.token
+            .as_ref()
+            .filter(|t| t.remaining(now.wall, now.mono) > 0.0)
     }
 
     /// The token if it may be handed out: at least [`MIN_VALID_MS`] left.
@@ -492,8 +494,10 @@ impl Lifecycle {
         if local || had {
             self.out.push_back(Output::Emit(Event::Cleared));
         }
-        self.out
-            .push_back(Output::Settle(Err(TokenError::new(ErrorCode::Cleared, "the token was cleared"))));
+        self.out.push_back(Output::Settle(Err(TokenError::new(
+            ErrorCode::Cleared,
+            "the token was cleared",
+        ))));
         self.evaluate(now);
     }
 
@@ -526,12 +530,12 @@ impl Lifecycle {
                 consider(rem);
             }
         }
-        match &self.renewal {
-            Some(Renewal {
-                phase: Phase::Waiting(until),
-                ..
-            }) => consider(until - now.mono),
-            _ => {}
+        if let Some(Renewal {
+            phase: Phase::Waiting(until),
+            ..
+        }) = &self.renewal
+        {
+            consider(until - now.mono);
         }
         if let Some(at) = self.resume_at {
             consider(at - now.mono);
@@ -556,7 +560,13 @@ impl Lifecycle {
         let live = self.token(now);
         let rem = live.map(|t| t.remaining(now.wall, now.mono));
         let next_attempt_at = match (&self.renewal, self.resume_at) {
-            (Some(Renewal { phase: Phase::Waiting(u), .. }), _) => Some(now.wall + (u - now.mono)),
+            (
+                Some(Renewal {
+                    phase: Phase::Waiting(u),
+                    ..
+                }),
+                _,
+            ) => Some(now.wall + (u - now.mono)),
             (_, Some(u)) => Some(now.wall + (u - now.mono)),
             _ => None,
         };
@@ -678,23 +688,41 @@ fn classify(reply: Reply, sent: Now, now: Now) -> Result<Token, (TokenError, Opt
             err.status = status;
             (err, None)
         }),
-        Reply::Body { status, fields: None } => {
-            e(InvalidResponse, status, "broker answer is not a JSON object")
-        }
-        Reply::Status { status: s @ (401 | 403), .. } => {
-            e(BrokerRejected, s, "broker refused: the participant's session is not valid")
-        }
+        Reply::Body {
+            status,
+            fields: None,
+        } => e(
+            InvalidResponse,
+            status,
+            "broker answer is not a JSON object",
+        ),
+        Reply::Status {
+            status: s @ (401 | 403),
+            ..
+        } => e(
+            BrokerRejected,
+            s,
+            "broker refused: the participant's session is not valid",
+        ),
         Reply::Status {
             status,
             retry_after,
         } => {
             let ra = retry_after.and_then(|v| parse_retry_after(&v, now.wall));
             Err((
-                TokenError::with_status(BrokerFailed, status, "broker answered with an error status"),
+                TokenError::with_status(
+                    BrokerFailed,
+                    status,
+                    "broker answered with an error status",
+                ),
                 ra,
             ))
         }
-        Reply::Redirect => e(BrokerFailed, 0, "broker redirected; token endpoints must not"),
+        Reply::Redirect => e(
+            BrokerFailed,
+            0,
+            "broker redirected; token endpoints must not",
+        ),
         Reply::Network => e(BrokerUnreachable, 0, "broker could not be reached"),
         Reply::Timeout => e(BrokerTimeout, 0, "broker did not answer in time"),
     }

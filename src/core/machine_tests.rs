@@ -71,7 +71,8 @@ impl Sim {
                         self.issued += 1;
                         body(&format!("tok{}", self.issued), self.lifetime_s)
                     });
-                    self.inflight.push((id, self.now.mono + self.latency, reply));
+                    self.inflight
+                        .push((id, self.now.mono + self.latency, reply));
                 }
                 Output::Emit(e) => self.events.push((self.now.wall, e)),
                 Output::Settle(r) => self.settles.push(r),
@@ -94,9 +95,17 @@ impl Sim {
             self.drain();
             guard += 1;
             assert!(guard < 1_000_000, "event loop does not make progress");
-            let timer = self.core.poll_timeout(self.now).map(|d| d.min(30_000.0)).unwrap_or(30_000.0);
+            let timer = self
+                .core
+                .poll_timeout(self.now)
+                .map(|d| d.min(30_000.0))
+                .unwrap_or(30_000.0);
             assert!(timer >= 0.0);
-            let reply_at = self.inflight.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+            let reply_at = self
+                .inflight
+                .iter()
+                .map(|x| x.1)
+                .fold(f64::INFINITY, f64::min);
             let next = (self.now.mono + timer).min(reply_at);
             if next > until {
                 self.advance(until - self.now.mono);
@@ -137,13 +146,22 @@ fn first_get_waits_then_serves_one_token() {
     assert_eq!(sim.settles, vec![Ok(())]);
     assert_eq!(sim.core.get(sim.now), Access::Ready);
     let t = sim.core.usable(sim.now).unwrap();
-    assert_eq!(t.expires_at, sim.calls[0].0 + 3600.0 * S, "expires_at counts from send time");
+    assert_eq!(
+        t.expires_at,
+        sim.calls[0].0 + 3600.0 * S,
+        "expires_at counts from send time"
+    );
 }
 
 #[test]
 fn healthy_broker_is_called_once_per_lifetime() {
     // (lifetime s, renewBefore s, expected renewal period s)
-    for (life, before, period) in [(3600.0, 120.0, 3480.0), (90.0, 120.0, 45.0), (300.0, 60.0, 240.0), (2.0, 120.0, 1.0)] {
+    for (life, before, period) in [
+        (3600.0, 120.0, 3480.0),
+        (90.0, 120.0, 45.0),
+        (300.0, 60.0, 240.0),
+        (2.0, 120.0, 1.0),
+    ] {
         let mut sim = Sim::new(
             Config {
                 renew_before_ms: before * S,
@@ -157,7 +175,11 @@ fn healthy_broker_is_called_once_per_lifetime() {
         sim.run_for(span + 1.0);
         assert_eq!(sim.calls.len(), 101, "life {life}");
         for w in sim.calls.windows(2) {
-            assert!((w[1].0 - w[0].0 - period * S).abs() < 1e-6, "life {life}: {:?}", w);
+            assert!(
+                (w[1].0 - w[0].0 - period * S).abs() < 1e-6,
+                "life {life}: {:?}",
+                w
+            );
             assert_eq!(w[1].1, Reason::Scheduled);
         }
         assert_eq!(sim.count(|e| *e == Event::Expired), 0);
@@ -207,7 +229,8 @@ fn token_under_ten_seconds_is_never_handed_out() {
 #[test]
 fn retries_back_off_with_full_jitter_within_bounds() {
     let mut sim = Sim::new(cfg(), 3600.0);
-    sim.script.extend([status(503), Reply::Network, Reply::Timeout, status(500)]);
+    sim.script
+        .extend([status(503), Reply::Network, Reply::Timeout, status(500)]);
     sim.core.get(sim.now);
     sim.run_for(60.0 * S);
     assert_eq!(sim.calls.len(), 5);
@@ -230,10 +253,18 @@ fn retries_back_off_with_full_jitter_within_bounds() {
     assert_eq!(errors[1].1.code, ErrorCode::BrokerUnreachable);
     assert_eq!(errors[2].1.code, ErrorCode::BrokerTimeout);
     for (i, (at, e)) in errors.iter().enumerate() {
-        assert_eq!(e.retry_at, Some(sim.calls[i + 1].0), "retry_at announces the next call");
+        assert_eq!(
+            e.retry_at,
+            Some(sim.calls[i + 1].0),
+            "retry_at announces the next call"
+        );
         assert!(*at <= e.retry_at.unwrap());
     }
-    assert_eq!(sim.settles, vec![Ok(())], "one settlement after the retries succeed");
+    assert_eq!(
+        sim.settles,
+        vec![Ok(())],
+        "one settlement after the retries succeed"
+    );
 }
 
 #[test]
@@ -316,7 +347,11 @@ fn valid_token_is_served_during_retries_and_give_up_pauses() {
     sim.run_for(3480.0 * S); // window opens; five failures within ~8 s
     sim.run_for(10.0 * S);
     assert_eq!(sim.calls.len(), 6);
-    assert_eq!(sim.core.get(sim.now), Access::Ready, "still-valid token served");
+    assert_eq!(
+        sim.core.get(sim.now),
+        Access::Ready,
+        "still-valid token served"
+    );
     let st = sim.core.status(sim.now);
     assert_eq!(st.state, State::Valid);
     assert_eq!(st.last_error, Some(ErrorCode::BrokerFailed));
@@ -345,7 +380,10 @@ fn wake_ends_a_give_up_pause_at_once() {
     sim.core.get(sim.now);
     sim.run_for(S);
     assert_eq!(sim.settles.len(), 1);
-    assert_eq!(sim.settles[0].as_ref().unwrap_err().code, ErrorCode::BrokerUnreachable);
+    assert_eq!(
+        sim.settles[0].as_ref().unwrap_err().code,
+        ErrorCode::BrokerUnreachable
+    );
     // Nothing to resume: there was never a token, and the app has not asked again.
     sim.run_for(60.0 * S);
     assert_eq!(sim.calls.len(), 1);
@@ -416,11 +454,17 @@ fn token_from_another_tab_supersedes_a_queued_renewal() {
     .unwrap();
     assert!(sim.core.external(sim.now, peer.clone()));
     assert!(!sim.core.pending(id));
-    assert!(!sim.core.begin_send(id, sim.now), "the waiting tab does not call the broker");
+    assert!(
+        !sim.core.begin_send(id, sim.now),
+        "the waiting tab does not call the broker"
+    );
     sim.drain();
     assert_eq!(sim.settles, vec![Ok(())]);
     assert_eq!(sim.core.get(sim.now), Access::Ready);
-    assert!(!sim.core.external(sim.now, peer), "same token twice is not adopted twice");
+    assert!(
+        !sim.core.external(sim.now, peer),
+        "same token twice is not adopted twice"
+    );
 }
 
 #[test]
@@ -448,7 +492,10 @@ fn forced_refresh_is_not_satisfied_by_an_older_peer_token() {
     )
     .unwrap();
     assert!(sim.core.external(sim.now, stale));
-    assert!(sim.core.begin_send(id, sim.now), "refresh still calls the broker");
+    assert!(
+        sim.core.begin_send(id, sim.now),
+        "refresh still calls the broker"
+    );
 }
 
 #[test]
@@ -458,11 +505,17 @@ fn clear_and_destroy_reject_waiters_and_stop_everything() {
     sim.drain();
     sim.core.clear(sim.now, true);
     sim.drain();
-    assert_eq!(sim.settles[0].as_ref().unwrap_err().code, ErrorCode::Cleared);
+    assert_eq!(
+        sim.settles[0].as_ref().unwrap_err().code,
+        ErrorCode::Cleared
+    );
     assert_eq!(sim.count(|e| *e == Event::Cleared), 1);
     sim.run_for(S);
     assert_eq!(sim.core.status(sim.now).state, State::Empty);
-    assert!(sim.core.token(sim.now).is_none(), "the in-flight answer is not adopted");
+    assert!(
+        sim.core.token(sim.now).is_none(),
+        "the in-flight answer is not adopted"
+    );
 
     sim.core.get(sim.now);
     sim.run_for(S);

@@ -138,9 +138,9 @@ pub fn is_b64token(s: &str) -> bool {
     let b = s.as_bytes();
     let body = b.iter().take_while(|&&c| c != b'=').count();
     body > 0
-        && b[..body]
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && b[..body].iter().all(|&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
         && b[body..].iter().all(|&c| c == b'=')
 }
 
@@ -157,8 +157,12 @@ fn validate_secret(f: Field) -> Result<AccessToken, TokenError> {
 fn expires_in_secs(f: &Field) -> Option<f64> {
     let secs = match f {
         Field::Num(n) => *n,
-        Field::Str(s) if !s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()) => {
-            s.parse::<f64>().ok()?
+        // Digits only (no sign, exponent or fraction), folded by hand: float parsing
+        // would cost kilobytes of wasm.
+        Field::Str(s)
+            if !s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            s.bytes().fold(0.0, |a, c| a * 10.0 + (c - b'0') as f64)
         }
         _ => return None,
     };
@@ -236,7 +240,11 @@ mod tests {
             (s("abc.DEF-_~+/=="), s("Bearer"), Field::Num(3600.0)),
             (s("x"), s("bearer"), s("90")),
             (s("x"), s("BEARER"), Field::Num(0.5)),
-            (s(&"a".repeat(MAX_TOKEN_LEN)), s("Bearer"), Field::Num(MAX_EXPIRES_IN_SECS)),
+            (
+                s(&"a".repeat(MAX_TOKEN_LEN)),
+                s("Bearer"),
+                Field::Num(MAX_EXPIRES_IN_SECS),
+            ),
         ];
         for (t, ty, e) in cases {
             let tok = parse_response(resp(t, ty, e), 1000.0, 5.0).expect("valid");
@@ -247,7 +255,8 @@ mod tests {
 
     #[test]
     fn expires_at_counts_from_send_time() {
-        let t = parse_response(resp(s("tok"), s("Bearer"), Field::Num(90.0)), 1_000.0, 0.0).unwrap();
+        let t =
+            parse_response(resp(s("tok"), s("Bearer"), Field::Num(90.0)), 1_000.0, 0.0).unwrap();
         assert_eq!(t.expires_at, 91_000.0);
         assert_eq!(t.lifetime(), 90_000.0);
     }
@@ -258,7 +267,11 @@ mod tests {
             resp(Field::Missing, s("Bearer"), Field::Num(60.0)),
             resp(s(""), s("Bearer"), Field::Num(60.0)),
             resp(Field::Num(1.0), s("Bearer"), Field::Num(60.0)),
-            resp(s(&"a".repeat(MAX_TOKEN_LEN + 1)), s("Bearer"), Field::Num(60.0)),
+            resp(
+                s(&"a".repeat(MAX_TOKEN_LEN + 1)),
+                s("Bearer"),
+                Field::Num(60.0),
+            ),
             resp(s("a b"), s("Bearer"), Field::Num(60.0)),
             resp(s("tökén"), s("Bearer"), Field::Num(60.0)),
             resp(s("=abc"), s("Bearer"), Field::Num(60.0)),
@@ -306,12 +319,30 @@ mod tests {
         let t = parse_stored(ok.clone(), 11_000.0, 500.0).unwrap();
         assert_eq!(t.expires_mono, 500.0 + 50_000.0);
         for bad in [
-            StoredFields { v: Field::Num(2.0), ..ok.clone() },
-            StoredFields { v: Field::Missing, ..ok.clone() },
-            StoredFields { access_token: s("a b"), ..ok.clone() },
-            StoredFields { expires_at: Field::Num(500.0), ..ok.clone() },
-            StoredFields { expires_at: s("61000"), ..ok.clone() },
-            StoredFields { issued_at: Field::Num(f64::NAN), ..ok.clone() },
+            StoredFields {
+                v: Field::Num(2.0),
+                ..ok.clone()
+            },
+            StoredFields {
+                v: Field::Missing,
+                ..ok.clone()
+            },
+            StoredFields {
+                access_token: s("a b"),
+                ..ok.clone()
+            },
+            StoredFields {
+                expires_at: Field::Num(500.0),
+                ..ok.clone()
+            },
+            StoredFields {
+                expires_at: s("61000"),
+                ..ok.clone()
+            },
+            StoredFields {
+                issued_at: Field::Num(f64::NAN),
+                ..ok.clone()
+            },
         ] {
             assert_eq!(parse_stored(bad, 11_000.0, 0.0), None);
         }

@@ -28,9 +28,11 @@ export const MIME = {
 };
 
 /** Headers every response carries. */
+// Referrer-Policy same-origin rather than no-referrer: with no-referrer Chromium sends
+// "Origin: null" on same-site form posts, which blinds the sign-in's origin check.
 export const BASE_HEADERS = {
   "X-Content-Type-Options": "nosniff",
-  "Referrer-Policy": "no-referrer",
+  "Referrer-Policy": "same-origin",
 };
 
 export function sendJson(res, status, body, headers = {}) {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, idempotently: the wasm target, the
+# wasm-bindgen CLI matching the pinned crate, Debian's Chromium + ChromeDriver, and the
+# npm devDependencies. Safe to run again: each step checks before it installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB_VERSION" ]; then
+  # Plain install (no --locked): the registry mirror lacks some newest transitive versions.
+  cargo install wasm-bindgen-cli --version "=$WB_VERSION"
+fi
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q chromium chromium-driver
+  else
+    echo "setup: Chromium is missing; run: sudo apt-get install chromium chromium-driver" >&2
+    exit 1
+  fi
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,276 @@
+//! The one module of `#[wasm_bindgen]` exports: option parsing, the `TokenManager`
+//! class, and the conversion of core errors into JS `TokenError`s.
+
+use crate::core::{Config, ErrorCode, RetryPolicy, TokenError};
+use crate::web::js::{get, set};
+use crate::web::shell::{LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_SILENT, LOG_WARN};
+use crate::web::{Broker, Options, Shell, StoreKind};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::RequestCredentials;
+
+/// A JS `Error` with `name = "TokenError"`, a stable `code`, `status` and, for failed
+/// renewals that will be retried, `retryAt`. Its text is fixed: never response data.
+pub(crate) fn to_js_error(e: &TokenError) -> JsValue {
+    let mut msg = String::from("mdh-token: ");
+    msg.push_str(e.detail);
+    let err = js_sys::Error::new(&msg);
+    err.set_name("TokenError");
+    set(&err, "code", &e.code.as_str().into());
+    set(&err, "status", &JsValue::from_f64(e.status as f64));
+    if let Some(at) = e.retry_at {
+        set(&err, "retryAt", &JsValue::from_f64(at));
+    }
+    err.into()
+}
+
+fn bad(detail: &'static str) -> JsValue {
+    to_js_error(&TokenError::new(ErrorCode::InvalidOptions, detail))
+}
+
+fn opt_str(o: &JsValue, key: &str, detail: &'static str) -> Result<Option<String>, JsValue> {
+    let v = get(o, key);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| bad(detail))
+}
+
+fn opt_bool(o: &JsValue, key: &str, default: bool, detail: &'static str) -> Result<bool, JsValue> {
+    let v = get(o, key);
+    if v.is_undefined() {
+        return Ok(default);
+    }
+    v.as_bool().ok_or_else(|| bad(detail))
+}
+
+fn opt_num(
+    o: &JsValue,
+    key: &str,
+    default: f64,
+    min: f64,
+    max: f64,
+    detail: &'static str,
+) -> Result<f64, JsValue> {
+    let v = get(o, key);
+    if v.is_undefined() {
+        return Ok(default);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= min && n <= max => Ok(n),
+        _ => Err(bad(detail)),
+    }
+}
+
+/// Parses a log level name.
+fn log_level(s: &str) -> Option<u8> {
+    Some(match s {
+        "silent" => LOG_SILENT,
+        "error" => LOG_ERROR,
+        "warn" => LOG_WARN,
+        "info" => LOG_INFO,
+        "debug" => LOG_DEBUG,
+        _ => return None,
+    })
+}
+
+fn parse_options(o: &JsValue) -> Result<Options, JsValue> {
+    if !(o.is_undefined() || crate::web::js::is_record(o)) {
+        return Err(bad("options must be an object"));
+    }
+    let b = get(o, "broker");
+    let broker = if let Some(url) = b.as_string().filter(|s| !s.is_empty()) {
+        Broker::Url(url)
+    } else if b.is_function() {
+        Broker::Func(b.unchecked_into())
+    } else {
+        return Err(bad("broker must be a URL string or an async function"));
+    };
+    let mut headers = Vec::new();
+    let h = get(o, "headers");
+    if !h.is_undefined() {
+        if !crate::web::js::is_record(&h) {
+            return Err(bad("headers must be an object of strings"));
+        }
+        let check = web_sys::Headers::new().map_err(|_| bad("headers are not supported here"))?;
+        for pair in js_sys::Object::entries(h.unchecked_ref()).iter() {
+            let pair: js_sys::Array = pair.unchecked_into();
+            let (k, v) = (pair.get(0).as_string(), pair.get(1).as_string());
+            let (Some(k), Some(v)) = (k, v) else {
+                return Err(bad("headers must be an object of strings"));
+            };
+            check
+                .set(&k, &v)
+                .map_err(|_| bad("headers hold an invalid name or value"))?;
+            headers.push((k, v));
+        }
+    }
+    let credentials = match opt_str(
+        o,
+        "credentials",
+        "credentials must be same-origin, include or omit",
+    )?
+    .as_deref()
+    {
+        None | Some("same-origin") => RequestCredentials::SameOrigin,
+        Some("include") => RequestCredentials::Include,
+        Some("omit") => RequestCredentials::Omit,
+        _ => return Err(bad("credentials must be same-origin, include or omit")),
+    };
+    let storage =
+        match opt_str(o, "storage", "storage must be memory, session or local")?.as_deref() {
+            None | Some("memory") => StoreKind::Memory,
+            Some("session") => StoreKind::Session,
+            Some("local") => StoreKind::Local,
+            _ => return Err(bad("storage must be memory, session or local")),
+        };
+    let storage_key = opt_str(o, "storageKey", "storageKey must be a non-empty string")?
+        .unwrap_or_else(|| "mdh-token".into());
+    if storage_key.is_empty() {
+        return Err(bad("storageKey must be a non-empty string"));
+    }
+    let renew_before = opt_num(
+        o,
+        "renewBeforeSeconds",
+        120.0,
+        0.0,
+        86_400.0,
+        "renewBeforeSeconds must be a number from 0 to 86400",
+    )?;
+    let timeout_ms = opt_num(
+        o,
+        "timeoutMs",
+        10_000.0,
+        1.0,
+        600_000.0,
+        "timeoutMs must be a number from 1 to 600000",
+    )?;
+    let r = get(o, "retry");
+    if !(r.is_undefined() || crate::web::js::is_record(&r)) {
+        return Err(bad("retry must be an object"));
+    }
+    let d = RetryPolicy::default();
+    let max_attempts = opt_num(
+        &r,
+        "maxAttempts",
+        d.max_attempts as f64,
+        1.0,
+        100.0,
+        "retry.maxAttempts must be an integer from 1 to 100",
+    )?;
+    if max_attempts.fract() != 0.0 {
+        return Err(bad("retry.maxAttempts must be an integer from 1 to 100"));
+    }
+    let base_delay_ms = opt_num(
+        &r,
+        "baseDelayMs",
+        d.base_delay_ms,
+        0.0,
+        3_600_000.0,
+        "retry.baseDelayMs must be a number from 0 to 3600000",
+    )?;
+    let max_delay_ms = opt_num(
+        &r,
+        "maxDelayMs",
+        d.max_delay_ms.max(base_delay_ms),
+        base_delay_ms,
+        3_600_000.0,
+        "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
+    )?;
+    let log = opt_str(
+        o,
+        "logLevel",
+        "logLevel must be silent, error, warn, info or debug",
+    )?;
+    let log_level = match log.as_deref() {
+        None => LOG_WARN,
+        Some(s) => log_level(s)
+            .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?,
+    };
+    Ok(Options {
+        broker,
+        headers,
+        credentials,
+        storage,
+        storage_key,
+        timeout_ms,
+        cross_tab: opt_bool(o, "crossTab", true, "crossTab must be a boolean")?,
+        core: Config {
+            renew_before_ms: renew_before * 1000.0,
+            retry: RetryPolicy {
+                max_attempts: max_attempts as u32,
+                base_delay_ms,
+                max_delay_ms,
+            },
+            auto_refresh: opt_bool(o, "autoRefresh", true, "autoRefresh must be a boolean")?,
+        },
+        log_level,
+    })
+}
+
+/// Keeps one participant access token alive. Create it with `createTokenManager`.
+#[wasm_bindgen]
+pub struct TokenManager {
+    shell: Shell,
+}
+
+#[wasm_bindgen]
+impl TokenManager {
+    /// Validates `options` and starts the manager (restores a stored token, joins
+    /// the other tabs). Throws a `TokenError` with code `invalid_options`.
+    pub fn create(options: JsValue) -> Result<TokenManager, JsValue> {
+        let opts = parse_options(&options)?;
+        Ok(TokenManager {
+            shell: Shell::new(opts),
+        })
+    }
+
+    /// A usable token `{ access_token, token_type, expires_in, expires_at }`, from
+    /// memory when there is one, else from the broker (one request for all callers).
+    #[wasm_bindgen(js_name = getToken)]
+    pub fn get_token(&self) -> Promise {
+        self.shell.get_token()
+    }
+
+    /// The usable token or `null`, synchronously; never starts a request.
+    pub fn peek(&self) -> JsValue {
+        self.shell.peek()
+    }
+
+    /// A token from a broker request made now (joins one already under way).
+    pub fn refresh(&self) -> Promise {
+        self.shell.refresh()
+    }
+
+    /// Forgets the token here, in storage and in the other tabs.
+    pub fn clear(&self) {
+        self.shell.clear()
+    }
+
+    /// Listens to `token`, `expiring`, `expired`, `error` or `cleared`; returns the
+    /// function that stops listening.
+    pub fn on(&self, name: &str, listener: Function) -> Result<Function, JsValue> {
+        self.shell.on(name, listener).map_err(|e| to_js_error(&e))
+    }
+
+    /// A snapshot for humans; the token appears only masked.
+    pub fn status(&self) -> JsValue {
+        self.shell.status()
+    }
+
+    /// Sets the console log level: silent, error, warn, info or debug.
+    #[wasm_bindgen(js_name = setLogLevel)]
+    pub fn set_log_level(&self, level: &str) -> Result<(), JsValue> {
+        let l = log_level(level)
+            .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?;
+        self.shell.set_log_level(l);
+        Ok(())
+    }
+
+    /// Stops every timer, listener, channel and request; later calls fail with
+    /// `destroyed`.
+    pub fn destroy(&self) {
+        self.shell.destroy()
+    }
+}

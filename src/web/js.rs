@@ -1,0 +1,131 @@
+//! Bindings we declare ourselves. Like gloo, we bind `setTimeout`, `fetch` and
+//! `performance` on the global object rather than on `Window`, so the shell also runs
+//! in workers; Web Locks sit behind `web_sys_unstable_apis`, so a few lines of JS
+//! glue are cheaper than that feature set.
+
+use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(inline_js = r#"
+export function hasLocks() {
+  return typeof navigator !== "undefined" && !!navigator.locks && typeof navigator.locks.request === "function";
+}
+// Resolves with a release function once the lock is held; rejects if `signal` aborts first.
+export function lock(name, signal) {
+  return new Promise((granted, fail) => {
+    navigator.locks.request(name, { signal }, () => new Promise((release) => granted(release))).catch(fail);
+  });
+}
+// Settles like `p`, or rejects as soon as `signal` aborts (a broker function may ignore it).
+export function abortable(p, signal) {
+  return new Promise((res, rej) => {
+    if (signal.aborted) return rej(signal.reason);
+    signal.addEventListener("abort", () => rej(signal.reason), { once: true });
+    Promise.resolve(p).then(res, rej);
+  });
+}
+export function freeze(o) { return Object.freeze(o); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = hasLocks)]
+    pub fn has_locks() -> bool;
+    pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
+    pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
+    pub fn freeze(o: &Object) -> Object;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(cb: &Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = fetch)]
+    pub fn fetch(input: &str, init: &web_sys::RequestInit) -> Promise;
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn perf_now() -> f64;
+}
+
+/// The current time on both clocks.
+pub fn now() -> Now {
+    Now {
+        wall: js_sys::Date::now(),
+        mono: perf_now(),
+    }
+}
+
+/// `obj[key]`, or `undefined` when `obj` is not an object or the getter throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Sets `obj[key] = val` on an object we created (cannot throw).
+pub fn set(obj: &Object, key: &str, val: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), val);
+}
+
+fn field(v: JsValue) -> Field {
+    if let Some(s) = v.as_string() {
+        Field::Str(s)
+    } else if let Some(n) = v.as_f64() {
+        Field::Num(n)
+    } else if v.is_undefined() {
+        Field::Missing
+    } else {
+        Field::Other
+    }
+}
+
+/// Whether `v` is a plain data object (not an array, not null, not a function).
+pub fn is_record(v: &JsValue) -> bool {
+    v.is_object() && !js_sys::Array::is_array(v) && !v.is_function()
+}
+
+/// The RFC 6749 §5.1 fields of a response object.
+pub fn response_fields(v: &JsValue) -> Option<ResponseFields> {
+    is_record(v).then(|| ResponseFields {
+        access_token: field(get(v, "access_token")),
+        token_type: field(get(v, "token_type")),
+        expires_in: field(get(v, "expires_in")),
+    })
+}
+
+/// The fields of a stored or broadcast entry.
+pub fn stored_fields(v: &JsValue) -> Option<StoredFields> {
+    is_record(v).then(|| StoredFields {
+        v: field(get(v, "v")),
+        access_token: field(get(v, "access_token")),
+        issued_at: field(get(v, "issued_at")),
+        expires_at: field(get(v, "expires_at")),
+    })
+}
+
+/// A stored/broadcast entry `{ v, access_token, issued_at, expires_at }`.
+pub fn entry(t: &crate::core::Token) -> Object {
+    let o = Object::new();
+    set(&o, "v", &JsValue::from_f64(STORE_VERSION));
+    set(&o, "access_token", &JsValue::from_str(t.access.secret()));
+    set(&o, "issued_at", &JsValue::from_f64(t.issued_at));
+    set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
+    o
+}
+
+/// `JSON.parse`, `None` on malformed text.
+pub fn parse_json(s: &str) -> Option<JsValue> {
+    js_sys::JSON::parse(s).ok()
+}
+
+/// A function's `.call1`, where an exception is a value, not a panic.
+pub fn call1(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
+    f.call1(&JsValue::UNDEFINED, arg)
+}
+
+/// Casts without checks for values whose type we know.
+pub fn cast<T: JsCast>(v: JsValue) -> T {
+    v.unchecked_into()
+}

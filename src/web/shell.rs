@@ -1,0 +1,811 @@
+//! The shell around the core: one `Inner` per manager, shared by the timer, DOM and
+//! channel callbacks through weak references so that dropping the manager frees all.
+
+use super::handles::{Listener, Timeout};
+use super::js::{self, cast, get, set};
+use super::store::{Store, StoreKind};
+use crate::core::{
+    parse_stored, Access, Config, ErrorCode, Event, Field, Lifecycle, Now, Output, Reason, Reply,
+    TokenError, Wake, STORE_VERSION,
+};
+use crate::facade::to_js_error;
+use js_sys::{Function, Object, Promise};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{AbortController, BroadcastChannel, MessageEvent, RequestCredentials};
+
+/// Wake at least this often: timers are throttled or frozen in background tabs and
+/// the device may sleep (oidc-client-ts re-checks every 5 s for the same reason).
+const MAX_SLEEP_MS: f64 = 30_000.0;
+/// A wall-clock move this much larger or smaller than monotonic time is a jump.
+const CLOCK_JUMP_MS: f64 = 2_000.0;
+/// How long a tab inside the lock waits for peers to answer "who has a token?".
+const PEER_WAIT_MS: f64 = 250.0;
+
+/// Log levels, from quiet to chatty.
+pub const LOG_SILENT: u8 = 0;
+/// Errors only.
+pub const LOG_ERROR: u8 = 1;
+/// Errors and warnings (default).
+pub const LOG_WARN: u8 = 2;
+/// Plus lifecycle milestones.
+pub const LOG_INFO: u8 = 3;
+/// Everything.
+pub const LOG_DEBUG: u8 = 4;
+
+/// Where tokens come from.
+pub enum Broker {
+    /// POST to this URL.
+    Url(String),
+    /// Call this async function with `{ signal, reason }`.
+    Func(Function),
+}
+
+/// Validated options.
+pub struct Options {
+    /// The broker.
+    pub broker: Broker,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// `fetch` credentials mode.
+    pub credentials: RequestCredentials,
+    /// Requested storage.
+    pub storage: StoreKind,
+    /// Storage key; also names the channel and the lock.
+    pub storage_key: String,
+    /// Per-request timeout.
+    pub timeout_ms: f64,
+    /// Coordinate with other tabs.
+    pub cross_tab: bool,
+    /// Core behaviour.
+    pub core: Config,
+    /// Initial log level.
+    pub log_level: u8,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Token,
+    Expiring,
+    Expired,
+    Error,
+    Cleared,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "token" => Kind::Token,
+            "expiring" => Kind::Expiring,
+            "expired" => Kind::Expired,
+            "error" => Kind::Error,
+            "cleared" => Kind::Cleared,
+            _ => return None,
+        })
+    }
+}
+
+type MessageHandler = Closure<dyn FnMut(MessageEvent)>;
+
+struct Cached {
+    issued_at: f64,
+    expires_at: f64,
+    secs: f64,
+    access: JsValue,
+    obj: JsValue,
+}
+
+struct Inner {
+    opts: Options,
+    core: RefCell<Lifecycle>,
+    store: RefCell<Store>,
+    channel: Option<BroadcastChannel>,
+    on_message: RefCell<Option<MessageHandler>>,
+    locks: bool,
+    timer: RefCell<Option<Timeout>>,
+    dom: RefCell<Vec<Listener>>,
+    listeners: RefCell<Vec<(u32, Kind, Function)>>,
+    next_listener: Cell<u32>,
+    waiters: RefCell<Vec<(Function, Function)>>,
+    abort: RefCell<Option<(u64, AbortController)>>,
+    cached: RefCell<Option<Cached>>,
+    peer_wait: RefCell<Vec<Function>>,
+    clock: Cell<Now>,
+    log_level: Cell<u8>,
+}
+
+/// The browser side of one token manager.
+pub struct Shell {
+    inner: Rc<Inner>,
+}
+
+impl Shell {
+    /// Starts a manager: opens storage (restoring a stored token), joins the tab
+    /// channel and arms the timer.
+    pub fn new(opts: Options) -> Shell {
+        let now = js::now();
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        let (store, store_failed) = match Store::open(opts.storage) {
+            Ok(s) => (s, false),
+            Err(_) => (Store::memory(), true),
+        };
+        let channel = if opts.cross_tab {
+            BroadcastChannel::new(&opts.storage_key).ok()
+        } else {
+            None
+        };
+        let locks = opts.cross_tab && js::has_locks();
+        let inner = Rc::new(Inner {
+            core: RefCell::new(Lifecycle::new(opts.core, seed)),
+            log_level: Cell::new(opts.log_level),
+            opts,
+            store: RefCell::new(store),
+            channel,
+            on_message: RefCell::new(None),
+            locks,
+            timer: RefCell::new(None),
+            dom: RefCell::new(Vec::new()),
+            listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(0),
+            waiters: RefCell::new(Vec::new()),
+            abort: RefCell::new(None),
+            cached: RefCell::new(None),
+            peer_wait: RefCell::new(Vec::new()),
+            clock: Cell::new(now),
+        });
+        if store_failed {
+            inner.warn_storage();
+        }
+        inner.restore(now);
+        inner.listen();
+        inner.process();
+        inner.arm();
+        Shell { inner }
+    }
+
+    /// `getToken()`.
+    pub fn get_token(&self) -> Promise {
+        let i = &self.inner;
+        let now = js::now();
+        let access = i.core.borrow_mut().get(now);
+        let p = i.answer(access, now);
+        i.process();
+        p
+    }
+
+    /// `peek()`: the usable token or `null`; never starts a request.
+    pub fn peek(&self) -> JsValue {
+        let now = js::now();
+        if self.inner.core.borrow().usable(now).is_none() {
+            return JsValue::NULL;
+        }
+        self.inner.token_value(now).unwrap_or(JsValue::NULL)
+    }
+
+    /// `refresh()`.
+    pub fn refresh(&self) -> Promise {
+        let i = &self.inner;
+        let now = js::now();
+        let access = i.core.borrow_mut().refresh(now);
+        let p = i.answer(access, now);
+        i.process();
+        p
+    }
+
+    /// `clear()`.
+    pub fn clear(&self) {
+        self.inner.core.borrow_mut().clear(js::now(), true);
+        self.inner.process();
+    }
+
+    /// `on(name, fn)`: returns the unsubscribe function.
+    pub fn on(&self, name: &str, f: Function) -> Result<Function, TokenError> {
+        let kind = Kind::parse(name).ok_or(TokenError::new(
+            ErrorCode::InvalidOptions,
+            "unknown event: use token, expiring, expired, error or cleared",
+        ))?;
+        if self.inner.core.borrow().is_destroyed() {
+            return Err(TokenError::new(
+                ErrorCode::Destroyed,
+                "the token manager was destroyed",
+            ));
+        }
+        let id = self.inner.next_listener.get() + 1;
+        self.inner.next_listener.set(id);
+        self.inner.listeners.borrow_mut().push((id, kind, f));
+        let weak = Rc::downgrade(&self.inner);
+        Ok(cast(Closure::once_into_js(move || {
+            if let Some(i) = weak.upgrade() {
+                i.listeners.borrow_mut().retain(|l| l.0 != id);
+            }
+        })))
+    }
+
+    /// `status()`: a plain object without the token.
+    pub fn status(&self) -> JsValue {
+        let i = &self.inner;
+        let now = js::now();
+        let st = i.core.borrow().status(now);
+        let o = Object::new();
+        let num = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from_f64);
+        set(&o, "state", &st.state.as_str().into());
+        set(&o, "expiresIn", &num(st.expires_in));
+        set(&o, "expiresAt", &num(st.expires_at));
+        set(&o, "renewAt", &num(st.renew_at));
+        set(&o, "nextAttemptAt", &num(st.next_attempt_at));
+        set(
+            &o,
+            "brokerCalls",
+            &JsValue::from_f64(st.broker_calls as f64),
+        );
+        set(
+            &o,
+            "lastError",
+            &st.last_error.map_or(JsValue::NULL, |c| c.as_str().into()),
+        );
+        set(&o, "storage", &i.store.borrow().kind().as_str().into());
+        let ct = Object::new();
+        set(&ct, "broadcastChannel", &i.channel.is_some().into());
+        set(&ct, "webLocks", &i.locks.into());
+        set(&o, "crossTab", &ct);
+        set(&o, "token", &st.masked.map_or(JsValue::NULL, |m| m.into()));
+        o.into()
+    }
+
+    /// Sets the log level.
+    pub fn set_log_level(&self, level: u8) {
+        self.inner.log_level.set(level);
+    }
+
+    /// `destroy()`: stops every timer, listener, channel and request.
+    pub fn destroy(&self) {
+        let i = &self.inner;
+        i.core.borrow_mut().destroy();
+        i.process();
+        i.timer.borrow_mut().take();
+        i.dom.borrow_mut().clear();
+        i.listeners.borrow_mut().clear();
+        if let Some(c) = &i.channel {
+            c.set_onmessage(None);
+            c.close();
+        }
+        i.on_message.borrow_mut().take();
+        for f in i.peer_wait.borrow_mut().drain(..) {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+impl Inner {
+    fn log(&self, level: u8, msg: &str) {
+        if level > self.log_level.get() {
+            return;
+        }
+        let mut s = String::from("mdh-token: ");
+        s.push_str(msg);
+        let v = JsValue::from_str(&s);
+        match level {
+            LOG_ERROR => web_sys::console::error_1(&v),
+            LOG_WARN => web_sys::console::warn_1(&v),
+            LOG_INFO => web_sys::console::info_1(&v),
+            _ => web_sys::console::debug_1(&v),
+        }
+    }
+
+    fn warn_storage(&self) {
+        self.log(
+            LOG_WARN,
+            "storage is not available here (sandboxed frame, private mode or quota); keeping the token in memory",
+        );
+    }
+
+    /// Storage threw: fall back to memory for good, with one warning.
+    fn storage_failed(&self) {
+        let old = std::mem::replace(&mut *self.store.borrow_mut(), Store::memory());
+        let _ = old.remove(&self.opts.storage_key);
+        self.warn_storage();
+    }
+
+    fn restore(&self, now: Now) {
+        let key = &self.opts.storage_key;
+        let raw = match self.store.borrow().read(key) {
+            Ok(r) => r,
+            Err(_) => return self.storage_failed(),
+        };
+        let Some(raw) = raw else { return };
+        let fields = js::parse_json(&raw).and_then(|v| js::stored_fields(&v));
+        let future =
+            matches!(&fields, Some(f) if matches!(f.v, Field::Num(v) if v > STORE_VERSION));
+        let adopted = match fields.and_then(|f| parse_stored(f, now.wall, now.mono)) {
+            Some(t) => self.core.borrow_mut().restore(now, t),
+            None => false,
+        };
+        if adopted {
+            self.log(LOG_INFO, "restored a token from storage");
+        } else if future {
+            // A newer version of this library owns it (another tab): leave it be.
+            self.log(LOG_INFO, "ignoring a stored entry of a newer format");
+        } else {
+            self.log(
+                LOG_INFO,
+                "removed a corrupt, foreign or expired stored entry",
+            );
+            if self.store.borrow().remove(key).is_err() {
+                self.storage_failed();
+            }
+        }
+    }
+
+    fn listen(self: &Rc<Self>) {
+        if let Some(ch) = &self.channel {
+            let weak = Rc::downgrade(self);
+            let cb = MessageHandler::new(move |ev: MessageEvent| {
+                if let Some(i) = weak.upgrade() {
+                    i.on_peer(ev.data());
+                }
+            });
+            ch.set_onmessage(Some(cb.as_ref().unchecked_ref()));
+            *self.on_message.borrow_mut() = Some(cb);
+        }
+        let Some(win) = web_sys::window() else { return };
+        let mut dom = self.dom.borrow_mut();
+        let wake = |weak: Weak<Inner>| {
+            move |_ev: web_sys::Event| {
+                if let Some(i) = weak.upgrade() {
+                    i.on_wake();
+                }
+            }
+        };
+        if let Some(doc) = win.document() {
+            let weak = Rc::downgrade(self);
+            let d = doc.clone();
+            dom.push(Listener::new(&doc, "visibilitychange", move |_| {
+                if d.visibility_state() == web_sys::VisibilityState::Visible {
+                    if let Some(i) = weak.upgrade() {
+                        i.on_wake();
+                    }
+                }
+            }));
+        }
+        for name in ["online", "pageshow", "focus"] {
+            dom.push(Listener::new(&win, name, wake(Rc::downgrade(self))));
+        }
+    }
+
+    fn on_wake(self: &Rc<Self>) {
+        let now = js::now();
+        self.clock.set(now);
+        self.core.borrow_mut().wake(now, Wake::Recheck);
+        self.process();
+        self.arm();
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        let now = js::now();
+        let prev = self.clock.replace(now);
+        let drift = (now.wall - prev.wall) - (now.mono - prev.mono);
+        if drift.abs() > CLOCK_JUMP_MS {
+            self.log(LOG_INFO, "the wall clock jumped; re-checking the token");
+            self.core.borrow_mut().wake(now, Wake::Recheck);
+        } else {
+            self.core.borrow_mut().tick(now);
+        }
+        self.process();
+        self.arm();
+    }
+
+    fn on_peer(self: &Rc<Self>, data: JsValue) {
+        let now = js::now();
+        match get(&data, "t").as_string().as_deref() {
+            Some("token") => {
+                let token = js::stored_fields(&get(&data, "e"))
+                    .and_then(|f| parse_stored(f, now.wall, now.mono));
+                if let Some(t) = token {
+                    if self.core.borrow_mut().external(now, t) {
+                        self.log(LOG_INFO, "adopted a token from another tab");
+                        for f in self.peer_wait.borrow_mut().drain(..) {
+                            let _ = f.call0(&JsValue::UNDEFINED);
+                        }
+                    }
+                }
+            }
+            Some("clear") => {
+                self.log(LOG_INFO, "another tab cleared the token");
+                self.core.borrow_mut().clear(now, false);
+            }
+            Some("ask") => {
+                let entry = self.core.borrow().usable(now).map(js::entry);
+                if let Some(e) = entry {
+                    self.post("token", Some(&e));
+                }
+            }
+            _ => self.log(LOG_DEBUG, "ignored an unknown message on the channel"),
+        }
+        self.process();
+        self.arm();
+    }
+
+    fn post(&self, t: &str, e: Option<&Object>) {
+        if let Some(ch) = &self.channel {
+            let m = Object::new();
+            set(&m, "t", &t.into());
+            if let Some(e) = e {
+                set(&m, "e", e);
+            }
+            let _ = ch.post_message(&m);
+        }
+    }
+
+    /// Performs the core's outputs until there are none.
+    fn process(self: &Rc<Self>) {
+        loop {
+            let next = self.core.borrow_mut().poll();
+            let Some(out) = next else { break };
+            match out {
+                Output::CallBroker { id, reason } => spawn_local(attempt(self.clone(), id, reason)),
+                Output::Persist => self.persist(),
+                Output::BroadcastToken => {
+                    let e = self.core.borrow().token(js::now()).map(js::entry);
+                    if let Some(e) = e {
+                        self.post("token", Some(&e));
+                    }
+                }
+                Output::BroadcastClear => self.post("clear", None),
+                Output::Emit(ev) => self.emit(ev),
+                Output::Settle(r) => self.settle(r),
+                Output::Abort => {
+                    if let Some((_, c)) = self.abort.borrow_mut().take() {
+                        c.abort();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-arms the one timer for the core's next deadline, capped at [`MAX_SLEEP_MS`].
+    fn arm(self: &Rc<Self>) {
+        let now = js::now();
+        let next = {
+            let core = self.core.borrow();
+            if core.is_destroyed() {
+                None
+            } else {
+                Some(
+                    core.poll_timeout(now)
+                        .unwrap_or(MAX_SLEEP_MS)
+                        .min(MAX_SLEEP_MS),
+                )
+            }
+        };
+        let timer = next.map(|ms| {
+            let weak = Rc::downgrade(self);
+            // +1: never wake a hair before the deadline and spin.
+            Timeout::new(ms.ceil() + 1.0, move || {
+                if let Some(i) = weak.upgrade() {
+                    i.on_timer();
+                }
+            })
+        });
+        *self.timer.borrow_mut() = timer;
+    }
+
+    fn persist(&self) {
+        let now = js::now();
+        let key = &self.opts.storage_key;
+        if self.store.borrow().kind() == StoreKind::Memory {
+            return;
+        }
+        let text = self.core.borrow().token(now).map(|t| {
+            js_sys::JSON::stringify(&js::entry(t))
+                .ok()
+                .and_then(|s| s.as_string())
+        });
+        let res = match text {
+            Some(Some(s)) => self.store.borrow().write(key, &s),
+            _ => self.store.borrow().remove(key),
+        };
+        if res.is_err() {
+            self.storage_failed();
+        }
+    }
+
+    /// The frozen token object `{ access_token, token_type, expires_in, expires_at }`,
+    /// rebuilt only when the token or its whole seconds left change.
+    fn token_value(&self, now: Now) -> Option<JsValue> {
+        let core = self.core.borrow();
+        let t = core.token(now)?;
+        let secs = (t.remaining(now.wall, now.mono) / 1000.0).floor();
+        let mut cache = self.cached.borrow_mut();
+        let same_token = matches!(&*cache, Some(c) if c.issued_at == t.issued_at && c.expires_at == t.expires_at);
+        if let Some(c) = cache.as_ref().filter(|c| same_token && c.secs == secs) {
+            return Some(c.obj.clone());
+        }
+        let access = match cache.take() {
+            Some(c) if same_token => c.access,
+            _ => JsValue::from_str(t.access.secret()),
+        };
+        let o = Object::new();
+        set(&o, "access_token", &access);
+        set(&o, "token_type", &"Bearer".into());
+        set(&o, "expires_in", &JsValue::from_f64(secs));
+        set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
+        let obj: JsValue = js::freeze(&o).into();
+        *cache = Some(Cached {
+            issued_at: t.issued_at,
+            expires_at: t.expires_at,
+            secs,
+            access,
+            obj: obj.clone(),
+        });
+        Some(obj)
+    }
+
+    fn answer(&self, access: Access, now: Now) -> Promise {
+        match access {
+            Access::Ready => Promise::resolve(&self.token_value(now).unwrap_or(JsValue::NULL)),
+            Access::Fail(e) => Promise::reject(&to_js_error(&e)),
+            Access::Wait => {
+                Promise::new(&mut |res, rej| self.waiters.borrow_mut().push((res, rej)))
+            }
+        }
+    }
+
+    fn settle(&self, r: Result<(), TokenError>) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        if waiters.is_empty() {
+            return;
+        }
+        let value = match r {
+            Ok(()) => self.token_value(js::now()).ok_or_else(|| {
+                TokenError::new(
+                    ErrorCode::InvalidResponse,
+                    "the broker's token expired on arrival",
+                )
+            }),
+            Err(e) => Err(e),
+        };
+        let (ok, v) = match value {
+            Ok(v) => (true, v),
+            Err(e) => (false, to_js_error(&e)),
+        };
+        for (res, rej) in waiters {
+            let _ = if ok {
+                res.call1(&JsValue::UNDEFINED, &v)
+            } else {
+                rej.call1(&JsValue::UNDEFINED, &v)
+            };
+        }
+    }
+
+    fn emit(&self, ev: Event) {
+        let now = js::now();
+        let (kind, payload) = match ev {
+            Event::Token => {
+                self.log(LOG_INFO, "new token adopted");
+                (
+                    Kind::Token,
+                    self.token_value(now).unwrap_or(JsValue::UNDEFINED),
+                )
+            }
+            Event::Expiring => (
+                Kind::Expiring,
+                self.token_value(now).unwrap_or(JsValue::UNDEFINED),
+            ),
+            Event::Expired => {
+                self.log(LOG_WARN, "the token expired before it could be renewed");
+                (Kind::Expired, JsValue::UNDEFINED)
+            }
+            Event::Error(e) => {
+                let mut msg = String::from("renewal failed: ");
+                msg.push_str(e.code.as_str());
+                self.log(LOG_WARN, &msg);
+                (Kind::Error, to_js_error(&e))
+            }
+            Event::Cleared => (Kind::Cleared, JsValue::UNDEFINED),
+        };
+        let fs: Vec<Function> = self
+            .listeners
+            .borrow()
+            .iter()
+            .filter(|l| l.1 == kind)
+            .map(|l| l.2.clone())
+            .collect();
+        for f in fs {
+            if js::call1(&f, &payload).is_err() {
+                self.log(LOG_ERROR, "an event listener threw; the manager carries on");
+            }
+        }
+    }
+
+    fn forget_abort(&self, id: u64) {
+        let mut a = self.abort.borrow_mut();
+        if matches!(&*a, Some((i, _)) if *i == id) {
+            *a = None;
+        }
+    }
+
+    /// Inside the lock, before calling the broker: did another tab renew meanwhile?
+    async fn recheck(self: &Rc<Self>, id: u64) {
+        let now = js::now();
+        let kind = self.store.borrow().kind();
+        if kind == StoreKind::Local {
+            let raw = self
+                .store
+                .borrow()
+                .read(&self.opts.storage_key)
+                .ok()
+                .flatten();
+            let t = raw
+                .and_then(|r| js::parse_json(&r))
+                .and_then(|v| js::stored_fields(&v))
+                .and_then(|f| parse_stored(f, now.wall, now.mono));
+            if let Some(t) = t {
+                self.core.borrow_mut().external(now, t);
+            }
+            self.process();
+        } else if self.channel.is_some() && self.core.borrow().pending(id) {
+            // Memory and session storage are per tab: ask the peers. A peer that just
+            // renewed answers with the new token; with no peers we wait PEER_WAIT_MS.
+            let wait = Promise::new(&mut |res, _| {
+                let r = res.clone();
+                self.peer_wait.borrow_mut().push(res);
+                let _ = js::set_timeout(
+                    &cast(Closure::once_into_js(move || {
+                        let _ = r.call0(&JsValue::UNDEFINED);
+                    })),
+                    PEER_WAIT_MS as i32,
+                );
+            });
+            self.post("ask", None);
+            let _ = JsFuture::from(wait).await;
+        }
+    }
+
+    async fn call_broker(&self, reason: Reason, ctrl: &AbortController) -> Reply {
+        let timed_out = Rc::new(Cell::new(false));
+        let _deadline = {
+            let (t, c) = (timed_out.clone(), ctrl.clone());
+            Timeout::new(self.opts.timeout_ms, move || {
+                t.set(true);
+                c.abort();
+            })
+        };
+        let signal = ctrl.signal();
+        let failed = |e: JsValue| {
+            if timed_out.get() {
+                Reply::Timeout
+            } else {
+                thrown(&e)
+            }
+        };
+        match &self.opts.broker {
+            Broker::Url(url) => {
+                let init = web_sys::RequestInit::new();
+                init.set_method("POST");
+                init.set_credentials(self.opts.credentials);
+                init.set_redirect(web_sys::RequestRedirect::Manual);
+                init.set_signal(Some(&signal));
+                if let Ok(h) = web_sys::Headers::new() {
+                    let _ = h.set("Accept", "application/json");
+                    for (k, v) in &self.opts.headers {
+                        let _ = h.set(k, v);
+                    }
+                    init.set_headers(&h);
+                }
+                let resp: web_sys::Response = match JsFuture::from(js::fetch(url, &init)).await {
+                    Ok(r) => cast(r),
+                    // A rejected fetch is a network error: never a status to trust.
+                    Err(_) if !timed_out.get() => return Reply::Network,
+                    Err(e) => return failed(e),
+                };
+                if resp.type_() == web_sys::ResponseType::Opaqueredirect {
+                    return Reply::Redirect;
+                }
+                let status = resp.status();
+                if !resp.ok() {
+                    let retry_after = resp.headers().get("retry-after").ok().flatten();
+                    return Reply::Status {
+                        status,
+                        retry_after,
+                    };
+                }
+                let text = match resp.text() {
+                    Ok(p) => JsFuture::from(p).await,
+                    Err(e) => Err(e),
+                };
+                match text {
+                    Ok(t) => Reply::Body {
+                        status,
+                        fields: t
+                            .as_string()
+                            .and_then(|s| js::parse_json(&s))
+                            .and_then(|v| js::response_fields(&v)),
+                    },
+                    Err(_) if timed_out.get() => Reply::Timeout,
+                    Err(_) => Reply::Network,
+                }
+            }
+            Broker::Func(f) => {
+                let arg = Object::new();
+                set(&arg, "signal", &signal);
+                set(&arg, "reason", &reason.as_str().into());
+                let result = match js::call1(f, &arg) {
+                    Ok(v) => JsFuture::from(js::abortable(&v, &signal)).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(v) => Reply::Body {
+                        status: 0,
+                        fields: js::response_fields(&v),
+                    },
+                    Err(e) => failed(e),
+                }
+            }
+        }
+    }
+}
+
+/// A broker function may throw `{ status }` to report an HTTP-like outcome (so that a
+/// 401 from the app's own fetch stays final); anything else is "unreachable".
+fn thrown(e: &JsValue) -> Reply {
+    match get(e, "status").as_f64() {
+        Some(s) if (100.0..600.0).contains(&s) => Reply::Status {
+            status: s as u16,
+            retry_after: None,
+        },
+        _ => Reply::Network,
+    }
+}
+
+/// Releases a Web Lock when dropped, whatever path the attempt took.
+struct Release(Option<Function>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+/// One broker attempt: take the cross-tab lock, re-check, call, report.
+async fn attempt(inner: Rc<Inner>, id: u64, reason: Reason) {
+    let Ok(ctrl) = AbortController::new() else {
+        return;
+    };
+    *inner.abort.borrow_mut() = Some((id, ctrl.clone()));
+    let mut lock_name = inner.opts.storage_key.clone();
+    lock_name.push_str(":refresh");
+    let _release = if inner.locks {
+        match JsFuture::from(js::lock(&lock_name, &ctrl.signal())).await {
+            Ok(f) => Release(Some(cast(f))),
+            Err(_) => {
+                // Aborted by clear()/destroy(); the core has moved on.
+                inner.forget_abort(id);
+                return;
+            }
+        }
+    } else {
+        Release(None)
+    };
+    if inner.core.borrow().pending(id) {
+        inner.recheck(id).await;
+    }
+    let sent = js::now();
+    let go = inner.core.borrow_mut().begin_send(id, sent);
+    if !go {
+        inner.forget_abort(id);
+        inner.process();
+        inner.arm();
+        return;
+    }
+    inner.log(LOG_DEBUG, "calling the broker");
+    let reply = inner.call_broker(reason, &ctrl).await;
+    inner.forget_abort(id);
+    inner.core.borrow_mut().reply(id, js::now(), reply);
+    inner.process();
+    inner.arm();
+    // `_release` drops here: the lock is released after the new token was broadcast.
+}
