@@ -77,6 +77,8 @@ test("sign-in refuses unknown participants and cross-site posts", async (t) => {
   assert.equal(unknown.headers.get("set-cookie"), null);
   assert.equal((await post(`participant=${ADA}`, { Origin: "https://evil.example" })).status, 403);
   assert.equal((await post(`participant=${ADA}`, { "Sec-Fetch-Site": "cross-site" })).status, 403);
+  assert.equal((await post(`participant=${ADA}`, { "Sec-Fetch-Site": "same-site" })).status, 403, "a sibling subdomain is another site here");
+  assert.equal((await post(`participant=${ADA}`, { Origin: "null" })).status, 403, "an opaque origin (sandboxed frame) is refused");
   assert.equal((await post(`participant=${ADA}`, { Origin: new URL(app.url).origin, "Sec-Fetch-Site": "same-origin" })).status, 303);
 });
 

@@ -333,7 +333,12 @@ async function main() {
     if (!loggingOut) checkSignedOut();
   });
 
-  if (window.MyDataHelps) detachSdk = tokens.attachSdk(window.MyDataHelps, { baseUrl });
+  if (window.MyDataHelps && typeof tokens.attachSdk === "function") {
+    detachSdk = tokens.attachSdk(window.MyDataHelps, { baseUrl });
+  } else if (window.MyDataHelps) {
+    // Keep the rest of the demo useful against a package build that predates attachSdk.
+    notice("This build of mdh-token has no attachSdk(): MyDataHelps.js is not connected.");
+  }
 
   $("btn-refresh").disabled = false;
   $("btn-logout").disabled = false;
@@ -353,7 +358,7 @@ async function main() {
     log("getToken", `getToken() rejected: ${describeError(err)}`);
   }
   render();
-  if (window.MyDataHelps && tokens) startSdkPolling();
+  if (detachSdk && tokens) startSdkPolling();
 }
 
 main().catch((err) => {

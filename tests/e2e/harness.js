@@ -1,0 +1,155 @@
+// Test harness for the package tier: a local server that serves the built package and
+// a scripted broker, and a Chromium (Debian's, never a download) driven by
+// playwright-core. Every page gets a console/page-error collector, so each test can
+// prove that no issued token leaked.
+import http from "node:http";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json" };
+
+export const CHROMIUM_ARGS = [
+  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+
+export function packageBuilt() {
+  return fs.existsSync(path.join(ROOT, "pkg/mdh_token_bg.wasm"));
+}
+
+/** Serves `/index.js`, `/pkg/**`, a blank test page at `/` and a scripted broker at `POST /broker`. */
+export async function startServer({ lifetime = 3600, csp = null } = {}) {
+  const state = {
+    lifetime,
+    script: [],          // queued answers; empty = a healthy token
+    calls: [],           // { at, headers, body }
+    issued: [],          // every access_token handed out
+    open: 0, maxOpen: 0, // concurrent broker requests
+    csp,
+  };
+  const sockets = new Set();
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (url.pathname === "/broker" && req.method === "POST") return broker(req, res);
+    if (url.pathname === "/" || url.pathname === "/page.html") {
+      const headers = { "content-type": "text/html" };
+      if (state.csp) headers["content-security-policy"] = state.csp;
+      res.writeHead(200, headers);
+      return res.end(`<!doctype html><meta charset="utf-8"><title>mdh-token test</title><body>test page</body>`);
+    }
+    if (url.pathname === "/redirect-target") {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify(token()));
+    }
+    const rel = path.normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, "");
+    const allowed = rel === "index.js" || rel.startsWith("pkg" + path.sep) || rel.startsWith("node_modules" + path.sep);
+    const file = path.join(ROOT, rel);
+    if (!allowed || !file.startsWith(ROOT) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404);
+      return res.end("not found");
+    }
+    const headers = { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" };
+    res.writeHead(200, headers);
+    fs.createReadStream(file).pipe(res);
+  });
+  server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+
+  function token() {
+    const access_token = "tk" + crypto.randomBytes(30).toString("base64url");
+    state.issued.push(access_token);
+    return { access_token, expires_in: state.lifetime, token_type: "Bearer" };
+  }
+
+  async function broker(req, res) {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    state.calls.push({ at: Date.now(), headers: req.headers, body });
+    state.open++;
+    state.maxOpen = Math.max(state.maxOpen, state.open);
+    res.on("close", () => state.open--);
+    const step = state.script.shift() ?? { status: 200 };
+    if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
+    if (step.hang) return; // never answers; the client must time out
+    if (step.drop) return req.socket.destroy();
+    if (step.redirect) {
+      res.writeHead(302, { location: step.redirect });
+      return res.end();
+    }
+    const status = step.status ?? 200;
+    let payload = step.body;
+    if (payload === undefined) payload = status === 200 ? token() : { error: "scripted" };
+    if (typeof payload === "function") payload = payload(token);
+    const text = typeof payload === "string" ? payload : JSON.stringify(payload);
+    res.writeHead(status, { "content-type": step.contentType ?? "application/json", "cache-control": "no-store", ...step.headers });
+    res.end(text);
+  }
+
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    state,
+    reset(lifetime = 3600) {
+      Object.assign(state, { lifetime, script: [], calls: [], open: 0, maxOpen: 0 });
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export async function launch() {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/** A page on the test server with a collector of everything it printed or threw. */
+export async function openPage(context, server, { path: p = "/" } = {}) {
+  const page = await context.newPage();
+  page.logs = [];
+  page.on("console", (m) => page.logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}\n${e.stack ?? ""}`));
+  await page.goto(server.url + p);
+  return page;
+}
+
+/** Creates `window.tm` on the page; `options` may name `broker: "/broker"` and more. */
+export async function createManager(page, options = {}) {
+  return page.evaluate(async (opts) => {
+    const { createTokenManager } = await import("/index.js");
+    window.events = [];
+    window.tm = await createTokenManager({ broker: "/broker", logLevel: "info", ...opts });
+    for (const name of ["token", "expiring", "expired", "error", "cleared"]) {
+      window.tm.on(name, (p) => window.events.push({
+        name, at: Date.now(),
+        code: p && p.code, status: p && p.status, retryAt: p && p.retryAt,
+      }));
+    }
+    return true;
+  }, options);
+}
+
+/** Polls `fn` until it returns a truthy value; fails after `timeout` ms. */
+export async function until(fn, { timeout = 15000, interval = 25, what = "condition" } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** No issued token, nor any 40-character piece of one, in what the pages printed or threw. */
+export function assertNoLeak(assert, server, texts) {
+  const hay = texts.join("\n");
+  for (const t of server.state.issued) {
+    for (let i = 0; i + 40 <= t.length; i += 1) {
+      if (hay.includes(t.slice(i, i + 40))) assert.fail(`token material leaked: ${t.slice(0, 6)}… found in page output`);
+    }
+  }
+}

@@ -1,0 +1,154 @@
+// Package tier: the built package imported by a page as users import it, against a
+// scripted broker on localhost, in Debian's Chromium.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt } from "./harness.js";
+
+const skip = !packageBuilt() && "package not built: run npm run build";
+let server, browser, context, page;
+const printed = [];
+
+before(async () => {
+  if (skip) return;
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  if (skip) return;
+  assertNoLeak(assert, server, printed);
+  await browser.close();
+  await server.close();
+});
+beforeEach(async () => {
+  if (skip) return;
+  server.reset();
+  if (context) {
+    for (const p of context.pages()) printed.push(...p.logs);
+    await context.close();
+  }
+  context = await browser.newContext();
+  page = await openPage(context, server);
+});
+
+test("getToken() POSTs to the broker once for many concurrent callers and returns an SDK-ready token", { skip }, async () => {
+  await createManager(page, { headers: { "X-CSRF": "abc" }, crossTab: false });
+  const r = await page.evaluate(async () => {
+    const all = await Promise.all(Array.from({ length: 50 }, () => window.tm.getToken()));
+    const t = all[0];
+    return {
+      same: all.every((x) => x.access_token === t.access_token),
+      keys: Object.keys(t).sort(), t, frozen: Object.isFrozen(t), now: Date.now(),
+      peek: window.tm.peek()?.access_token === t.access_token,
+    };
+  });
+  assert.equal(server.state.calls.length, 1);
+  const call = server.state.calls[0];
+  assert.equal(call.headers.accept, "application/json");
+  assert.equal(call.headers["x-csrf"], "abc");
+  assert.ok(r.same && r.frozen && r.peek);
+  assert.deepEqual(r.keys, ["access_token", "expires_at", "expires_in", "token_type"]);
+  assert.equal(r.t.token_type, "Bearer");
+  assert.equal(r.t.access_token, server.state.issued[0]);
+  assert.ok(r.t.expires_in >= 3598 && r.t.expires_in <= 3600, `expires_in ${r.t.expires_in}`);
+  // expires_at counts from when the request was sent (at or before the answer).
+  assert.ok(r.t.expires_at <= r.now + 3600_000 && r.t.expires_at >= call.at + 3600_000 - 1000);
+});
+
+test("peek() is null until a token exists and never calls the broker", { skip }, async () => {
+  await createManager(page, { crossTab: false });
+  assert.equal(await page.evaluate(() => window.tm.peek()), null);
+  assert.equal(server.state.calls.length, 0);
+  await page.evaluate(() => window.tm.getToken());
+  assert.ok(await page.evaluate(() => window.tm.peek().access_token.startsWith("tk")));
+});
+
+test("refresh() forces a new broker call and yields a new token", { skip }, async () => {
+  await createManager(page, { crossTab: false });
+  const [a, b, c] = await page.evaluate(async () => {
+    const a = await window.tm.getToken();
+    const [b, c] = await Promise.all([window.tm.refresh(), window.tm.refresh()]);
+    return [a.access_token, b.access_token, c.access_token];
+  });
+  assert.equal(server.state.calls.length, 2, "concurrent refresh() calls share one request");
+  assert.notEqual(a, b);
+  assert.equal(b, c);
+});
+
+test("401 from the broker rejects with TokenError broker_rejected and the next call asks again", { skip }, async () => {
+  await createManager(page, { crossTab: false });
+  server.state.script.push({ status: 401 });
+  const e = await page.evaluate(() => window.tm.getToken().then(() => null, (e) => ({
+    name: e.name, code: e.code, status: e.status, isError: e instanceof Error, message: e.message,
+  })));
+  assert.deepEqual({ ...e, message: undefined }, { name: "TokenError", code: "broker_rejected", status: 401, isError: true, message: undefined });
+  assert.match(e.message, /^mdh-token: /);
+  const st = await page.evaluate(() => window.tm.status());
+  assert.equal(st.state, "empty");
+  assert.equal(st.nextAttemptAt, null, "no automatic retry after a rejection");
+  assert.equal(server.state.calls.length, 1);
+  await page.evaluate(() => window.tm.getToken());
+  assert.equal(server.state.calls.length, 2);
+});
+
+test("a broker function receives { signal, reason } and its token is used", { skip }, async () => {
+  const r = await page.evaluate(async () => {
+    const { createTokenManager } = await import("/index.js");
+    const seen = [];
+    const tm = await createTokenManager({
+      crossTab: false,
+      broker: async ({ signal, reason }) => {
+        seen.push({ reason, isSignal: signal instanceof AbortSignal });
+        const res = await fetch("/broker", { method: "POST", signal });
+        return res.json();
+      },
+    });
+    const t = await tm.getToken();
+    await tm.refresh();
+    tm.destroy();
+    return { seen, ok: t.access_token.startsWith("tk") };
+  });
+  assert.deepEqual(r.seen, [{ reason: "initial", isSignal: true }, { reason: "forced", isSignal: true }]);
+  assert.ok(r.ok);
+});
+
+test("invalid options reject createTokenManager with invalid_options", { skip }, async () => {
+  const codes = await page.evaluate(async () => {
+    const { createTokenManager } = await import("/index.js");
+    const out = [];
+    for (const o of [undefined, {}, { broker: 1 }, { broker: "/b", credentials: "all" }, { broker: "/b", renewBeforeSeconds: -1 }, { broker: "/b", crossTab: "yes" }]) {
+      out.push(await createTokenManager(o).then(() => "created", (e) => `${e.name}:${e.code}`));
+    }
+    return out;
+  });
+  assert.deepEqual(codes, Array(6).fill("TokenError:invalid_options"));
+});
+
+test("status() reports the lifecycle without the token; destroy() stops everything", { skip }, async () => {
+  await createManager(page, { crossTab: false, storage: "session" });
+  const r = await page.evaluate(async () => {
+    const t = await window.tm.getToken();
+    const st = window.tm.status();
+    window.tm.destroy();
+    const after = await window.tm.getToken().then(() => "resolved", (e) => e.code);
+    return { st, text: JSON.stringify(st), tok: t.access_token, after, state: window.tm.status().state };
+  });
+  assert.equal(r.st.state, "valid");
+  assert.equal(r.st.brokerCalls, 1);
+  assert.equal(r.st.storage, "session");
+  assert.equal(r.st.token, r.tok.slice(0, 6) + "…(" + r.tok.length + ")");
+  assert.ok(r.st.renewAt < r.st.expiresAt);
+  assert.ok(!r.text.includes(r.tok.slice(6, 20)));
+  assert.equal(r.after, "destroyed");
+  assert.equal(r.state, "destroyed");
+});
+
+test("the token never shows up in the console, even at debug level", { skip }, async () => {
+  await createManager(page, { logLevel: "debug" });
+  await page.evaluate(async () => {
+    await window.tm.getToken();
+    await window.tm.refresh();
+    window.tm.clear();
+  });
+  await until(() => page.logs.some((l) => l.includes("new token")), { what: "info logs" });
+  assertNoLeak(assert, server, page.logs);
+});
