@@ -7,9 +7,13 @@ let ready;
 
 /** @type {import("./index").createTokenManager} */
 export async function createTokenManager(options) {
-  ready ??= init({ module_or_path: new URL("./pkg/mdh_token_bg.wasm", import.meta.url) });
+  // A failed load (offline, CSP) is not cached: the next call tries again.
+  ready ??= init({ module_or_path: new URL("./pkg/mdh_token_bg.wasm", import.meta.url) }).catch((e) => {
+    ready = undefined;
+    throw e;
+  });
   await ready;
   return TokenManager.create(options);
 }
 
-export { TokenManager };
+// The class is not part of the typed API: create managers with createTokenManager.

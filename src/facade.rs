@@ -64,7 +64,7 @@ fn opt_num(
 }
 
 /// Parses a log level name.
-fn log_level(s: &str) -> Option<u8> {
+pub(crate) fn log_level(s: &str) -> Option<u8> {
     Some(match s {
         "silent" => LOG_SILENT,
         "error" => LOG_ERROR,
@@ -75,7 +75,18 @@ fn log_level(s: &str) -> Option<u8> {
     })
 }
 
-fn parse_options(o: &JsValue) -> Result<Options, JsValue> {
+/// `baseUrl`: an absolute http(s) URL.
+fn parse_base_url(v: Option<String>) -> Result<Option<String>, JsValue> {
+    const DETAIL: &str = "baseUrl must be an absolute http(s) URL";
+    let Some(s) = v else { return Ok(None) };
+    let url = web_sys::Url::new(&s).map_err(|_| bad(DETAIL))?;
+    match url.protocol().as_str() {
+        "https:" | "http:" => Ok(Some(s)),
+        _ => Err(bad(DETAIL)),
+    }
+}
+
+fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     if !(o.is_undefined() || crate::web::js::is_record(o)) {
         return Err(bad("options must be an object"));
     }
@@ -188,7 +199,21 @@ fn parse_options(o: &JsValue) -> Result<Options, JsValue> {
         Some(s) => log_level(s)
             .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?,
     };
-    Ok(Options {
+    let base_url = parse_base_url(opt_str(
+        o,
+        "baseUrl",
+        "baseUrl must be an absolute http(s) URL",
+    )?)?
+    .unwrap_or_else(|| "https://mydatahelps.org/".into());
+    let d = get(o, "devtools");
+    let devtools = match (d.as_bool(), d.as_string()) {
+        _ if d.is_undefined() => None,
+        (Some(true), _) => Some("mdhToken".to_owned()),
+        (Some(false), _) => None,
+        (_, Some(name)) if !name.is_empty() => Some(name),
+        _ => return Err(bad("devtools must be a boolean or a global name")),
+    };
+    let opts = Options {
         broker,
         headers,
         credentials,
@@ -206,7 +231,19 @@ fn parse_options(o: &JsValue) -> Result<Options, JsValue> {
             auto_refresh: opt_bool(o, "autoRefresh", true, "autoRefresh must be a boolean")?,
         },
         log_level,
-    })
+        base_url,
+    };
+    Ok((opts, devtools))
+}
+
+fn strings(v: &JsValue) -> Option<Vec<String>> {
+    if !js_sys::Array::is_array(v) {
+        return None;
+    }
+    js_sys::Array::from(v)
+        .iter()
+        .map(|x| x.as_string())
+        .collect()
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.
@@ -220,10 +257,12 @@ impl TokenManager {
     /// Validates `options` and starts the manager (restores a stored token, joins
     /// the other tabs). Throws a `TokenError` with code `invalid_options`.
     pub fn create(options: JsValue) -> Result<TokenManager, JsValue> {
-        let opts = parse_options(&options)?;
-        Ok(TokenManager {
-            shell: Shell::new(opts),
-        })
+        let (opts, devtools) = parse_options(&options)?;
+        let shell = Shell::new(opts);
+        if let Some(name) = devtools {
+            crate::web::bridges::devtools(&shell, &name);
+        }
+        Ok(TokenManager { shell })
     }
 
     /// A usable token `{ access_token, token_type, expires_in, expires_at }`, from
@@ -266,6 +305,42 @@ impl TokenManager {
             .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?;
         self.shell.set_log_level(l);
         Ok(())
+    }
+
+    /// Feeds MyDataHelps.js: pushes the current token (getting one first if needed)
+    /// and each new one exactly once with `setParticipantAccessToken`, and renews on
+    /// its `tokenWillExpire` only when the token really is due. Returns `detach()`,
+    /// whose `ready` promise settles after the first push.
+    #[wasm_bindgen(js_name = attachSdk)]
+    pub fn attach_sdk(&self, sdk: JsValue, options: JsValue) -> Result<Function, JsValue> {
+        let base = parse_base_url(opt_str(
+            &options,
+            "baseUrl",
+            "baseUrl must be an absolute http(s) URL",
+        )?)?;
+        crate::web::bridges::attach_sdk(&self.shell, sdk, base).map_err(|e| to_js_error(&e))
+    }
+
+    /// Answers `GetDelegatedAccessToken` from embedded MyDataHelps frames whose origin
+    /// is exactly in `origins`, posting only to that origin. Returns `stop()`.
+    #[wasm_bindgen(js_name = serveFrames)]
+    pub fn serve_frames(&self, options: JsValue) -> Result<Function, JsValue> {
+        let origins = strings(&get(&options, "origins"))
+            .ok_or_else(|| bad("serveFrames needs origins: a list of exact origins"))?;
+        let base = parse_base_url(opt_str(
+            &options,
+            "baseUrl",
+            "baseUrl must be an absolute http(s) URL",
+        )?)?;
+        let participant = opt_str(&options, "participantId", "participantId must be a string")?;
+        crate::web::bridges::serve_frames(&self.shell, origins, base, participant)
+            .map_err(|e| to_js_error(&e))
+    }
+
+    /// `fetch` with `Authorization: Bearer …` for the origin of `baseUrl`; on a 401 it
+    /// renews once and retries once when the body can be replayed.
+    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+        crate::web::bridges::auth_fetch(&self.shell, input, init)
     }
 
     /// Stops every timer, listener, channel and request; later calls fail with

@@ -27,6 +27,26 @@ export function abortable(p, signal) {
   });
 }
 export function freeze(o) { return Object.freeze(o); }
+// Marks `p` handled (no unhandledrejection for a promise nobody looked at); returns it.
+export function quiet(p) { p.catch(() => {}); return p; }
+// tokens.fetch: Request/Headers plumbing, kept in JS because binding those web-sys
+// types from Rust would cost more wasm than the logic itself.
+export async function authFetch(getToken, refresh, allowed, refused, input, init) {
+  const req = new Request(input, init);
+  if (new URL(req.url).origin !== allowed) throw refused;
+  const streamed = init != null && typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream;
+  const replay = streamed ? null : req.clone();
+  const send = (r, t) => {
+    const headers = new Headers(r.headers);
+    headers.set("Authorization", "Bearer " + t.access_token);
+    return fetch(new Request(r, { headers }));
+  };
+  const res = await send(req, await getToken());
+  if (res.status !== 401 || !replay) return res;
+  let fresh;
+  try { fresh = await refresh(); } catch { return res; }
+  return send(replay, fresh);
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = hasLocks)]
@@ -34,6 +54,16 @@ extern "C" {
     pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
     pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
     pub fn freeze(o: &Object) -> Object;
+    pub fn quiet(p: &Promise) -> Promise;
+    #[wasm_bindgen(js_name = authFetch)]
+    pub fn auth_fetch(
+        get_token: &Function,
+        refresh: &Function,
+        allowed: &str,
+        refused: &JsValue,
+        input: &JsValue,
+        init: &JsValue,
+    ) -> Promise;
 }
 
 #[wasm_bindgen]

@@ -63,6 +63,8 @@ pub struct Options {
     pub core: Config,
     /// Initial log level.
     pub log_level: u8,
+    /// MyDataHelps base URL for the SDK and frame bridges.
+    pub base_url: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -114,9 +116,12 @@ struct Inner {
     peer_wait: RefCell<Vec<Function>>,
     clock: Cell<Now>,
     log_level: Cell<u8>,
+    /// Detach functions of the SDK/frame/devtools bridges, run by `destroy()`.
+    teardown: RefCell<Vec<Function>>,
 }
 
-/// The browser side of one token manager.
+/// The browser side of one token manager. Cloning shares it.
+#[derive(Clone)]
 pub struct Shell {
     inner: Rc<Inner>,
 }
@@ -154,6 +159,7 @@ impl Shell {
             cached: RefCell::new(None),
             peer_wait: RefCell::new(Vec::new()),
             clock: Cell::new(now),
+            teardown: RefCell::new(Vec::new()),
         });
         if store_failed {
             inner.warn_storage();
@@ -259,11 +265,50 @@ impl Shell {
         self.inner.log_level.set(level);
     }
 
+    /// Logs a fixed message at `level` (never pass token material).
+    pub fn log(&self, level: u8, msg: &str) {
+        self.inner.log(level, msg);
+    }
+
+    /// The configured MyDataHelps base URL.
+    pub fn base_url(&self) -> &str {
+        &self.inner.opts.base_url
+    }
+
+    /// Whether `destroy()` was called.
+    pub fn is_destroyed(&self) -> bool {
+        self.inner.core.borrow().is_destroyed()
+    }
+
+    /// A hint that the token may be about to expire (the SDK's `tokenWillExpire`):
+    /// starts a renewal only if the current token really is inside its renewal
+    /// window or unusable, exactly as `getToken()` would, without a promise.
+    pub fn nudge(&self) {
+        let now = js::now();
+        let access = self.inner.core.borrow_mut().get(now);
+        if access == Access::Wait {
+            // Nobody waits on this call; the renewal's outcome reaches listeners.
+            self.inner
+                .log(LOG_DEBUG, "renewing on the SDK's tokenWillExpire");
+        }
+        self.inner.process();
+        self.inner.arm();
+    }
+
+    /// Registers a bridge's detach function, called on `destroy()`.
+    pub fn on_destroy(&self, detach: &Function) {
+        self.inner.teardown.borrow_mut().push(detach.clone());
+    }
+
     /// `destroy()`: stops every timer, listener, channel and request.
     pub fn destroy(&self) {
         let i = &self.inner;
         i.core.borrow_mut().destroy();
         i.process();
+        let bridges = std::mem::take(&mut *i.teardown.borrow_mut());
+        for f in bridges {
+            let _ = f.call0(&JsValue::UNDEFINED);
+        }
         i.timer.borrow_mut().take();
         i.dom.borrow_mut().clear();
         i.listeners.borrow_mut().clear();

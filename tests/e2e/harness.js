@@ -21,8 +21,14 @@ export function packageBuilt() {
   return fs.existsSync(path.join(ROOT, "pkg/mdh_token_bg.wasm"));
 }
 
-/** Serves `/index.js`, `/pkg/**`, a blank test page at `/` and a scripted broker at `POST /broker`. */
-export async function startServer({ lifetime = 3600, csp = null } = {}) {
+/**
+ * Serves `/index.js`, `/pkg/**`, a blank test page at `/` and a scripted broker at `POST /broker`.
+ * `routes` adds fixed answers (`{ "/app.js": { type: "text/javascript", body } }`);
+ * `keepAlive: false` closes every connection after its answer, so that Chromium never
+ * resends a request on a reused socket (it does so once when a reused socket dies,
+ * which would consume an extra `{ drop: true }` step).
+ */
+export async function startServer({ lifetime = 3600, csp = null, routes = {}, keepAlive = true } = {}) {
   const state = {
     lifetime,
     script: [],          // queued answers; empty = a healthy token
@@ -30,11 +36,33 @@ export async function startServer({ lifetime = 3600, csp = null } = {}) {
     issued: [],          // every access_token handed out
     open: 0, maxOpen: 0, // concurrent broker requests
     csp,
+    expiry: new Map(),   // token → server-side expiry (epoch ms)
+    revoked: new Set(),
+    apiCalls: [],        // delegated API requests
   };
   const sockets = new Set();
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
+    if (!keepAlive) res.shouldKeepAlive = false;
     if (url.pathname === "/broker" && req.method === "POST") return broker(req, res);
+    if (Object.hasOwn(routes, url.pathname)) {
+      const r = routes[url.pathname];
+      const headers = { "content-type": r.type ?? "text/html" };
+      if (state.csp && headers["content-type"] === "text/html") headers["content-security-policy"] = state.csp;
+      res.writeHead(r.status ?? 200, headers);
+      return res.end(r.body);
+    }
+    if (url.pathname.startsWith("/mdh/api/v1/delegated/")) return delegated(req, res, url);
+    if (url.pathname === "/frame.html") {
+      // A stand-in for an embedded MyDataHelps frame: asks the parent for a token and
+      // records what comes back.
+      res.writeHead(200, { "content-type": "text/html" });
+      return res.end(`<!doctype html><script>
+        window.answers = [];
+        addEventListener("message", (e) => window.answers.push({ origin: e.origin, data: e.data }));
+        parent.postMessage({ name: "GetDelegatedAccessToken" }, "*");
+      </script>`);
+    }
     if (url.pathname === "/" || url.pathname === "/page.html") {
       const headers = { "content-type": "text/html" };
       if (state.csp) headers["content-security-policy"] = state.csp;
@@ -58,9 +86,28 @@ export async function startServer({ lifetime = 3600, csp = null } = {}) {
   });
   server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
 
+  // The MyDataHelps delegated API, as far as the SDK tests need it: a valid,
+  // unexpired, unrevoked bearer token or 401.
+  async function delegated(req, res, url) {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    const auth = req.headers.authorization ?? "";
+    const tok = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+    const exp = state.expiry.get(tok);
+    state.apiCalls.push({ at: Date.now(), path: url.pathname, ok: false, method: req.method });
+    if (exp === undefined || Date.now() >= exp || state.revoked.has(tok)) {
+      res.writeHead(401, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ error: "invalid_token" }));
+    }
+    state.apiCalls.at(-1).ok = true;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ participantID: "p-1", participantIdentifier: "PT-1", demographics: { firstName: "Ada" }, echo: body }));
+  }
+
   function token() {
     const access_token = "tk" + crypto.randomBytes(30).toString("base64url");
     state.issued.push(access_token);
+    state.expiry.set(access_token, Date.now() + state.lifetime * 1000);
     return { access_token, expires_in: state.lifetime, token_type: "Bearer" };
   }
 
@@ -94,7 +141,7 @@ export async function startServer({ lifetime = 3600, csp = null } = {}) {
     url,
     state,
     reset(lifetime = 3600) {
-      Object.assign(state, { lifetime, script: [], calls: [], open: 0, maxOpen: 0 });
+      Object.assign(state, { lifetime, script: [], calls: [], open: 0, maxOpen: 0, apiCalls: [] });
     },
     async close() {
       for (const s of sockets) s.destroy();
@@ -107,12 +154,24 @@ export async function launch() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
-/** A page on the test server with a collector of everything it printed or threw. */
-export async function openPage(context, server, { path: p = "/" } = {}) {
+/**
+ * A page on the test server with a collector of everything it printed or threw.
+ * `beforeGoto(page)` runs before the navigation (init scripts, `page.clock.install()`).
+ */
+export async function openPage(context, server, { path: p = "/", beforeGoto = null } = {}) {
   const page = await context.newPage();
   page.logs = [];
   page.on("console", (m) => page.logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}\n${e.stack ?? ""}`));
+  // Unhandled promise rejections, as the page sees them (window.__unhandled).
+  await page.addInitScript(() => {
+    window.__unhandled = [];
+    window.addEventListener("unhandledrejection", (e) => {
+      const r = e.reason;
+      window.__unhandled.push(String((r && (r.code || r.message)) || r));
+    });
+  });
+  if (beforeGoto) await beforeGoto(page);
   await page.goto(server.url + p);
   return page;
 }
@@ -152,4 +211,41 @@ export function assertNoLeak(assert, server, texts) {
       if (hay.includes(t.slice(i, i + 40))) assert.fail(`token material leaked: ${t.slice(0, 6)}… found in page output`);
     }
   }
+}
+
+/** Lines the page threw (uncaught errors) and its unhandled rejections. */
+export async function pageFaults(page) {
+  const errors = page.logs.filter((l) => l.startsWith("pageerror:"));
+  const unhandled = page.isClosed() ? [] : await page.evaluate(() => window.__unhandled ?? []);
+  return [...errors, ...unhandled.map((u) => `unhandledrejection: ${u}`)];
+}
+
+/** Every sessionStorage/localStorage entry of the page, as text. */
+export async function storageDump(page) {
+  return page.evaluate(() => {
+    const out = [];
+    for (const [name, area] of [["session", sessionStorage], ["local", localStorage]]) {
+      for (let i = 0; i < area.length; i++) {
+        const k = area.key(i);
+        out.push(`${name}:${k}=${area.getItem(k)}`);
+      }
+    }
+    return out;
+  });
+}
+
+/**
+ * The wasm instance's linear memory size and externref table length, read through
+ * the wasm-bindgen glue: `init()` of `/pkg/mdh_token.js` returns the already
+ * initialised instance's exports (`memory`, `__wbindgen_externrefs`).
+ */
+export async function wasmStats(page) {
+  return page.evaluate(async () => {
+    const { default: init } = await import("/pkg/mdh_token.js");
+    const w = await init();
+    return {
+      memoryBytes: w.memory.buffer.byteLength,
+      externrefs: w.__wbindgen_externrefs ? w.__wbindgen_externrefs.length : null,
+    };
+  });
 }

@@ -1,0 +1,184 @@
+// Types of the mdh-token package. No `any`: checked with `tsc --noEmit --strict`.
+
+/** Why a broker call is made. */
+export type RenewalReason = "initial" | "scheduled" | "forced" | "expired";
+
+/** What a broker function receives. */
+export interface BrokerRequest {
+  /** Aborted when the request times out, or on clear()/destroy(). */
+  signal: AbortSignal;
+  reason: RenewalReason;
+}
+
+/** What a broker answers (RFC 6749 §5.1); extra fields are ignored. */
+export interface BrokerResponse {
+  access_token: string;
+  token_type: string;
+  /** Seconds; a positive number or a string of digits, at most 30 days. */
+  expires_in: number | string;
+}
+
+/**
+ * A broker function. It may throw (or reject with) an object with a numeric `status`
+ * (e.g. `{ status: 401 }`) to report an HTTP outcome; 401/403 are then final.
+ */
+export type BrokerFunction = (request: BrokerRequest) => Promise<BrokerResponse> | BrokerResponse;
+
+export type StorageMode = "memory" | "session" | "local";
+export type LogLevel = "silent" | "error" | "warn" | "info" | "debug";
+
+export interface RetryOptions {
+  /** Attempts per renewal, the first included. Default 5. */
+  maxAttempts?: number;
+  /** Ceiling of the first retry's jittered delay. Default 500. */
+  baseDelayMs?: number;
+  /** Ceiling of any delay, and the pause after a renewal gives up. Default 30000. */
+  maxDelayMs?: number;
+}
+
+export interface TokenManagerOptions {
+  /** URL POSTed with `Accept: application/json`, or a broker function. */
+  broker: string | BrokerFunction;
+  /** Extra headers for the broker POST (e.g. a CSRF token). */
+  headers?: Record<string, string>;
+  /** `fetch` credentials for the broker POST. Default "same-origin". */
+  credentials?: RequestCredentials;
+  /** Default "memory". */
+  storage?: StorageMode;
+  /** Default "mdh-token"; also names the BroadcastChannel and the Web Lock. */
+  storageKey?: string;
+  /** Default 120 (capped at half the token's lifetime). */
+  renewBeforeSeconds?: number;
+  /** Per broker request. Default 10000. */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /** One broker call per renewal across the origin's tabs. Default true. */
+  crossTab?: boolean;
+  /** Renew on timers, not only on getToken(). Default true. */
+  autoRefresh?: boolean;
+  /** MyDataHelps base URL for attachSdk/serveFrames/fetch. Default "https://mydatahelps.org/". */
+  baseUrl?: string;
+  /** `true` exposes `globalThis.mdhToken`; a string names the global. Default false. */
+  devtools?: boolean | string;
+  /** Default "warn". */
+  logLevel?: LogLevel;
+}
+
+/** A token, ready for `MyDataHelps.setParticipantAccessToken(token, baseUrl)`. Frozen. */
+export interface Token {
+  readonly access_token: string;
+  readonly token_type: "Bearer";
+  /** Whole seconds left now. */
+  readonly expires_in: number;
+  /** Expiry, epoch ms (the broker request's send time + expires_in). */
+  readonly expires_at: number;
+}
+
+export type TokenErrorCode =
+  | "broker_unreachable"
+  | "broker_timeout"
+  | "broker_rejected"
+  | "broker_failed"
+  | "invalid_response"
+  | "cleared"
+  | "destroyed"
+  | "invalid_options";
+
+/** Every rejection and `error` event payload. Its message never contains the token. */
+export interface TokenError extends Error {
+  readonly name: "TokenError";
+  readonly code: TokenErrorCode;
+  /** The broker's HTTP status, or 0. */
+  readonly status: number;
+  /** Epoch ms of the next automatic attempt, when one is scheduled. */
+  readonly retryAt?: number;
+}
+
+export type TokenState = "empty" | "valid" | "renewing" | "backoff" | "expired" | "destroyed";
+
+export interface TokenStatus {
+  state: TokenState;
+  expiresIn: number | null;
+  expiresAt: number | null;
+  renewAt: number | null;
+  nextAttemptAt: number | null;
+  /** Broker requests sent by this tab. */
+  brokerCalls: number;
+  lastError: TokenErrorCode | null;
+  /** The storage really in use (memory after a storage failure). */
+  storage: StorageMode;
+  crossTab: { broadcastChannel: boolean; webLocks: boolean };
+  /** The token masked: 6 characters, "…", and its length. */
+  token: string | null;
+}
+
+export interface TokenEvents {
+  token: Token;
+  expiring: Token;
+  expired: undefined;
+  error: TokenError;
+  cleared: undefined;
+}
+export type TokenEventName = keyof TokenEvents;
+
+/** The part of MyDataHelps.js (`@careevolution/mydatahelps-js`) that attachSdk uses. */
+export interface MyDataHelpsLike {
+  setParticipantAccessToken(
+    token: { access_token: string; token_type: string; expires_in: number },
+    baseUrl?: string,
+  ): void;
+  on(eventName: string, callback: (event: unknown) => void): void;
+  off(eventName: string, callback: (event: unknown) => void): void;
+}
+
+/** Stops an integration; idempotent. */
+export interface Detach {
+  (): void;
+}
+export interface SdkDetach extends Detach {
+  /** Resolves after the first token reached the SDK; rejects with a TokenError. */
+  readonly ready: Promise<true>;
+}
+
+export interface ServeFramesOptions {
+  /** Exact origins (scheme://host[:port]) of the MyDataHelps frames to answer. */
+  origins: string[];
+  baseUrl?: string;
+  /** Sent as `participantID` when given. */
+  participantId?: string;
+}
+
+export interface TokenManager {
+  /** A usable token (≥ 10 s left), from memory or from one shared broker request. */
+  getToken(): Promise<Token>;
+  /** The usable token or null; never touches the network. */
+  peek(): Token | null;
+  /** A token from a broker request made now (joins one already under way). */
+  refresh(): Promise<Token>;
+  /** Forgets the token here, in storage and in the other tabs. */
+  clear(): void;
+  /** Listens to an event; returns the unsubscribe function. */
+  on<K extends TokenEventName>(name: K, listener: (payload: TokenEvents[K]) => void): () => void;
+  status(): TokenStatus;
+  setLogLevel(level: LogLevel): void;
+  /** Feeds MyDataHelps.js with each token exactly once and renews on tokenWillExpire. */
+  attachSdk(sdk: MyDataHelpsLike, options?: { baseUrl?: string }): SdkDetach;
+  /** Answers GetDelegatedAccessToken from frames of the listed origins only. */
+  serveFrames(options: ServeFramesOptions): Detach;
+  /** fetch with the bearer token for the origin of baseUrl; renews and retries once on 401. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Stops every timer, listener, channel and request. */
+  destroy(): void;
+}
+
+/** Loads the wasm (once) and starts a manager. Rejects with `invalid_options`. */
+export function createTokenManager(options: TokenManagerOptions): Promise<TokenManager>;
+
+/** The devtools helper exposed with `devtools: true`. */
+export interface MdhTokenDevtools {
+  status(): TokenStatus;
+  refresh(): Promise<TokenStatus>;
+  clear(): void;
+  logLevel(level: LogLevel): boolean;
+  help(): void;
+}
