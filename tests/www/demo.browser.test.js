@@ -60,18 +60,31 @@ test("demo page: renewals happen and MyDataHelps.js keeps working across them, t
 
   // Bounded polling of page state: at least one renewal, then a successful SDK call that used
   // the renewed token (the page stamps each call with the generation of the SDK's token).
-  const outcome = await page.waitForFunction(
-    () => {
-      const phase = document.body.dataset.phase;
-      if (phase === "error" || phase === "signed-out") return { phase, notice: document.getElementById("notice").textContent };
-      const renewed = Number(document.body.dataset.generation ?? 0) >= 2;
-      const okAfter = [...document.querySelectorAll('#sdk-list li[data-ok="true"]')].find((li) => Number(li.dataset.generation) >= 2);
-      return renewed && okAfter ? { phase, sdk: okAfter.textContent } : false;
-    },
-    null,
-    { polling: 100, timeout: WAIT_MS },
-  ).then((h) => h.jsonValue());
-  assert.equal(outcome.phase, "running", JSON.stringify(outcome));
+  const outcome = await page
+    .waitForFunction(
+      () => {
+        const phase = document.body.dataset.phase;
+        if (phase === "error" || phase === "signed-out") return { phase };
+        const renewed = Number(document.body.dataset.generation ?? 0) >= 2;
+        const okAfter = [...document.querySelectorAll('#sdk-list li[data-ok="true"]')].find((li) => Number(li.dataset.generation) >= 2);
+        return renewed && okAfter ? { phase, sdk: okAfter.textContent } : false;
+      },
+      null,
+      { polling: 100, timeout: WAIT_MS },
+    )
+    .then((h) => h.jsonValue(), (err) => ({ phase: "timeout", error: err.message }));
+  if (outcome.phase !== "running") {
+    // Say what the page showed, so a failure is diagnosable without re-running by hand.
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUT, "demo-failure.png"), fullPage: true });
+    const seen = await page.evaluate(() => ({
+      body: { ...document.body.dataset },
+      notice: document.getElementById("notice").hidden ? null : document.getElementById("notice").textContent,
+      events: [...document.querySelectorAll("#log li")].slice(0, 8).map((li) => li.textContent),
+      sdk: [...document.querySelectorAll("#sdk-list li")].slice(0, 4).map((li) => li.textContent),
+    }));
+    assert.fail(`${JSON.stringify(outcome)}\npage: ${JSON.stringify(seen, null, 2)}\npage errors: ${pageErrors.join("; ")}\nscreenshot: test-output/demo-failure.png`);
+  }
   assert.match(outcome.sdk, /Ada Park \(DEMO-0001\)/);
 
   // Force renewal goes to the broker once more.

@@ -52,6 +52,14 @@ function describeError(err) {
   return redact(text);
 }
 
+/** A status field for display: strings as they are, flag objects as "name ✓ other ✗". */
+function describeValue(v) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v !== "object") return redact(v);
+  const parts = Object.entries(v).map(([k, x]) => (typeof x === "boolean" ? `${k} ${x ? "✓" : "✗"}` : `${k}: ${x}`));
+  return redact(parts.join(" · ") || "—");
+}
+
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -141,8 +149,10 @@ function render() {
     $("broker-calls").textContent = String(st.brokerCalls);
     document.body.dataset.brokerCalls = String(st.brokerCalls);
   }
-  $("storage").textContent = redact(st.storage ?? "—");
-  $("cross-tab").textContent = redact(st.crossTab ?? "—");
+  $("storage").textContent = describeValue(st.storage);
+  $("cross-tab").textContent = describeValue(st.crossTab);
+  // Not in the documented status() shape, but shown when a build reports it: the backoff's next try.
+  $("next-attempt").textContent = Number.isFinite(st.nextAttemptAt) ? `${clock(st.nextAttemptAt)} (in ${duration(st.nextAttemptAt - now)})` : "—";
   $("last-error").textContent = describeError(st.lastError);
 }
 
