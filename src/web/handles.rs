@@ -17,7 +17,7 @@ impl Timeout {
         let cb = Closure::<dyn FnMut()>::new(f);
         let id = js::set_timeout(
             cb.as_ref().unchecked_ref(),
-            ms.clamp(0.0, 2_147_483_647.0) as i32,
+            ms.max(0.0).min(2_147_483_647.0) as i32,
         );
         Timeout { id, _cb: cb }
     }

@@ -1,0 +1,115 @@
+// Shipped-size measurement: the gzip -9 bytes of everything mdh-token ships to a
+// browser. Used by `npm run bench` (bench/run.js) and meant for a size-check test.
+//
+// What counts: every file reached through package.json's `files` list that a browser
+// loads — `.js`, `.mjs` and `.wasm` (directories such as `pkg/snippets/` are walked).
+// Type declarations (`.d.ts`) and anything else in `files` are not shipped to a
+// browser and are left out. A listed browser file that is missing is an error: the
+// figure would be wrong, so nothing is returned.
+//
+// How: each file is compressed on its own, as a server would send it, with GNU gzip
+// (`gzip -9 -c FILE`, the method behind the reference figures in the bench issue: its
+// header carries the file name, len(name)+1 bytes), and the per-file sizes are added.
+// Where no `gzip` binary exists, Node's zlib at level 9 is used and `method` says so
+// (zlib's deflate differs from GNU gzip's: e.g. +666 B on the 0.1.0 wasm).
+//
+//   import { shippedSize } from "./bench/size.js";
+//   const s = shippedSize();            // { method, total, wasm, js, files: [{ path, bytes, gzip }] }
+//   node bench/size.js                  // prints the same, `--json` for JSON
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const BROWSER_EXT = /\.(m?js|wasm)$/;
+
+let gnuGzip; // undefined = not probed yet
+function hasGnuGzip() {
+  if (gnuGzip === undefined) {
+    const r = spawnSync("gzip", ["--version"], { encoding: "utf8" });
+    gnuGzip = r.status === 0 && /gzip/i.test(r.stdout) && !/apple|bsd/i.test(r.stdout);
+  }
+  return gnuGzip;
+}
+
+/** How `gzipSize` measures: "gzip -9 -c" (GNU gzip) or "zlib level 9" (fallback). */
+export function gzipMethod() {
+  return hasGnuGzip() ? "gzip -9 -c FILE (GNU gzip)" : "node zlib level 9 (no GNU gzip found)";
+}
+
+/** gzip -9 size in bytes of one file. */
+export function gzipSize(file) {
+  if (hasGnuGzip()) {
+    const r = spawnSync("gzip", ["-9", "-c", file], { maxBuffer: 256 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`gzip failed on ${file}: ${String(r.stderr).trim()}`);
+    return r.stdout.length;
+  }
+  return zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
+}
+
+function walk(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/** The files (relative to root, `/`-separated, sorted) that the package ships to a browser. */
+export function shippedFiles({ root = ROOT } = {}) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  if (!Array.isArray(manifest.files)) throw new Error("package.json has no `files` list");
+  const found = new Set();
+  for (const entry of manifest.files) {
+    const abs = path.join(root, entry);
+    if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) {
+      for (const f of walk(abs)) if (BROWSER_EXT.test(f)) found.add(path.relative(root, f));
+    } else if (BROWSER_EXT.test(entry) && !entry.endsWith(".d.ts")) {
+      if (!fs.existsSync(abs)) {
+        throw new Error(`${entry} is in package.json "files" but missing: build first (bash scripts/build.sh)`);
+      }
+      found.add(path.relative(root, abs));
+    }
+    // anything else (index.d.ts, README, ...) is not loaded by a browser
+  }
+  if (![...found].some((f) => f.endsWith(".wasm"))) {
+    throw new Error("no .wasm among the shipped files: build first (bash scripts/build.sh)");
+  }
+  return [...found].map((f) => f.split(path.sep).join("/")).sort();
+}
+
+/**
+ * gzip -9 bytes of everything shipped to a browser: per file, summed.
+ * @returns {{ method: string, total: number, wasm: number, js: number, raw: number,
+ *             files: { path: string, bytes: number, gzip: number }[] }}
+ */
+export function shippedSize({ root = ROOT } = {}) {
+  const files = shippedFiles({ root }).map((p) => {
+    const abs = path.join(root, p);
+    return { path: p, bytes: fs.statSync(abs).size, gzip: gzipSize(abs) };
+  });
+  const sum = (fs_) => fs_.reduce((a, f) => a + f.gzip, 0);
+  return {
+    method: gzipMethod(),
+    total: sum(files),
+    wasm: sum(files.filter((f) => f.path.endsWith(".wasm"))),
+    js: sum(files.filter((f) => !f.path.endsWith(".wasm"))),
+    raw: files.reduce((a, f) => a + f.bytes, 0),
+    files,
+  };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const s = shippedSize();
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify(s, null, 2));
+  } else {
+    for (const f of s.files) console.log(`${String(f.gzip).padStart(8)} B gzip  ${String(f.bytes).padStart(8)} B raw  ${f.path}`);
+    console.log(`${String(s.total).padStart(8)} B gzip total (wasm ${s.wasm}, JS ${s.js}); ${s.method}`);
+  }
+}
