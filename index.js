@@ -4,6 +4,7 @@
 import init, { TokenManager } from "./pkg/mdh_token.js";
 
 let ready;
+const { getToken, peek } = TokenManager.prototype;
 
 /** @type {import("./index").createTokenManager} */
 export async function createTokenManager(options) {
@@ -13,7 +14,20 @@ export async function createTokenManager(options) {
     throw e;
   });
   await ready;
-  return TokenManager.create(options);
+  // Hot path: the wasm publishes a token object with the wall time until which
+  // handing it out again is exactly what it would do (and withdraws it on any change),
+  // so most getToken()/peek() calls never cross into wasm (see bench/).
+  let token = null, from = 0, until = 0;
+  const m = TokenManager.create(options, (t, u) => {
+    token = t;
+    from = Date.now();
+    until = u;
+  });
+  const fresh = () => {
+    const now = Date.now();
+    return token !== null && now < until && now >= from;
+  };
+  m.getToken = () => (fresh() ? Promise.resolve(token) : getToken.call(m));
+  m.peek = () => (fresh() ? token : peek.call(m));
+  return m;
 }
-
-// The class is not part of the typed API: create managers with createTokenManager.

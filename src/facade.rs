@@ -256,9 +256,13 @@ pub struct TokenManager {
 impl TokenManager {
     /// Validates `options` and starts the manager (restores a stored token, joins
     /// the other tabs). Throws a `TokenError` with code `invalid_options`.
-    pub fn create(options: JsValue) -> Result<TokenManager, JsValue> {
+    ///
+    /// `sink(token, until)`, when given, receives token objects that may be handed out
+    /// again until the wall time `until` (the JS entry's hot-path cache), and
+    /// `sink(null, 0)` when that no longer holds.
+    pub fn create(options: JsValue, sink: Option<Function>) -> Result<TokenManager, JsValue> {
         let (opts, devtools) = parse_options(&options)?;
-        let shell = Shell::new(opts);
+        let shell = Shell::new(opts, sink);
         if let Some(name) = devtools {
             crate::web::bridges::devtools(&shell, &name);
         }

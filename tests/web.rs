@@ -46,7 +46,7 @@ fn manager(broker: JsValue, extra: &[(&str, JsValue)]) -> TokenManager {
         ("logLevel", "silent".into()),
     ];
     pairs.extend(extra.iter().cloned());
-    TokenManager::create(obj(&pairs)).unwrap()
+    TokenManager::create(obj(&pairs), None).unwrap()
 }
 
 fn unique_key() -> String {
@@ -150,7 +150,7 @@ async fn invalid_options_throw_typed_errors() {
         ]),
         obj(&[("broker", "/b".into()), ("logLevel", "loud".into())]),
     ] {
-        let err = TokenManager::create(opts).err().expect("rejected");
+        let err = TokenManager::create(opts, None).err().expect("rejected");
         assert_eq!(get(&err, "code").as_string().unwrap(), "invalid_options");
     }
 }

@@ -276,10 +276,12 @@ impl Lifecycle {
             .filter(|t| t.remaining(now.wall, now.mono) > 0.0)
     }
 
-    /// The token if it may be handed out: at least [`MIN_VALID_MS`] left.
+    /// The token if it may be handed out: at least [`MIN_VALID_MS`] left, and the
+    /// lifecycle not destroyed.
     pub fn usable(&self, now: Now) -> Option<&Token> {
         self.token
             .as_ref()
+            .filter(|_| !self.destroyed)
             .filter(|t| t.remaining(now.wall, now.mono) >= min_valid(t))
     }
 
@@ -295,6 +297,28 @@ impl Lifecycle {
     /// Number of broker requests sent.
     pub fn broker_calls(&self) -> u64 {
         self.broker_calls
+    }
+
+    /// Until which wall time (epoch ms) the token object handed out now may be handed
+    /// out again without asking the core: it stays usable, its whole seconds left do
+    /// not change, and `get()` would start no renewal. `None`: do not reuse.
+    pub fn reuse_until(&self, now: Now) -> Option<f64> {
+        if self.destroyed {
+            return None;
+        }
+        let t = self.usable(now)?;
+        let rem = t.remaining(now.wall, now.mono);
+        let busy = self.renewal.is_some() || self.resume_at.is_some() || self.halted;
+        let mut left = rem - (rem / 1000.0).floor() * 1000.0; // next whole-second tick
+        left = left.min(rem - min_valid(t));
+        if !busy {
+            let to_window = rem - self.window(t);
+            if to_window <= 0.0 {
+                return None;
+            }
+            left = left.min(to_window);
+        }
+        (left > 0.0).then_some(now.wall + left)
     }
 
     /// `getToken()`.
@@ -414,9 +438,11 @@ impl Lifecycle {
                     self.last_error = Some(e.clone());
                     self.out.push_back(Output::Emit(Event::Error(e)));
                 } else {
-                    // Gave up (or a final error): pause, keep any valid token.
+                    // Gave up (or a final error): pause, keep any valid token. With no
+                    // token there is nothing to resume (the app asks again): announce
+                    // no `retry_at` and no `next_attempt_at` that would never come.
                     self.renewal = None;
-                    if self.cfg.auto_refresh {
+                    if self.cfg.auto_refresh && self.token.is_some() {
                         let pause = self.cfg.retry.max_delay_ms;
                         self.resume_at = Some(now.mono + pause);
                         e.retry_at = Some(now.wall + pause);

@@ -402,6 +402,64 @@ fn wake_ends_a_give_up_pause_at_once() {
 }
 
 #[test]
+fn giving_up_without_a_token_announces_no_next_attempt() {
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        base_delay_ms: 100.0,
+        max_delay_ms: 1000.0,
+    };
+    let mut sim = Sim::new(
+        Config {
+            retry: policy,
+            ..cfg()
+        },
+        3600.0,
+    );
+    sim.script.extend([status(503), status(503)]);
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 2);
+    let errors: Vec<TokenError> = sim
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Error(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 2);
+    assert!(errors[0].retry_at.is_some(), "the retry is announced");
+    assert_eq!(
+        errors[1].retry_at, None,
+        "nothing will resume without a token"
+    );
+    let st = sim.core.status(sim.now);
+    assert_eq!(st.next_attempt_at, None);
+    assert_eq!(st.state, State::Empty);
+    assert_eq!(st.last_error, Some(ErrorCode::BrokerFailed));
+    assert_eq!(sim.core.poll_timeout(sim.now), None);
+    sim.run_for(10.0 * S);
+    assert_eq!(sim.calls.len(), 2, "and nothing comes");
+
+    // With a token, the give-up pause is announced and kept.
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 3);
+    sim.script.extend([status(503), status(503)]);
+    sim.core.refresh(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 5);
+    let (at, last) = match sim.events.last() {
+        Some((at, Event::Error(e))) => (*at, e.clone()),
+        e => panic!("{e:?}"),
+    };
+    assert_eq!(last.retry_at, Some(at + 1000.0));
+    assert_eq!(sim.core.status(sim.now).next_attempt_at, last.retry_at);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 6, "the announced attempt comes");
+}
+
+#[test]
 fn sleeping_past_expiry_renews_at_once_on_wake() {
     let mut sim = Sim::new(cfg(), 3600.0);
     sim.core.get(sim.now);
@@ -525,6 +583,10 @@ fn clear_and_destroy_reject_waiters_and_stop_everything() {
     assert_eq!(sim.core.refresh(sim.now), Access::Fail(destroyed()));
     assert_eq!(sim.core.poll_timeout(sim.now), None);
     assert_eq!(sim.core.status(sim.now).state, State::Destroyed);
+    assert!(
+        sim.core.usable(sim.now).is_none(),
+        "nothing is handed out after destroy"
+    );
 }
 
 #[test]
@@ -699,4 +761,25 @@ mod props {
             if let Some(ms) = crate::core::parse_retry_after(&v, now) { prop_assert!(ms >= 0.0); }
         }
     }
+}
+
+#[test]
+fn reuse_until_stops_at_the_next_second_and_at_the_window() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.run_for(250.0);
+    // 3599.75 s left: the object's expires_in (3599) holds for 750 ms.
+    assert_eq!(sim.core.reuse_until(sim.now), Some(sim.now.wall + 750.0));
+    // 20 ms before the renewal window opens, reuse ends there.
+    sim.advance(3480.0 * S - 250.0 - 20.0);
+    assert_eq!(sim.core.reuse_until(sim.now), Some(sim.now.wall + 20.0));
+    // Inside the window with no renewal under way: never reuse (get() must start one).
+    sim.advance(40.0);
+    assert_eq!(sim.core.reuse_until(sim.now), None);
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+    // With the renewal under way, reuse again up to the next second.
+    assert!(sim.core.reuse_until(sim.now).is_some());
+    sim.core.destroy();
+    assert_eq!(sim.core.reuse_until(sim.now), None);
 }

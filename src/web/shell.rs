@@ -118,6 +118,11 @@ struct Inner {
     log_level: Cell<u8>,
     /// Detach functions of the SDK/frame/devtools bridges, run by `destroy()`.
     teardown: RefCell<Vec<Function>>,
+    /// The JS entry's hot-path cache: `sink(token, until)` publishes a token object
+    /// the entry may hand out by itself until the wall time `until`; `sink(null, 0)`
+    /// withdraws it. Crossing into wasm costs more than the whole lookup.
+    sink: Option<Function>,
+    published: Cell<bool>,
 }
 
 /// The browser side of one token manager. Cloning shares it.
@@ -129,7 +134,7 @@ pub struct Shell {
 impl Shell {
     /// Starts a manager: opens storage (restoring a stored token), joins the tab
     /// channel and arms the timer.
-    pub fn new(opts: Options) -> Shell {
+    pub fn new(opts: Options, sink: Option<Function>) -> Shell {
         let now = js::now();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         let (store, store_failed) = match Store::open(opts.storage) {
@@ -160,6 +165,8 @@ impl Shell {
             peer_wait: RefCell::new(Vec::new()),
             clock: Cell::new(now),
             teardown: RefCell::new(Vec::new()),
+            sink,
+            published: Cell::new(false),
         });
         if store_failed {
             inner.warn_storage();
@@ -187,7 +194,9 @@ impl Shell {
         if self.inner.core.borrow().usable(now).is_none() {
             return JsValue::NULL;
         }
-        self.inner.token_value(now).unwrap_or(JsValue::NULL)
+        let v = self.inner.token_value(now).unwrap_or(JsValue::NULL);
+        self.inner.publish(now, &v);
+        v
     }
 
     /// `refresh()`.
@@ -305,6 +314,7 @@ impl Shell {
         let i = &self.inner;
         i.core.borrow_mut().destroy();
         i.process();
+        i.withdraw();
         let bridges = std::mem::take(&mut *i.teardown.borrow_mut());
         for f in bridges {
             let _ = f.call0(&JsValue::UNDEFINED);
@@ -355,7 +365,10 @@ impl Inner {
 
     fn restore(&self, now: Now) {
         let key = &self.opts.storage_key;
-        let raw = match self.store.borrow().read(key) {
+        // Read first: a borrow held by the `match` scrutinee would still be alive in
+        // `storage_failed()`, whose `borrow_mut()` would panic (a wasm trap).
+        let read = self.store.borrow().read(key);
+        let raw = match read {
             Ok(r) => r,
             Err(_) => return self.storage_failed(),
         };
@@ -488,6 +501,8 @@ impl Inner {
         loop {
             let next = self.core.borrow_mut().poll();
             let Some(out) = next else { break };
+            // Any output may change what getToken() should answer.
+            self.withdraw();
             match out {
                 Output::CallBroker { id, reason } => spawn_local(attempt(self.clone(), id, reason)),
                 Output::Persist => self.persist(),
@@ -587,9 +602,30 @@ impl Inner {
         Some(obj)
     }
 
+    /// Offers the token object to the JS entry's cache while the core says reusing it
+    /// is exactly what `getToken()` would do.
+    fn publish(&self, now: Now, v: &JsValue) {
+        let Some(sink) = &self.sink else { return };
+        let Some(until) = self.core.borrow().reuse_until(now) else {
+            return;
+        };
+        self.published.set(true);
+        let _ = sink.call2(&JsValue::UNDEFINED, v, &JsValue::from_f64(until));
+    }
+
+    fn withdraw(&self) {
+        if let (true, Some(sink)) = (self.published.replace(false), &self.sink) {
+            let _ = sink.call2(&JsValue::UNDEFINED, &JsValue::NULL, &JsValue::from_f64(0.0));
+        }
+    }
+
     fn answer(&self, access: Access, now: Now) -> Promise {
         match access {
-            Access::Ready => Promise::resolve(&self.token_value(now).unwrap_or(JsValue::NULL)),
+            Access::Ready => {
+                let v = self.token_value(now).unwrap_or(JsValue::NULL);
+                self.publish(now, &v);
+                Promise::resolve(&v)
+            }
             Access::Fail(e) => Promise::reject(&to_js_error(&e)),
             Access::Wait => {
                 Promise::new(&mut |res, rej| self.waiters.borrow_mut().push((res, rej)))

@@ -152,3 +152,27 @@ test("the token never shows up in the console, even at debug level", { skip }, a
   await until(() => page.logs.some((l) => l.includes("new token")), { what: "info logs" });
   assertNoLeak(assert, server, page.logs);
 });
+
+test("the hot-path cache never outlives a change: clear(), refresh() and destroy() are seen at once", { skip }, async () => {
+  await createManager(page, { crossTab: false });
+  const r = await page.evaluate(async () => {
+    const tm = window.tm;
+    const a = await tm.getToken();
+    const again = [await tm.getToken(), tm.peek()].every((t) => t === a);
+    tm.clear();
+    const afterClear = tm.peek();
+    const b = await tm.getToken();
+    const c = await tm.refresh();
+    const afterRefresh = [tm.peek().access_token, (await tm.getToken()).access_token];
+    tm.destroy();
+    const afterDestroy = [tm.peek(), await tm.getToken().then(() => "resolved", (e) => e.code)];
+    return { again, afterClear, changed: a.access_token !== b.access_token && b.access_token !== c.access_token,
+      afterRefresh: afterRefresh.every((x) => x === c.access_token), afterDestroy };
+  });
+  assert.ok(r.again, "the same frozen object is reused while nothing changes");
+  assert.equal(r.afterClear, null);
+  assert.ok(r.changed);
+  assert.ok(r.afterRefresh);
+  assert.deepEqual(r.afterDestroy, [null, "destroyed"]);
+  assert.equal(server.state.calls.length, 3);
+});
