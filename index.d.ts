@@ -82,7 +82,8 @@ export type TokenErrorCode =
   | "invalid_response"
   | "cleared"
   | "destroyed"
-  | "invalid_options";
+  | "invalid_options"
+  | "internal";
 
 /** Every rejection and `error` event payload. Its message never contains the token. */
 export interface TokenError extends Error {

@@ -252,6 +252,22 @@ pub struct TokenManager {
     shell: Shell,
 }
 
+impl TokenManager {
+    /// Stops this manager as a panic would (for tests; not exported to JavaScript).
+    #[doc(hidden)]
+    pub fn poison_for_tests(&self) {
+        self.shell.poison();
+    }
+
+    /// `Err(internal)` once a panic stopped this manager.
+    fn alive(&self) -> Result<(), JsValue> {
+        match self.shell.poisoned() {
+            Some(e) => Err(to_js_error(&e)),
+            None => Ok(()),
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl TokenManager {
     /// Validates `options` and starts the manager (restores a stored token, joins
@@ -317,6 +333,7 @@ impl TokenManager {
     /// whose `ready` promise settles after the first push.
     #[wasm_bindgen(js_name = attachSdk)]
     pub fn attach_sdk(&self, sdk: JsValue, options: JsValue) -> Result<Function, JsValue> {
+        self.alive()?;
         let base = parse_base_url(opt_str(
             &options,
             "baseUrl",
@@ -329,6 +346,7 @@ impl TokenManager {
     /// is exactly in `origins`, posting only to that origin. Returns `stop()`.
     #[wasm_bindgen(js_name = serveFrames)]
     pub fn serve_frames(&self, options: JsValue) -> Result<Function, JsValue> {
+        self.alive()?;
         let origins = strings(&get(&options, "origins"))
             .ok_or_else(|| bad("serveFrames needs origins: a list of exact origins"))?;
         let base = parse_base_url(opt_str(
@@ -344,6 +362,9 @@ impl TokenManager {
     /// `fetch` with `Authorization: Bearer …` for the origin of `baseUrl`; on a 401 it
     /// renews once and retries once when the body can be replayed.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+        if let Err(e) = self.alive() {
+            return Promise::reject(&e);
+        }
         crate::web::bridges::auth_fetch(&self.shell, input, init)
     }
 

@@ -310,3 +310,37 @@ async fn a_hanging_broker_times_out() {
     assert_eq!(get(&m.status(), "brokerCalls").as_f64(), Some(2.0));
     m.destroy();
 }
+
+#[wasm_bindgen_test]
+async fn a_panic_rejects_waiters_with_internal_and_stops_the_manager() {
+    // A real panic traps the wasm and would end this test run; what the hook does to
+    // each manager is called directly instead (the hook: `set_hook(poison_all)`).
+    let hang =
+        Closure::<dyn FnMut(JsValue) -> Promise>::new(|_a: JsValue| Promise::new(&mut |_, _| {}))
+            .into_js_value();
+    let m = manager(hang, &[]);
+    let seen = Rc::new(Cell::new(0));
+    let s = seen.clone();
+    let on_error: Function = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        assert_eq!(get(&e, "code").as_string().unwrap(), "internal");
+        s.set(s.get() + 1);
+    })
+    .into_js_value()
+    .unchecked_into();
+    m.on("error", on_error).unwrap();
+    let waiting = m.get_token();
+    m.poison_for_tests();
+    let err = JsFuture::from(waiting).await.unwrap_err();
+    assert_eq!(get(&err, "name").as_string().unwrap(), "TokenError");
+    assert_eq!(get(&err, "code").as_string().unwrap(), "internal");
+    assert_eq!(seen.get(), 1);
+    let later = JsFuture::from(m.refresh()).await.unwrap_err();
+    assert_eq!(get(&later, "code").as_string().unwrap(), "internal");
+    assert!(m.peek().is_null());
+    assert_eq!(
+        get(&m.status(), "lastError").as_string().unwrap(),
+        "internal"
+    );
+    assert!(m.on("token", Function::new_no_args("")).is_err());
+    m.destroy();
+}

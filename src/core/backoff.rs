@@ -30,7 +30,9 @@ impl RetryPolicy {
         let ceiling = (self.base_delay_ms * 2f64.powi(exp)).min(self.max_delay_ms);
         // max/min rather than f64::clamp: clamp's panic on a runtime bound pulls all of
         // float formatting into the wasm (≈ 11 kB gzip, measured).
+        #[allow(clippy::manual_clamp)]
         let jittered = ceiling * unit.max(0.0).min(1.0);
+        #[allow(clippy::manual_clamp)]
         match retry_after_ms {
             Some(ra) => jittered.max(ra.max(0.0).min(self.max_delay_ms)),
             None => jittered,

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Cleared,
     /// The options passed to `createTokenManager` are invalid.
     InvalidOptions,
+    /// A bug inside mdh-token (a Rust panic): the manager stopped.
+    Internal,
 }
 
 impl ErrorCode {
@@ -35,6 +37,7 @@ impl ErrorCode {
             ErrorCode::Destroyed => "destroyed",
             ErrorCode::Cleared => "cleared",
             ErrorCode::InvalidOptions => "invalid_options",
+            ErrorCode::Internal => "internal",
         }
     }
 

@@ -15,6 +15,8 @@ impl Timeout {
     /// Calls `f` once after `ms`.
     pub fn new(ms: f64, f: impl FnMut() + 'static) -> Self {
         let cb = Closure::<dyn FnMut()>::new(f);
+        // Not f64::clamp: its panic path pulls float formatting into the wasm.
+        #[allow(clippy::manual_clamp)]
         let id = js::set_timeout(
             cb.as_ref().unchecked_ref(),
             ms.max(0.0).min(2_147_483_647.0) as i32,

@@ -123,6 +123,81 @@ struct Inner {
     /// withdraws it. Crossing into wasm costs more than the whole lookup.
     sink: Option<Function>,
     published: Cell<bool>,
+    /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
+    poisoned: Cell<bool>,
+}
+
+thread_local! {
+    /// The live managers, for the panic hook.
+    static LIVE: RefCell<Vec<Weak<Inner>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn internal() -> TokenError {
+    TokenError::new(
+        ErrorCode::Internal,
+        "internal error (a bug in mdh-token); this manager stopped",
+    )
+}
+
+/// Installed once: a panic (a bug) must surface as a clear `TokenError` rejection and
+/// an `error` event, not as a silent hang. With `panic = "abort"` the hook runs, then
+/// the wasm traps; state may be mid-borrow, so the hook only uses `try_borrow`.
+fn install_panic_hook() {
+    use std::sync::Once;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| poison_all())));
+}
+
+/// Stops every live manager after a panic: rejects waiting callers and tells `error`
+/// listeners.
+pub fn poison_all() {
+    let live: Vec<Rc<Inner>> = LIVE
+        .try_with(|l| {
+            l.try_borrow()
+                .map(|v| v.iter().filter_map(Weak::upgrade).collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    web_sys::console::error_1(
+        &"mdh-token: internal error (a bug): the token manager stopped; please report it".into(),
+    );
+    for i in live {
+        i.poison();
+    }
+}
+
+impl Inner {
+    fn poison(&self) {
+        if self.poisoned.replace(true) {
+            return;
+        }
+        let err = to_js_error(&internal());
+        let i = self;
+        if let Some(sink) = &i.sink {
+            let _ = sink.call2(&JsValue::UNDEFINED, &JsValue::NULL, &JsValue::from_f64(0.0));
+        }
+        if let Ok(mut w) = i.waiters.try_borrow_mut() {
+            for (_, rej) in w.drain(..) {
+                let _ = rej.call1(&JsValue::UNDEFINED, &err);
+            }
+        }
+        let fs: Vec<Function> = i
+            .listeners
+            .try_borrow()
+            .map(|l| {
+                l.iter()
+                    .filter(|l| l.1 == Kind::Error)
+                    .map(|l| l.2.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for f in fs {
+            let _ = f.call1(&JsValue::UNDEFINED, &err);
+        }
+        if let Ok(mut t) = i.timer.try_borrow_mut() {
+            t.take();
+        }
+    }
 }
 
 /// The browser side of one token manager. Cloning shares it.
@@ -167,6 +242,13 @@ impl Shell {
             teardown: RefCell::new(Vec::new()),
             sink,
             published: Cell::new(false),
+            poisoned: Cell::new(false),
+        });
+        install_panic_hook();
+        LIVE.with(|l| {
+            let mut l = l.borrow_mut();
+            l.retain(|w| w.strong_count() > 0);
+            l.push(Rc::downgrade(&inner));
         });
         if store_failed {
             inner.warn_storage();
@@ -178,9 +260,23 @@ impl Shell {
         Shell { inner }
     }
 
+    /// What the panic hook does to each manager; exposed for the shell tests, which
+    /// cannot survive a real trap.
+    pub fn poison(&self) {
+        self.inner.poison();
+    }
+
+    /// Whether a panic stopped this manager (then every call fails with `internal`).
+    pub fn poisoned(&self) -> Option<TokenError> {
+        self.inner.poisoned.get().then(internal)
+    }
+
     /// `getToken()`.
     pub fn get_token(&self) -> Promise {
         let i = &self.inner;
+        if let Some(e) = self.poisoned() {
+            return Promise::reject(&to_js_error(&e));
+        }
         let now = js::now();
         let access = i.core.borrow_mut().get(now);
         let p = i.answer(access, now);
@@ -190,6 +286,9 @@ impl Shell {
 
     /// `peek()`: the usable token or `null`; never starts a request.
     pub fn peek(&self) -> JsValue {
+        if self.inner.poisoned.get() {
+            return JsValue::NULL;
+        }
         let now = js::now();
         if self.inner.core.borrow().usable(now).is_none() {
             return JsValue::NULL;
@@ -202,6 +301,9 @@ impl Shell {
     /// `refresh()`.
     pub fn refresh(&self) -> Promise {
         let i = &self.inner;
+        if let Some(e) = self.poisoned() {
+            return Promise::reject(&to_js_error(&e));
+        }
         let now = js::now();
         let access = i.core.borrow_mut().refresh(now);
         let p = i.answer(access, now);
@@ -211,6 +313,9 @@ impl Shell {
 
     /// `clear()`.
     pub fn clear(&self) {
+        if self.inner.poisoned.get() {
+            return;
+        }
         self.inner.core.borrow_mut().clear(js::now(), true);
         self.inner.process();
     }
@@ -221,6 +326,9 @@ impl Shell {
             ErrorCode::InvalidOptions,
             "unknown event: use token, expiring, expired, error or cleared",
         ))?;
+        if let Some(e) = self.poisoned() {
+            return Err(e);
+        }
         if self.inner.core.borrow().is_destroyed() {
             return Err(TokenError::new(
                 ErrorCode::Destroyed,
@@ -231,16 +339,28 @@ impl Shell {
         self.inner.next_listener.set(id);
         self.inner.listeners.borrow_mut().push((id, kind, f));
         let weak = Rc::downgrade(&self.inner);
-        Ok(cast(Closure::once_into_js(move || {
-            if let Some(i) = weak.upgrade() {
-                i.listeners.borrow_mut().retain(|l| l.0 != id);
-            }
-        })))
+        // FnMut, not once: calling the unsubscribe function twice is harmless.
+        Ok(cast(
+            Closure::<dyn FnMut()>::new(move || {
+                if let Some(i) = weak.upgrade() {
+                    if let Ok(mut l) = i.listeners.try_borrow_mut() {
+                        l.retain(|l| l.0 != id);
+                    }
+                }
+            })
+            .into_js_value(),
+        ))
     }
 
     /// `status()`: a plain object without the token.
     pub fn status(&self) -> JsValue {
         let i = &self.inner;
+        if i.poisoned.get() {
+            let o = Object::new();
+            set(&o, "state", &"destroyed".into());
+            set(&o, "lastError", &"internal".into());
+            return o.into();
+        }
         let now = js::now();
         let st = i.core.borrow().status(now);
         let o = Object::new();
@@ -312,6 +432,9 @@ impl Shell {
     /// `destroy()`: stops every timer, listener, channel and request.
     pub fn destroy(&self) {
         let i = &self.inner;
+        if i.poisoned.get() {
+            return;
+        }
         i.core.borrow_mut().destroy();
         i.process();
         i.withdraw();
@@ -729,8 +852,10 @@ impl Inner {
         } else if self.channel.is_some() && self.core.borrow().pending(id) {
             // Memory and session storage are per tab: ask the peers. A peer that just
             // renewed answers with the new token; with no peers we wait PEER_WAIT_MS.
+            let mut mine: Option<JsValue> = None;
             let wait = Promise::new(&mut |res, _| {
                 let r = res.clone();
+                mine = Some(res.clone().into());
                 self.peer_wait.borrow_mut().push(res);
                 let _ = js::set_timeout(
                     &cast(Closure::once_into_js(move || {
@@ -741,6 +866,13 @@ impl Inner {
             });
             self.post("ask", None);
             let _ = JsFuture::from(wait).await;
+            // When the timer (not a peer's token) ended the wait, our resolver is still
+            // listed: drop it, or one would pile up per renewal for the page's life.
+            if let Some(mine) = mine {
+                self.peer_wait
+                    .borrow_mut()
+                    .retain(|f| AsRef::<JsValue>::as_ref(f) != &mine);
+            }
         }
     }
 
