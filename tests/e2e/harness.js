@@ -237,15 +237,20 @@ export async function storageDump(page) {
 /**
  * The wasm instance's linear memory size and externref table length, read through
  * the wasm-bindgen glue: `init()` of `/pkg/mdh_token.js` returns the already
- * initialised instance's exports (`memory`, `__wbindgen_externrefs`).
+ * initialised instance's exports (`memory`, `__wbindgen_externrefs`). Freed slots of
+ * the table hold null/undefined, so counting the others counts the live values.
  */
 export async function wasmStats(page) {
   return page.evaluate(async () => {
     const { default: init } = await import("/pkg/mdh_token.js");
     const w = await init();
-    return {
-      memoryBytes: w.memory.buffer.byteLength,
-      externrefs: w.__wbindgen_externrefs ? w.__wbindgen_externrefs.length : null,
-    };
+    const table = w.__wbindgen_externrefs;
+    let live = null;
+    if (table) {
+      live = 0;
+      for (let i = 0; i < table.length; i++) if (table.get(i) != null) live++;
+    }
+    // `externrefs`: JS values the wasm holds (live slots of the externref table).
+    return { memoryBytes: w.memory.buffer.byteLength, externrefs: live, tableLength: table ? table.length : null };
   });
 }
