@@ -442,7 +442,11 @@ impl Lifecycle {
                     // token there is nothing to resume (the app asks again): announce
                     // no `retry_at` and no `next_attempt_at` that would never come.
                     self.renewal = None;
-                    if self.cfg.auto_refresh && self.token.is_some() {
+                    let due = self
+                        .token
+                        .as_ref()
+                        .is_some_and(|t| t.remaining(now.wall, now.mono) <= self.window(t));
+                    if self.cfg.auto_refresh && due {
                         let pause = self.cfg.retry.max_delay_ms;
                         self.resume_at = Some(now.mono + pause);
                         e.retry_at = Some(now.wall + pause);
@@ -667,14 +671,9 @@ impl Lifecycle {
                 }
             }
         }
-        if let Some(at) = self.resume_at {
-            if now.mono >= at {
-                self.resume_at = None;
-                if self.renewal.is_none() && self.token.is_some() && !self.halted {
-                    self.start(reason_for(expired), None);
-                }
-                return;
-            }
+        if self.resume_at.is_some_and(|at| now.mono >= at) {
+            // The pause is over; the renewal below starts if the token is still due.
+            self.resume_at = None;
         }
         if self.cfg.auto_refresh
             && due

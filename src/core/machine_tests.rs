@@ -441,13 +441,12 @@ fn giving_up_without_a_token_announces_no_next_attempt() {
     sim.run_for(10.0 * S);
     assert_eq!(sim.calls.len(), 2, "and nothing comes");
 
-    // With a token, the give-up pause is announced and kept.
+    // With a token that is due, the give-up pause is announced and kept.
     sim.core.get(sim.now);
     sim.run_for(S);
     assert_eq!(sim.calls.len(), 3);
     sim.script.extend([status(503), status(503)]);
-    sim.core.refresh(sim.now);
-    sim.run_for(S);
+    sim.run_for(3480.0 * S); // the window opens; both attempts fail within ~200 ms
     assert_eq!(sim.calls.len(), 5);
     let (at, last) = match sim.events.last() {
         Some((at, Event::Error(e))) => (*at, e.clone()),
@@ -782,4 +781,23 @@ fn reuse_until_stops_at_the_next_second_and_at_the_window() {
     assert!(sim.core.reuse_until(sim.now).is_some());
     sim.core.destroy();
     assert_eq!(sim.core.reuse_until(sim.now), None);
+}
+
+#[test]
+fn a_failed_refresh_far_from_expiry_schedules_nothing_extra() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    sim.script.push_back(status(404));
+    sim.core.refresh(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 2);
+    let st = sim.core.status(sim.now);
+    assert_eq!((st.state, st.next_attempt_at), (State::Valid, None));
+    // Nothing until the token's own renewal point, 3480 s after it was issued.
+    sim.run_for(3400.0 * S);
+    assert_eq!(sim.calls.len(), 2);
+    sim.run_for(100.0 * S);
+    assert_eq!(sim.calls.len(), 3);
+    assert_eq!(sim.calls[2].1, Reason::Scheduled);
 }
