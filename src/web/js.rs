@@ -27,6 +27,19 @@ export function abortable(p, signal) {
   });
 }
 export function freeze(o) { return Object.freeze(o); }
+// Holds the lock `name` until the returned function is called (also before the grant).
+export function hold(name) {
+  let release, done = false;
+  navigator.locks.request(name, () => new Promise((r) => { if (done) r(); else release = r; })).catch(() => {});
+  return () => { done = true; if (release) release(); };
+}
+// How many locks named `prefix…` other than `own` are held; -1 when it cannot tell.
+export function countLocks(prefix, own) {
+  return navigator.locks.query().then(
+    (s) => s.held.filter((l) => l.name.startsWith(prefix) && l.name !== own).length,
+    () => -1,
+  );
+}
 // Marks `p` handled (no unhandledrejection for a promise nobody looked at); returns it.
 export function quiet(p) { p.catch(() => {}); return p; }
 // tokens.fetch: Request/Headers plumbing, kept in JS because binding those web-sys
@@ -54,6 +67,9 @@ extern "C" {
     pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
     pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
     pub fn freeze(o: &Object) -> Object;
+    pub fn hold(name: &str) -> Function;
+    #[wasm_bindgen(js_name = countLocks)]
+    pub fn count_locks(prefix: &str, own: &str) -> Promise;
     pub fn quiet(p: &Promise) -> Promise;
     #[wasm_bindgen(js_name = authFetch)]
     pub fn auth_fetch(

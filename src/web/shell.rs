@@ -91,6 +91,14 @@ impl Kind {
 
 type MessageHandler = Closure<dyn FnMut(MessageEvent)>;
 
+/// A question to the other tabs: `nonce` matches the answers, `left` counts the
+/// peers yet to answer, `done` ends the wait.
+struct Ask {
+    nonce: f64,
+    left: u32,
+    done: Function,
+}
+
 struct Cached {
     issued_at: f64,
     expires_at: f64,
@@ -113,7 +121,11 @@ struct Inner {
     waiters: RefCell<Vec<(Function, Function)>>,
     abort: RefCell<Option<(u64, AbortController)>>,
     cached: RefCell<Option<Cached>>,
-    peer_wait: RefCell<Vec<Function>>,
+    /// The question "who has a token?" this tab is waiting on, if any.
+    asking: RefCell<Option<Ask>>,
+    /// This tab's presence lock (`{storageKey}:tab:{random}`), held for the manager's
+    /// life so that peers can count the live tabs with `navigator.locks.query()`.
+    presence: Option<(String, Function)>,
     clock: Cell<Now>,
     log_level: Cell<u8>,
     /// Detach functions of the SDK/frame/devtools bridges, run by `destroy()`.
@@ -222,6 +234,15 @@ impl Shell {
             None
         };
         let locks = opts.cross_tab && js::has_locks();
+        let presence = (locks && channel.is_some()).then(|| {
+            let mut name = opts.storage_key.clone();
+            name.push_str(":tab:");
+            // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
+            let id = js_sys::Number::from((js_sys::Math::random() * 1e15).floor()).to_string_with_radix(36);
+            name.push_str(&id.map(String::from).unwrap_or_default());
+            let release = js::hold(&name);
+            (name, release)
+        });
         let inner = Rc::new(Inner {
             core: RefCell::new(Lifecycle::new(opts.core, seed)),
             log_level: Cell::new(opts.log_level),
@@ -237,7 +258,8 @@ impl Shell {
             waiters: RefCell::new(Vec::new()),
             abort: RefCell::new(None),
             cached: RefCell::new(None),
-            peer_wait: RefCell::new(Vec::new()),
+            asking: RefCell::new(None),
+            presence,
             clock: Cell::new(now),
             teardown: RefCell::new(Vec::new()),
             sink,
@@ -450,8 +472,9 @@ impl Shell {
             c.close();
         }
         i.on_message.borrow_mut().take();
-        for f in i.peer_wait.borrow_mut().drain(..) {
-            let _ = f.call0(&JsValue::UNDEFINED);
+        i.finish_ask();
+        if let Some((_, release)) = &i.presence {
+            let _ = release.call0(&JsValue::UNDEFINED);
         }
     }
 }
@@ -586,20 +609,22 @@ impl Inner {
                 if let Some(t) = token {
                     if self.core.borrow_mut().external(now, t) {
                         self.log(LOG_INFO, "adopted a token from another tab");
-                        for f in self.peer_wait.borrow_mut().drain(..) {
-                            let _ = f.call0(&JsValue::UNDEFINED);
-                        }
+                        self.finish_ask();
                     }
                 }
+                self.answered(&data);
             }
+            Some("none") => self.answered(&data),
             Some("clear") => {
                 self.log(LOG_INFO, "another tab cleared the token");
                 self.core.borrow_mut().clear(now, false);
             }
             Some("ask") => {
                 let entry = self.core.borrow().usable(now).map(js::entry);
-                if let Some(e) = entry {
-                    self.post("token", Some(&e));
+                let n = get(&data, "n");
+                match entry {
+                    Some(e) => self.post("token", Some(&e), &n),
+                    None => self.post("none", None, &n),
                 }
             }
             _ => self.log(LOG_DEBUG, "ignored an unknown message on the channel"),
@@ -608,12 +633,39 @@ impl Inner {
         self.arm();
     }
 
-    fn post(&self, t: &str, e: Option<&Object>) {
+    /// Resolves the pending question, if any.
+    fn finish_ask(&self) {
+        let done = self.asking.borrow_mut().take();
+        if let Some(a) = done {
+            let _ = a.done.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    /// Counts a peer's answer to our question; all known peers answered: done.
+    fn answered(&self, data: &JsValue) {
+        let n = get(data, "n");
+        let all = match self.asking.borrow_mut().as_mut() {
+            Some(a) if n.as_f64() == Some(a.nonce) => {
+                a.left = a.left.saturating_sub(1);
+                a.left == 0
+            }
+            _ => false,
+        };
+        if all {
+            self.finish_ask();
+        }
+    }
+
+    /// Posts `{ t, e?, n? }` to the other tabs.
+    fn post(&self, t: &str, e: Option<&Object>, n: &JsValue) {
         if let Some(ch) = &self.channel {
             let m = Object::new();
             set(&m, "t", &t.into());
             if let Some(e) = e {
                 set(&m, "e", e);
+            }
+            if !n.is_undefined() {
+                set(&m, "n", n);
             }
             let _ = ch.post_message(&m);
         }
@@ -632,10 +684,10 @@ impl Inner {
                 Output::BroadcastToken => {
                     let e = self.core.borrow().token(js::now()).map(js::entry);
                     if let Some(e) = e {
-                        self.post("token", Some(&e));
+                        self.post("token", Some(&e), &JsValue::UNDEFINED);
                     }
                 }
-                Output::BroadcastClear => self.post("clear", None),
+                Output::BroadcastClear => self.post("clear", None, &JsValue::UNDEFINED),
                 Output::Emit(ev) => self.emit(ev),
                 Output::Settle(r) => self.settle(r),
                 Output::Abort => {
@@ -851,28 +903,43 @@ impl Inner {
             self.process();
         } else if self.channel.is_some() && self.core.borrow().pending(id) {
             // Memory and session storage are per tab: ask the peers. A peer that just
-            // renewed answers with the new token; with no peers we wait PEER_WAIT_MS.
-            let mut mine: Option<JsValue> = None;
+            // renewed answers with the new token. Peers are counted by their presence
+            // locks, so a lone tab does not wait and a crowd answers in one round trip;
+            // without Web Locks the wait ends after PEER_WAIT_MS.
+            let peers = match &self.presence {
+                Some((own, _)) => {
+                    let mut prefix = self.opts.storage_key.clone();
+                    prefix.push_str(":tab:");
+                    let n = JsFuture::from(js::count_locks(&prefix, own)).await;
+                    n.ok()
+                        .and_then(|v| v.as_f64())
+                        .filter(|n| *n >= 0.0)
+                        .map(|n| n as u32)
+                }
+                None => None,
+            };
+            if peers == Some(0) || !self.core.borrow().pending(id) {
+                return;
+            }
+            let nonce = js_sys::Math::random();
             let wait = Promise::new(&mut |res, _| {
                 let r = res.clone();
-                mine = Some(res.clone().into());
-                self.peer_wait.borrow_mut().push(res);
                 let _ = js::set_timeout(
                     &cast(Closure::once_into_js(move || {
                         let _ = r.call0(&JsValue::UNDEFINED);
                     })),
                     PEER_WAIT_MS as i32,
                 );
+                *self.asking.borrow_mut() = Some(Ask {
+                    nonce,
+                    left: peers.unwrap_or(u32::MAX),
+                    done: res,
+                });
             });
-            self.post("ask", None);
+            self.post("ask", None, &JsValue::from_f64(nonce));
             let _ = JsFuture::from(wait).await;
-            // When the timer (not a peer's token) ended the wait, our resolver is still
-            // listed: drop it, or one would pile up per renewal for the page's life.
-            if let Some(mine) = mine {
-                self.peer_wait
-                    .borrow_mut()
-                    .retain(|f| AsRef::<JsValue>::as_ref(f) != &mine);
-            }
+            // Ended by the timer: drop the question (and its resolver) all the same.
+            self.asking.borrow_mut().take();
         }
     }
 
