@@ -238,6 +238,9 @@ pub struct Lifecycle {
     /// After 401/403: no automatic attempt until the app asks again.
     halted: bool,
     next_id: u64,
+    /// Counts adopted tokens: identifies "the same token" for caches, even when two
+    /// tokens share their times to the millisecond.
+    generation: u64,
     broker_calls: u64,
     last_error: Option<TokenError>,
     destroyed: bool,
@@ -257,6 +260,7 @@ impl Lifecycle {
             resume_at: None,
             halted: false,
             next_id: 0,
+            generation: 0,
             broker_calls: 0,
             last_error: None,
             destroyed: false,
@@ -292,6 +296,11 @@ impl Lifecycle {
     /// Whether the lifecycle was destroyed.
     pub fn is_destroyed(&self) -> bool {
         self.destroyed
+    }
+
+    /// Changes whenever another token is adopted.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Number of broker requests sent.
@@ -614,6 +623,7 @@ impl Lifecycle {
 
     fn adopt(&mut self, token: Token) {
         self.token = Some(token);
+        self.generation += 1;
         self.expiring_sent = false;
         self.expired_sent = false;
         self.halted = false;

@@ -801,3 +801,20 @@ fn a_failed_refresh_far_from_expiry_schedules_nothing_extra() {
     assert_eq!(sim.calls.len(), 3);
     assert_eq!(sim.calls[2].1, Reason::Scheduled);
 }
+
+#[test]
+fn every_adopted_token_has_a_new_generation_even_within_one_millisecond() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.drain();
+    let g0 = sim.core.generation();
+    sim.run_for(0.0);
+    let g1 = sim.core.generation();
+    sim.core.refresh(sim.now);
+    sim.run_for(0.0); // same millisecond, same expires_in: same times, another token
+    let g2 = sim.core.generation();
+    assert!(g0 < g1 && g1 < g2, "{g0} {g1} {g2}");
+    assert_eq!(sim.calls.len(), 2);
+    assert_eq!(sim.calls[0].0, sim.calls[1].0);
+}

@@ -100,8 +100,7 @@ struct Ask {
 }
 
 struct Cached {
-    issued_at: f64,
-    expires_at: f64,
+    generation: u64,
     secs: f64,
     access: JsValue,
     obj: JsValue,
@@ -238,7 +237,8 @@ impl Shell {
             let mut name = opts.storage_key.clone();
             name.push_str(":tab:");
             // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
-            let id = js_sys::Number::from((js_sys::Math::random() * 1e15).floor()).to_string_with_radix(36);
+            let id = js_sys::Number::from((js_sys::Math::random() * 1e15).floor())
+                .to_string_with_radix(36);
             name.push_str(&id.map(String::from).unwrap_or_default());
             let release = js::hold(&name);
             (name, release)
@@ -753,7 +753,8 @@ impl Inner {
         let t = core.token(now)?;
         let secs = (t.remaining(now.wall, now.mono) / 1000.0).floor();
         let mut cache = self.cached.borrow_mut();
-        let same_token = matches!(&*cache, Some(c) if c.issued_at == t.issued_at && c.expires_at == t.expires_at);
+        let generation = core.generation();
+        let same_token = matches!(&*cache, Some(c) if c.generation == generation);
         if let Some(c) = cache.as_ref().filter(|c| same_token && c.secs == secs) {
             return Some(c.obj.clone());
         }
@@ -768,8 +769,7 @@ impl Inner {
         set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
         let obj: JsValue = js::freeze(&o).into();
         *cache = Some(Cached {
-            issued_at: t.issued_at,
-            expires_at: t.expires_at,
+            generation,
             secs,
             access,
             obj: obj.clone(),
