@@ -210,18 +210,16 @@ for (const [name, c] of Object.entries(CASES)) {
       assert.equal(r.st.brokerCalls, r.callsBefore, "served without a broker call");
       assert.equal(r.st.state, "valid");
       assert.equal(r.st.lastError, c.code);
-      assert.equal(typeof last.retryAt, "number", "a resumed renewal is scheduled");
-      assert.ok(Math.abs(r.st.nextAttemptAt - last.retryAt) < 5, "status() shows the same next attempt");
-      // D. ...and it comes, after maxDelayMs, with no action from the app.
-      await until(async () => {
-        const p = await page.evaluate(() => window.tm.peek()?.access_token);
-        return p && p !== t1;
-      }, { timeout: 5000, what: "the resumed renewal" });
+      // The token is far from its renewal point: a failed refresh() schedules nothing
+      // extra; the token's own renewal comes at its time.
+      assert.equal(last.retryAt, undefined, "no extra attempt is announced");
+      assert.equal(r.st.nextAttemptAt, null, "status() shows none either");
+      assert.ok(r.st.renewAt > Date.now() + 60_000, "the regular renewal stays scheduled");
     }
     if (c.notFollowed) {
-      // Tokens were issued for the healthy calls only (B and D), never at the redirect target.
+      // A token was issued for the healthy call only (B), never at the redirect target.
       assert.equal(other.state.issued.length, otherIssued, "the cross-origin redirect was not followed");
-      assert.equal(server.state.issued.length - ownIssued, 2, "the same-origin redirect was not followed");
+      assert.equal(server.state.issued.length - ownIssued, 1, "the same-origin redirect was not followed");
     }
     assert.equal(server.state.maxOpen <= 1, true, "never two requests at once");
     const faults = await pageFaults(page);

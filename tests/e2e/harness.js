@@ -254,3 +254,35 @@ export async function wasmStats(page) {
     return { memoryBytes: w.memory.buffer.byteLength, externrefs: live, tableLength: table ? table.length : null };
   });
 }
+
+/**
+ * Registers the hooks of a suite that runs each test in a fresh browser context with a
+ * fresh page on one shared test server, and proves at the end that nothing any page
+ * printed or threw held token material. Returns a live view: `s.server`, `s.page`.
+ */
+export function browserSuite({ before, after, beforeEach, assert, skip }) {
+  const s = { server: null, browser: null, context: null, page: null };
+  const printed = [];
+  const collect = () => { if (s.context) for (const p of s.context.pages()) printed.push(...p.logs); };
+  before(async () => {
+    if (skip) return;
+    s.server = await startServer();
+    s.browser = await launch();
+  });
+  after(async () => {
+    if (skip) return;
+    collect();
+    assertNoLeak(assert, s.server, printed);
+    await s.browser.close();
+    await s.server.close();
+  });
+  beforeEach(async () => {
+    if (skip) return;
+    s.server.reset();
+    collect();
+    if (s.context) await s.context.close();
+    s.context = await s.browser.newContext();
+    s.page = await openPage(s.context, s.server);
+  });
+  return s;
+}

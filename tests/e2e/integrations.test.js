@@ -2,40 +2,16 @@
 // answered by serveFrames, tokens.fetch, and the devtools console helper.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt } from "./harness.js";
+import { browserSuite, createManager, until, assertNoLeak, packageBuilt } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const SDK = "/node_modules/@careevolution/mydatahelps-js/MyDataHelps.js";
-let server, browser, context, page;
-const printed = [];
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  if (context) for (const p of context.pages()) printed.push(...p.logs);
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-});
-beforeEach(async () => {
-  if (skip) return;
-  server.reset();
-  if (context) {
-    for (const p of context.pages()) printed.push(...p.logs);
-    await context.close();
-  }
-  context = await browser.newContext();
-  page = await openPage(context, server);
-});
+const suite = browserSuite({ before, after, beforeEach, assert, skip });
 
 test("attachSdk keeps the real MyDataHelps.js working across token lifetimes", { skip }, async () => {
-  server.reset(6); // 6 s tokens: renewal every 3 s, and MyDataHelps.js fires tokenWillExpire at once for each
-  await createManager(page, { crossTab: false, baseUrl: server.url + "/mdh/" });
-  await page.evaluate(async (sdkUrl) => {
+  suite.server.reset(6); // 6 s tokens: renewal every 3 s, and MyDataHelps.js fires tokenWillExpire at once for each
+  await createManager(suite.page, { crossTab: false, baseUrl: suite.server.url + "/mdh/" });
+  await suite.page.evaluate(async (sdkUrl) => {
     await import(sdkUrl);
     const sdk = window.MyDataHelps;
     window.pushes = [];
@@ -56,13 +32,13 @@ test("attachSdk keeps the real MyDataHelps.js working across token lifetimes", {
     }, 250);
   }, SDK);
   // Four token lifetimes (1 initial + 4 renewals), polled on observable state.
-  await until(() => page.evaluate(() => window.pushes.length >= 5), { timeout: 30000, what: "5 tokens pushed to the SDK" });
-  const r = await page.evaluate(() => {
+  await until(() => suite.page.evaluate(() => window.pushes.length >= 5), { timeout: 30000, what: "5 tokens pushed to the SDK" });
+  const r = await suite.page.evaluate(() => {
     clearInterval(window.sdkTimer);
     window.detach();
     return { pushes: window.pushes, results: window.sdkResults };
   });
-  const calls = server.state.calls.length;
+  const calls = suite.server.state.calls.length;
   const failures = r.results.filter((x) => !x.ok);
   assert.deepEqual(failures, [], "every SDK call succeeded");
   assert.ok(r.results.length >= 20, `SDK calls made: ${r.results.length}`);
@@ -71,38 +47,38 @@ test("attachSdk keeps the real MyDataHelps.js working across token lifetimes", {
   assert.ok(calls === r.pushes.length || calls === r.pushes.length + 1, `broker calls ${calls} vs pushes ${r.pushes.length}: stale tokenWillExpire events caused no extra renewals`);
   for (const p of r.pushes) {
     assert.equal(p.keys, "access_token,expires_in,token_type");
-    assert.equal(p.base, server.url + "/mdh/");
+    assert.equal(p.base, suite.server.url + "/mdh/");
     assert.ok(p.expires_in <= 6 && p.expires_in >= 2, `expires_in ${p.expires_in}`);
   }
   console.log(`# SDK e2e: MyDataHelps.js 5.7.0, ${r.results.length} getParticipantInfo() calls over ${r.pushes.length} token lifetimes, ${calls} broker calls`);
 });
 
 test("attachSdk pushes a restored token with the seconds left now, not its original lifetime", { skip }, async () => {
-  server.reset(600);
-  await createManager(page, { crossTab: false, storage: "session", baseUrl: server.url + "/mdh/" });
-  await page.evaluate(() => window.tm.getToken());
+  suite.server.reset(600);
+  await createManager(suite.page, { crossTab: false, storage: "session", baseUrl: suite.server.url + "/mdh/" });
+  await suite.page.evaluate(() => window.tm.getToken());
   // Make the stored token look 200 s old, then reload: the SDK must get ~400 s.
-  await page.evaluate(() => {
+  await suite.page.evaluate(() => {
     const e = JSON.parse(sessionStorage.getItem("mdh-token"));
     e.issued_at -= 200_000; e.expires_at -= 200_000;
     sessionStorage.setItem("mdh-token", JSON.stringify(e));
   });
-  await page.reload();
-  await createManager(page, { crossTab: false, storage: "session", baseUrl: server.url + "/mdh/" });
-  const pushed = await page.evaluate(async (sdkUrl) => {
+  await suite.page.reload();
+  await createManager(suite.page, { crossTab: false, storage: "session", baseUrl: suite.server.url + "/mdh/" });
+  const pushed = await suite.page.evaluate(async (sdkUrl) => {
     await import(sdkUrl);
     let got;
     const sdk = { setParticipantAccessToken: (t) => { got = t; }, on() {}, off() {} };
     await window.tm.attachSdk(sdk).ready;
     return got.expires_in;
   }, SDK);
-  assert.equal(server.state.calls.length, 1, "restored, not fetched again");
+  assert.equal(suite.server.state.calls.length, 1, "restored, not fetched again");
   assert.ok(pushed >= 395 && pushed <= 400, `expires_in ${pushed}`);
 });
 
 test("attachSdk rejects things that are not the SDK, and detach stops the pushes", { skip }, async () => {
-  await createManager(page, { crossTab: false });
-  const r = await page.evaluate(async () => {
+  await createManager(suite.page, { crossTab: false });
+  const r = await suite.page.evaluate(async () => {
     const bad = (() => { try { window.tm.attachSdk({}); return "attached"; } catch (e) { return e.code; } })();
     let pushes = 0, handler = null;
     const sdk = { setParticipantAccessToken: () => { pushes++; }, on: (n, f) => { handler = f; }, off: (n, f) => { if (f === handler) handler = null; } };
@@ -119,30 +95,30 @@ test("attachSdk rejects things that are not the SDK, and detach stops the pushes
 });
 
 test("serveFrames answers only listed origins, posting to that exact origin", { skip }, async () => {
-  const other = server.url.replace("127.0.0.1", "localhost"); // same server, another origin
-  await createManager(page, { crossTab: false });
-  await page.evaluate(async ({ other }) => {
+  const other = suite.server.url.replace("127.0.0.1", "localhost"); // same server, another origin
+  await createManager(suite.page, { crossTab: false });
+  await suite.page.evaluate(async ({ other }) => {
     window.stop = window.tm.serveFrames({ origins: [other], baseUrl: "https://mydatahelps.org/", participantId: "p-1" });
     const add = (src, id) => new Promise((r) => { const f = document.createElement("iframe"); f.id = id; f.src = src; f.onload = r; document.body.append(f); });
     await add(location.origin + "/frame.html", "same");       // not listed
     await add(other + "/frame.html", "listed");
   }, { other });
-  const listed = page.frames().find((f) => f.url().startsWith(other));
-  const same = page.frames().find((f) => f.url().startsWith(server.url + "/frame.html"));
+  const listed = suite.page.frames().find((f) => f.url().startsWith(other));
+  const same = suite.page.frames().find((f) => f.url().startsWith(suite.server.url + "/frame.html"));
   const answers = await until(() => listed.evaluate(() => window.answers.length && window.answers), { what: "listed frame answered" });
   assert.equal(answers.length, 1);
   const a = answers[0];
-  assert.equal(a.origin, server.url);
+  assert.equal(a.origin, suite.server.url);
   assert.equal(a.data.name, "DelegatedAccessTokenResponse");
   assert.equal(a.data.baseUrl, "https://mydatahelps.org/");
   assert.equal(a.data.participantID, "p-1");
   assert.deepEqual(Object.keys(a.data.accessToken).sort(), ["access_token", "expires_in", "token_type"]);
-  assert.equal(a.data.accessToken.access_token, server.state.issued.at(-1));
+  assert.equal(a.data.accessToken.access_token, suite.server.state.issued.at(-1));
   // The unlisted frame asked first; message events are handled in order, so it was ignored.
   assert.deepEqual(await same.evaluate(() => window.answers), []);
 
   // The target origin is exact, never "*": spy on a listed same-origin frame.
-  const target = await page.evaluate(async () => {
+  const target = await suite.page.evaluate(async () => {
     window.stop();
     const stop = window.tm.serveFrames({ origins: [location.origin] });
     const f = document.getElementById("same").contentWindow;
@@ -158,39 +134,39 @@ test("serveFrames answers only listed origins, posting to that exact origin", { 
     }
     return { seen, bad };
   });
-  assert.deepEqual(target.seen, [server.url]);
+  assert.deepEqual(target.seen, [suite.server.url]);
   assert.deepEqual(target.bad, Array(4).fill("invalid_options"));
 });
 
 test("tokens.fetch authorises, renews once on 401, replays bodies, and refuses other origins", { skip }, async () => {
-  await createManager(page, { crossTab: false, baseUrl: server.url + "/mdh/" });
-  const first = await page.evaluate(async () => (await window.tm.getToken()).access_token);
-  const ok = await page.evaluate(async () => {
+  await createManager(suite.page, { crossTab: false, baseUrl: suite.server.url + "/mdh/" });
+  const first = await suite.page.evaluate(async () => (await window.tm.getToken()).access_token);
+  const ok = await suite.page.evaluate(async () => {
     const r = await window.tm.fetch("/mdh/api/v1/delegated/participant");
     return { status: r.status, body: await r.json() };
   });
   assert.equal(ok.status, 200);
-  assert.equal(server.state.apiCalls.length, 1);
+  assert.equal(suite.server.state.apiCalls.length, 1);
   // The token is revoked server-side: a 401 triggers one renewal and one retry, with the body replayed.
-  server.state.revoked.add(first);
-  const retried = await page.evaluate(async () => {
+  suite.server.state.revoked.add(first);
+  const retried = await suite.page.evaluate(async () => {
     const r = await window.tm.fetch("/mdh/api/v1/delegated/participant", { method: "POST", body: "hello" });
     return { status: r.status, body: await r.json() };
   });
   assert.equal(retried.status, 200);
   assert.equal(retried.body.echo, "hello");
-  assert.equal(server.state.calls.length, 2, "one renewal");
-  assert.deepEqual(server.state.apiCalls.slice(1).map((c) => c.ok), [false, true]);
+  assert.equal(suite.server.state.calls.length, 2, "one renewal");
+  assert.deepEqual(suite.server.state.apiCalls.slice(1).map((c) => c.ok), [false, true]);
   // Still 401 after the renewal: the second 401 is returned, no loop.
-  server.state.revoked.add(server.state.issued.at(-1));
-  server.state.script.push({ body: (tok) => { const t = tok(); server.state.revoked.add(t.access_token); return t; } });
-  const still = await page.evaluate(async () => (await window.tm.fetch("/mdh/api/v1/delegated/participant")).status);
+  suite.server.state.revoked.add(suite.server.state.issued.at(-1));
+  suite.server.state.script.push({ body: (tok) => { const t = tok(); suite.server.state.revoked.add(t.access_token); return t; } });
+  const still = await suite.page.evaluate(async () => (await window.tm.fetch("/mdh/api/v1/delegated/participant")).status);
   assert.equal(still, 401);
-  assert.equal(server.state.apiCalls.length, 5);
+  assert.equal(suite.server.state.apiCalls.length, 5);
   // A streamed body cannot be replayed: the 401 comes back as it is, without renewal.
-  const before = server.state.calls.length;
-  server.state.revoked.add(server.state.issued.at(-1));
-  const streamed = await page.evaluate(async () => {
+  const before = suite.server.state.calls.length;
+  suite.server.state.revoked.add(suite.server.state.issued.at(-1));
+  const streamed = await suite.page.evaluate(async () => {
     const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("x")); c.close(); } });
     try {
       const r = await window.tm.fetch("/mdh/api/v1/delegated/participant", { method: "POST", body, duplex: "half" });
@@ -199,14 +175,14 @@ test("tokens.fetch authorises, renews once on 401, replays bodies, and refuses o
   });
   // Chromium may refuse streaming uploads over HTTP/1.1; either way there was no retry.
   assert.ok(streamed === 401 || String(streamed).startsWith("threw:"), String(streamed));
-  assert.equal(server.state.calls.length, before, "no renewal for a body that cannot be replayed");
-  const refused = await page.evaluate(() => window.tm.fetch("https://example.org/x").then(() => "sent", (e) => `${e.name}:${e.code}`));
+  assert.equal(suite.server.state.calls.length, before, "no renewal for a body that cannot be replayed");
+  const refused = await suite.page.evaluate(() => window.tm.fetch("https://example.org/x").then(() => "sent", (e) => `${e.name}:${e.code}`));
   assert.equal(refused, "TokenError:invalid_options");
 });
 
 test("devtools exposes mdhToken whose output never holds the token", { skip }, async () => {
-  await createManager(page, { crossTab: false, devtools: true });
-  const r = await page.evaluate(async () => {
+  await createManager(suite.page, { crossTab: false, devtools: true });
+  const r = await suite.page.evaluate(async () => {
     await window.tm.getToken();
     const h = window.mdhToken;
     const keys = Object.keys(h).sort();
@@ -225,7 +201,7 @@ test("devtools exposes mdhToken whose output never holds the token", { skip }, a
   assert.deepEqual(r.lvl, [true, false]);
   assert.equal(r.cleared, null);
   assert.ok(r.gone, "destroy() removes the global");
-  await until(() => page.logs.some((l) => l.startsWith("table:")) && page.logs.some((l) => l.includes("mdhToken.help()")), { what: "devtools output" });
-  assertNoLeak(assert, server, page.logs);
-  for (const t of server.state.issued) assert.ok(!JSON.stringify([r.st, r.after]).includes(t.slice(6, 30)));
+  await until(() => suite.page.logs.some((l) => l.startsWith("table:")) && suite.page.logs.some((l) => l.includes("mdhToken.help()")), { what: "devtools output" });
+  assertNoLeak(assert, suite.server, suite.page.logs);
+  for (const t of suite.server.state.issued) assert.ok(!JSON.stringify([r.st, r.after]).includes(t.slice(6, 30)));
 });

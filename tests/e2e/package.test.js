@@ -2,37 +2,14 @@
 // scripted broker on localhost, in Debian's Chromium.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt } from "./harness.js";
+import { browserSuite, createManager, until, assertNoLeak, packageBuilt } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
-let server, browser, context, page;
-const printed = [];
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-});
-beforeEach(async () => {
-  if (skip) return;
-  server.reset();
-  if (context) {
-    for (const p of context.pages()) printed.push(...p.logs);
-    await context.close();
-  }
-  context = await browser.newContext();
-  page = await openPage(context, server);
-});
+const suite = browserSuite({ before, after, beforeEach, assert, skip });
 
 test("getToken() POSTs to the broker once for many concurrent callers and returns an SDK-ready token", { skip }, async () => {
-  await createManager(page, { headers: { "X-CSRF": "abc" }, crossTab: false });
-  const r = await page.evaluate(async () => {
+  await createManager(suite.page, { headers: { "X-CSRF": "abc" }, crossTab: false });
+  const r = await suite.page.evaluate(async () => {
     const all = await Promise.all(Array.from({ length: 50 }, () => window.tm.getToken()));
     const t = all[0];
     return {
@@ -41,57 +18,57 @@ test("getToken() POSTs to the broker once for many concurrent callers and return
       peek: window.tm.peek()?.access_token === t.access_token,
     };
   });
-  assert.equal(server.state.calls.length, 1);
-  const call = server.state.calls[0];
+  assert.equal(suite.server.state.calls.length, 1);
+  const call = suite.server.state.calls[0];
   assert.equal(call.headers.accept, "application/json");
   assert.equal(call.headers["x-csrf"], "abc");
   assert.ok(r.same && r.frozen && r.peek);
   assert.deepEqual(r.keys, ["access_token", "expires_at", "expires_in", "token_type"]);
   assert.equal(r.t.token_type, "Bearer");
-  assert.equal(r.t.access_token, server.state.issued[0]);
+  assert.equal(r.t.access_token, suite.server.state.issued[0]);
   assert.ok(r.t.expires_in >= 3598 && r.t.expires_in <= 3600, `expires_in ${r.t.expires_in}`);
   // expires_at counts from when the request was sent (at or before the answer).
   assert.ok(r.t.expires_at <= r.now + 3600_000 && r.t.expires_at >= call.at + 3600_000 - 1000);
 });
 
 test("peek() is null until a token exists and never calls the broker", { skip }, async () => {
-  await createManager(page, { crossTab: false });
-  assert.equal(await page.evaluate(() => window.tm.peek()), null);
-  assert.equal(server.state.calls.length, 0);
-  await page.evaluate(() => window.tm.getToken());
-  assert.ok(await page.evaluate(() => window.tm.peek().access_token.startsWith("tk")));
+  await createManager(suite.page, { crossTab: false });
+  assert.equal(await suite.page.evaluate(() => window.tm.peek()), null);
+  assert.equal(suite.server.state.calls.length, 0);
+  await suite.page.evaluate(() => window.tm.getToken());
+  assert.ok(await suite.page.evaluate(() => window.tm.peek().access_token.startsWith("tk")));
 });
 
 test("refresh() forces a new broker call and yields a new token", { skip }, async () => {
-  await createManager(page, { crossTab: false });
-  const [a, b, c] = await page.evaluate(async () => {
+  await createManager(suite.page, { crossTab: false });
+  const [a, b, c] = await suite.page.evaluate(async () => {
     const a = await window.tm.getToken();
     const [b, c] = await Promise.all([window.tm.refresh(), window.tm.refresh()]);
     return [a.access_token, b.access_token, c.access_token];
   });
-  assert.equal(server.state.calls.length, 2, "concurrent refresh() calls share one request");
+  assert.equal(suite.server.state.calls.length, 2, "concurrent refresh() calls share one request");
   assert.notEqual(a, b);
   assert.equal(b, c);
 });
 
 test("401 from the broker rejects with TokenError broker_rejected and the next call asks again", { skip }, async () => {
-  await createManager(page, { crossTab: false });
-  server.state.script.push({ status: 401 });
-  const e = await page.evaluate(() => window.tm.getToken().then(() => null, (e) => ({
+  await createManager(suite.page, { crossTab: false });
+  suite.server.state.script.push({ status: 401 });
+  const e = await suite.page.evaluate(() => window.tm.getToken().then(() => null, (e) => ({
     name: e.name, code: e.code, status: e.status, isError: e instanceof Error, message: e.message,
   })));
   assert.deepEqual({ ...e, message: undefined }, { name: "TokenError", code: "broker_rejected", status: 401, isError: true, message: undefined });
   assert.match(e.message, /^mdh-token: /);
-  const st = await page.evaluate(() => window.tm.status());
+  const st = await suite.page.evaluate(() => window.tm.status());
   assert.equal(st.state, "empty");
   assert.equal(st.nextAttemptAt, null, "no automatic retry after a rejection");
-  assert.equal(server.state.calls.length, 1);
-  await page.evaluate(() => window.tm.getToken());
-  assert.equal(server.state.calls.length, 2);
+  assert.equal(suite.server.state.calls.length, 1);
+  await suite.page.evaluate(() => window.tm.getToken());
+  assert.equal(suite.server.state.calls.length, 2);
 });
 
 test("a broker function receives { signal, reason } and its token is used", { skip }, async () => {
-  const r = await page.evaluate(async () => {
+  const r = await suite.page.evaluate(async () => {
     const { createTokenManager } = await import("/index.js");
     const seen = [];
     const tm = await createTokenManager({
@@ -112,7 +89,7 @@ test("a broker function receives { signal, reason } and its token is used", { sk
 });
 
 test("invalid options reject createTokenManager with invalid_options", { skip }, async () => {
-  const codes = await page.evaluate(async () => {
+  const codes = await suite.page.evaluate(async () => {
     const { createTokenManager } = await import("/index.js");
     const out = [];
     for (const o of [undefined, {}, { broker: 1 }, { broker: "/b", credentials: "all" }, { broker: "/b", renewBeforeSeconds: -1 }, { broker: "/b", crossTab: "yes" }]) {
@@ -124,8 +101,8 @@ test("invalid options reject createTokenManager with invalid_options", { skip },
 });
 
 test("status() reports the lifecycle without the token; destroy() stops everything", { skip }, async () => {
-  await createManager(page, { crossTab: false, storage: "session" });
-  const r = await page.evaluate(async () => {
+  await createManager(suite.page, { crossTab: false, storage: "session" });
+  const r = await suite.page.evaluate(async () => {
     const t = await window.tm.getToken();
     const st = window.tm.status();
     window.tm.destroy();
@@ -143,19 +120,19 @@ test("status() reports the lifecycle without the token; destroy() stops everythi
 });
 
 test("the token never shows up in the console, even at debug level", { skip }, async () => {
-  await createManager(page, { logLevel: "debug" });
-  await page.evaluate(async () => {
+  await createManager(suite.page, { logLevel: "debug" });
+  await suite.page.evaluate(async () => {
     await window.tm.getToken();
     await window.tm.refresh();
     window.tm.clear();
   });
-  await until(() => page.logs.some((l) => l.includes("new token")), { what: "info logs" });
-  assertNoLeak(assert, server, page.logs);
+  await until(() => suite.page.logs.some((l) => l.includes("new token")), { what: "info logs" });
+  assertNoLeak(assert, suite.server, suite.page.logs);
 });
 
 test("the hot-path cache never outlives a change: clear(), refresh() and destroy() are seen at once", { skip }, async () => {
-  await createManager(page, { crossTab: false });
-  const r = await page.evaluate(async () => {
+  await createManager(suite.page, { crossTab: false });
+  const r = await suite.page.evaluate(async () => {
     const tm = window.tm;
     const a = await tm.getToken();
     const again = [await tm.getToken(), tm.peek()].every((t) => t === a);
@@ -174,5 +151,5 @@ test("the hot-path cache never outlives a change: clear(), refresh() and destroy
   assert.ok(r.changed);
   assert.ok(r.afterRefresh);
   assert.deepEqual(r.afterDestroy, [null, "destroyed"]);
-  assert.equal(server.state.calls.length, 3);
+  assert.equal(suite.server.state.calls.length, 3);
 });
