@@ -2,6 +2,9 @@
 # Builds the wasm and the wasm-bindgen glue into pkg/ (what the npm package ships).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Source paths end up in the wasm (panic locations): map them to fixed names, so the
+# same commit builds the same bytes wherever it is checked out.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$PWD=/mdh-token --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$(rustc --print sysroot)=/rust"
 cargo build --release --target wasm32-unknown-unknown --lib
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
