@@ -1061,10 +1061,19 @@ async fn attempt(inner: Rc<Inner>, id: u64, reason: Reason) {
     let _release = if inner.locks {
         match JsFuture::from(js::lock(&lock_name, &ctrl.signal())).await {
             Ok(f) => Release(Some(cast(f))),
-            Err(_) => {
+            Err(_) if ctrl.signal().aborted() => {
                 // Aborted by clear()/destroy(); the core has moved on.
                 inner.forget_abort(id);
                 return;
+            }
+            Err(_) => {
+                // Refused (an opaque-origin sandboxed frame has `navigator.locks` but
+                // may not use it): carry on without the cross-tab lock, never wedge.
+                inner.log(
+                    LOG_DEBUG,
+                    "Web Locks refused here; renewing without the cross-tab lock",
+                );
+                Release(None)
             }
         }
     } else {

@@ -80,7 +80,8 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
       res.writeHead(404);
       return res.end("not found");
     }
-    const headers = { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" };
+    // CORS open for the package files: sandboxed (opaque-origin) frames load them too.
+    const headers = { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "access-control-allow-origin": "*" };
     res.writeHead(200, headers);
     fs.createReadStream(file).pipe(res);
   });
