@@ -309,8 +309,14 @@ impl TokenManager {
 
     /// Listens to `token`, `expiring`, `expired`, `error` or `cleared`; returns the
     /// function that stops listening.
-    pub fn on(&self, name: &str, listener: Function) -> Result<Function, JsValue> {
-        self.shell.on(name, listener).map_err(|e| to_js_error(&e))
+    pub fn on(&self, name: JsValue, listener: JsValue) -> Result<Function, JsValue> {
+        // Checked here: wasm-bindgen would take any value for a `Function` parameter.
+        let (Some(name), true) = (name.as_string(), listener.is_function()) else {
+            return Err(bad("on(name, listener) takes an event name and a function"));
+        };
+        self.shell
+            .on(&name, listener.unchecked_into())
+            .map_err(|e| to_js_error(&e))
     }
 
     /// A snapshot for humans; the token appears only masked.
@@ -320,8 +326,11 @@ impl TokenManager {
 
     /// Sets the console log level: silent, error, warn, info or debug.
     #[wasm_bindgen(js_name = setLogLevel)]
-    pub fn set_log_level(&self, level: &str) -> Result<(), JsValue> {
-        let l = log_level(level)
+    pub fn set_log_level(&self, level: JsValue) -> Result<(), JsValue> {
+        let l = level
+            .as_string()
+            .as_deref()
+            .and_then(log_level)
             .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?;
         self.shell.set_log_level(l);
         Ok(())

@@ -262,14 +262,18 @@ async fn listeners_get_events_and_a_throwing_listener_breaks_nothing() {
     })
     .into_js_value()
     .unchecked_into();
-    m.on("token", thrower).unwrap();
-    let off = m.on("token", counter).unwrap();
+    m.on("token".into(), thrower.into()).unwrap();
+    let off = m.on("token".into(), counter.into()).unwrap();
     JsFuture::from(m.get_token()).await.unwrap();
     assert_eq!(seen.get(), 1);
     off.call0(&JsValue::UNDEFINED).unwrap();
     JsFuture::from(m.refresh()).await.unwrap();
     assert_eq!(seen.get(), 1, "unsubscribed");
-    assert!(m.on("nope", Function::new_no_args("")).is_err());
+    assert!(m
+        .on("nope".into(), Function::new_no_args("").into())
+        .is_err());
+    assert!(m.on("token".into(), "not a function".into()).is_err());
+    assert!(m.on(5.into(), Function::new_no_args("").into()).is_err());
     m.destroy();
 }
 
@@ -327,7 +331,7 @@ async fn a_panic_rejects_waiters_with_internal_and_stops_the_manager() {
     })
     .into_js_value()
     .unchecked_into();
-    m.on("error", on_error).unwrap();
+    m.on("error".into(), on_error.into()).unwrap();
     let waiting = m.get_token();
     m.poison_for_tests();
     let err = JsFuture::from(waiting).await.unwrap_err();
@@ -341,6 +345,8 @@ async fn a_panic_rejects_waiters_with_internal_and_stops_the_manager() {
         get(&m.status(), "lastError").as_string().unwrap(),
         "internal"
     );
-    assert!(m.on("token", Function::new_no_args("")).is_err());
+    assert!(m
+        .on("token".into(), Function::new_no_args("").into())
+        .is_err());
     m.destroy();
 }

@@ -153,3 +153,18 @@ test("the hot-path cache never outlives a change: clear(), refresh() and destroy
   assert.deepEqual(r.afterDestroy, [null, "destroyed"]);
   assert.equal(suite.server.state.calls.length, 3);
 });
+
+test("bad arguments to on() and setLogLevel() throw invalid_options and leave the manager working", { skip }, async () => {
+  await createManager(suite.page, { crossTab: false });
+  const r = await suite.page.evaluate(async () => {
+    const codes = [];
+    for (const f of [() => window.tm.on(5, () => {}), () => window.tm.on("token", "x"), () => window.tm.on("nope", () => {}),
+      () => window.tm.setLogLevel(3), () => window.tm.setLogLevel("loud")]) {
+      try { f(); codes.push("accepted"); } catch (e) { codes.push(e.code); }
+    }
+    const t = await window.tm.getToken();
+    return { codes, ok: t.token_type === "Bearer" };
+  });
+  assert.deepEqual(r.codes, Array(5).fill("invalid_options"));
+  assert.ok(r.ok);
+});
