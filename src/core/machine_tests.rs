@@ -126,6 +126,25 @@ impl Sim {
     fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
         self.events.iter().filter(|(_, e)| f(e)).count()
     }
+
+    /// The `error` events so far, with the wall time they were emitted.
+    fn errors(&self) -> Vec<(f64, TokenError)> {
+        self.events
+            .iter()
+            .filter_map(|(at, e)| match e {
+                Event::Error(e) => Some((*at, e.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A tab that has fetched its first token (1 s of virtual time).
+    fn started(cfg: Config, lifetime_s: f64) -> Self {
+        let mut sim = Sim::new(cfg, lifetime_s);
+        sim.core.get(sim.now);
+        sim.run_for(S);
+        sim
+    }
 }
 
 fn cfg() -> Config {
@@ -190,15 +209,13 @@ fn healthy_broker_is_called_once_per_lifetime() {
 
 #[test]
 fn renewal_window_serves_old_token_and_renews_in_background() {
-    let mut sim = Sim::new(
+    let mut sim = Sim::started(
         Config {
             auto_refresh: false,
             ..cfg()
         },
         3600.0,
     );
-    sim.core.get(sim.now);
-    sim.run_for(S);
     sim.run_for(3500.0 * S); // into the 120 s window; no timer renewal without autoRefresh
     assert_eq!(sim.calls.len(), 1);
     assert_eq!(sim.core.get(sim.now), Access::Ready);
@@ -211,15 +228,13 @@ fn renewal_window_serves_old_token_and_renews_in_background() {
 
 #[test]
 fn token_under_ten_seconds_is_never_handed_out() {
-    let mut sim = Sim::new(
+    let mut sim = Sim::started(
         Config {
             auto_refresh: false,
             ..cfg()
         },
         3600.0,
     );
-    sim.core.get(sim.now);
-    sim.run_for(S);
     sim.advance(3589.0 * S + 50.0); // sent at 0, now 3590.05 s: 9.95 s left
     assert!(sim.core.usable(sim.now).is_none());
     assert!(sim.core.token(sim.now).is_some());
@@ -239,14 +254,7 @@ fn retries_back_off_with_full_jitter_within_bounds() {
         let gap = w[1].0 - w[0].0 - sim.latency;
         assert!(gap >= 0.0 && gap <= ceilings[i], "retry {i}: {gap}");
     }
-    let errors: Vec<_> = sim
-        .events
-        .iter()
-        .filter_map(|(at, e)| match e {
-            Event::Error(e) => Some((*at, e.clone())),
-            _ => None,
-        })
-        .collect();
+    let errors = sim.errors();
     assert_eq!(errors.len(), 4);
     assert_eq!(errors[0].1.code, ErrorCode::BrokerFailed);
     assert_eq!(errors[0].1.status, 503);
@@ -318,9 +326,7 @@ fn retry_after_is_capped_at_max_delay() {
 #[test]
 fn rejection_is_final_and_clears_the_token() {
     for code in [401, 403] {
-        let mut sim = Sim::new(cfg(), 90.0);
-        sim.core.get(sim.now);
-        sim.run_for(S);
+        let mut sim = Sim::started(cfg(), 90.0);
         sim.script.push_back(status(code));
         sim.run_for(50.0 * S); // renewal at 45 s is rejected
         assert_eq!(sim.calls.len(), 2);
@@ -340,9 +346,7 @@ fn rejection_is_final_and_clears_the_token() {
 
 #[test]
 fn valid_token_is_served_during_retries_and_give_up_pauses() {
-    let mut sim = Sim::new(cfg(), 3600.0);
-    sim.core.get(sim.now);
-    sim.run_for(S);
+    let mut sim = Sim::started(cfg(), 3600.0);
     sim.script.extend(std::iter::repeat_n(status(502), 5));
     sim.run_for(3480.0 * S); // window opens; five failures within ~8 s
     sim.run_for(10.0 * S);
@@ -388,9 +392,7 @@ fn wake_ends_a_give_up_pause_at_once() {
     sim.run_for(60.0 * S);
     assert_eq!(sim.calls.len(), 1);
     // With a token, a gave-up renewal resumes on wake before max_delay.
-    let mut sim = Sim::new(cfg(), 3600.0);
-    sim.core.get(sim.now);
-    sim.run_for(S);
+    let mut sim = Sim::started(cfg(), 3600.0);
     sim.script.extend(std::iter::repeat_n(Reply::Network, 5));
     sim.run_for(3490.0 * S);
     assert_eq!(sim.calls.len(), 6);
@@ -419,14 +421,7 @@ fn giving_up_without_a_token_announces_no_next_attempt() {
     sim.core.get(sim.now);
     sim.run_for(S);
     assert_eq!(sim.calls.len(), 2);
-    let errors: Vec<TokenError> = sim
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Error(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
+    let errors: Vec<TokenError> = sim.errors().into_iter().map(|(_, e)| e).collect();
     assert_eq!(errors.len(), 2);
     assert!(errors[0].retry_at.is_some(), "the retry is announced");
     assert_eq!(
@@ -460,9 +455,7 @@ fn giving_up_without_a_token_announces_no_next_attempt() {
 
 #[test]
 fn sleeping_past_expiry_renews_at_once_on_wake() {
-    let mut sim = Sim::new(cfg(), 3600.0);
-    sim.core.get(sim.now);
-    sim.run_for(S);
+    let mut sim = Sim::started(cfg(), 3600.0);
     // The device sleeps for 5 h: the wall clock jumps, the page's timers do not run.
     sim.now.wall += 5.0 * H;
     sim.now.mono += 1.0;
@@ -785,9 +778,7 @@ fn reuse_until_stops_at_the_next_second_and_at_the_window() {
 
 #[test]
 fn a_failed_refresh_far_from_expiry_schedules_nothing_extra() {
-    let mut sim = Sim::new(cfg(), 3600.0);
-    sim.core.get(sim.now);
-    sim.run_for(S);
+    let mut sim = Sim::started(cfg(), 3600.0);
     sim.script.push_back(status(404));
     sim.core.refresh(sim.now);
     sim.run_for(S);
