@@ -303,11 +303,6 @@ impl Lifecycle {
         self.generation
     }
 
-    /// Number of broker requests sent.
-    pub fn broker_calls(&self) -> u64 {
-        self.broker_calls
-    }
-
     /// Until which wall time (epoch ms) the token object handed out now may be handed
     /// out again without asking the core: it stays usable, its whole seconds left do
     /// not change, and `get()` would start no renewal. `None`: do not reuse.

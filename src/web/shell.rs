@@ -295,12 +295,17 @@ impl Shell {
 
     /// `getToken()`.
     pub fn get_token(&self) -> Promise {
+        self.request(Lifecycle::get)
+    }
+
+    /// `getToken()` or `refresh()`: asks the core, answers the caller, performs the work.
+    fn request(&self, ask: fn(&mut Lifecycle, Now) -> Access) -> Promise {
         let i = &self.inner;
         if let Some(e) = self.poisoned() {
             return Promise::reject(&to_js_error(&e));
         }
         let now = js::now();
-        let access = i.core.borrow_mut().get(now);
+        let access = ask(&mut i.core.borrow_mut(), now);
         let p = i.answer(access, now);
         i.process();
         p
@@ -322,15 +327,7 @@ impl Shell {
 
     /// `refresh()`.
     pub fn refresh(&self) -> Promise {
-        let i = &self.inner;
-        if let Some(e) = self.poisoned() {
-            return Promise::reject(&to_js_error(&e));
-        }
-        let now = js::now();
-        let access = i.core.borrow_mut().refresh(now);
-        let p = i.answer(access, now);
-        i.process();
-        p
+        self.request(Lifecycle::refresh)
     }
 
     /// `clear()`.
@@ -424,11 +421,6 @@ impl Shell {
     /// The configured MyDataHelps base URL.
     pub fn base_url(&self) -> &str {
         &self.inner.opts.base_url
-    }
-
-    /// Whether `destroy()` was called.
-    pub fn is_destroyed(&self) -> bool {
-        self.inner.core.borrow().is_destroyed()
     }
 
     /// A hint that the token may be about to expire (the SDK's `tokenWillExpire`):
