@@ -1,18 +1,26 @@
 // mdh-token: the package entry. It initialises the wasm once (located next to this
 // file with `new URL(..., import.meta.url)`, which bundlers understand) and creates
-// managers. All logic lives in the wasm.
+// managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
+// fetch, devtools; src/web/integrations.js) are JS methods over the public API.
 import init, { TokenManager } from "./pkg/mdh_token.js";
 
-let ready;
+let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
 /** @type {import("./index").createTokenManager} */
 export async function createTokenManager(options) {
   // A failed load (offline, CSP) is not cached: the next call tries again.
-  ready ??= init({ module_or_path: new URL("./pkg/mdh_token_bg.wasm", import.meta.url) }).catch((e) => {
-    ready = undefined;
-    throw e;
-  });
+  ready ??= init({ module_or_path: new URL("./pkg/mdh_token_bg.wasm", import.meta.url) }).then(
+    () => {
+      let methods;
+      [methods, devtools] = TokenManager.__integrations();
+      Object.assign(TokenManager.prototype, methods);
+    },
+    (e) => {
+      ready = undefined;
+      throw e;
+    },
+  );
   await ready;
   // Hot path: the wasm publishes a token object with the wall time until which
   // handing it out again is exactly what it would do (and withdraws it on any change),
@@ -29,5 +37,7 @@ export async function createTokenManager(options) {
   };
   m.getToken = () => (fresh() ? Promise.resolve(token) : getToken.call(m));
   m.peek = () => (fresh() ? token : peek.call(m));
+  const name = m.__devtools();
+  if (name) devtools(m, name);
   return m;
 }

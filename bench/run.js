@@ -206,9 +206,10 @@ async function measureHotAndMemory(browser, server) {
       const glue = await import("/pkg/mdh_token.js");
       const tm = await createTokenManager({ broker: "/broker?s=hot" });
       if (!(tm instanceof glue.TokenManager)) throw new Error("the glue module is not the one index.js uses");
-      const wasm = await glue.default();
-      if (!(wasm.memory instanceof WebAssembly.Memory)) throw new Error("no wasm memory export");
-      const pages = () => wasm.memory.buffer.byteLength / 65536;
+      // Export names are minified by the build: find the one memory by its type.
+      const memory = Object.values(await glue.default()).find((v) => v instanceof WebAssembly.Memory);
+      if (!memory) throw new Error("no wasm memory export");
+      const pages = () => memory.buffer.byteLength / 65536;
       const memCreated = pages();
 
       const tok = await tm.getToken();

@@ -4,7 +4,7 @@
 # npm devDependencies. Safe to run again: each step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+WB_VERSION=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown

@@ -5,10 +5,10 @@ use crate::core::{Config, ErrorCode, RetryPolicy, TokenError};
 use crate::web::js::{get, set};
 use crate::web::shell::{LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_SILENT, LOG_WARN};
 use crate::web::{Broker, Options, Shell, StoreKind};
+use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::RequestCredentials;
 
 /// A JS `Error` with `name = "TokenError"`, a stable `code`, `status` and, for failed
 /// renewals that will be retried, `retryAt`. Its text is fixed: never response data.
@@ -98,24 +98,14 @@ fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     } else {
         return Err(bad("broker must be a URL string or an async function"));
     };
-    let mut headers = Vec::new();
     let h = get(o, "headers");
-    if !h.is_undefined() {
-        if !crate::web::js::is_record(&h) {
-            return Err(bad("headers must be an object of strings"));
-        }
-        let check = web_sys::Headers::new().map_err(|_| bad("headers are not supported here"))?;
-        for pair in js_sys::Object::entries(h.unchecked_ref()).iter() {
-            let pair: js_sys::Array = pair.unchecked_into();
-            let (k, v) = (pair.get(0).as_string(), pair.get(1).as_string());
-            let (Some(k), Some(v)) = (k, v) else {
-                return Err(bad("headers must be an object of strings"));
-            };
-            check
-                .set(&k, &v)
-                .map_err(|_| bad("headers hold an invalid name or value"))?;
-            headers.push((k, v));
-        }
+    if !(h.is_undefined() || crate::web::js::is_record(&h)) {
+        return Err(bad("headers must be an object of strings"));
+    }
+    let headers =
+        crate::web::js::headers(&h).map_err(|_| bad("headers hold an invalid name or value"))?;
+    if headers.is_null() {
+        return Err(bad("headers must be an object of strings"));
     }
     let credentials = match opt_str(
         o,
@@ -124,9 +114,9 @@ fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     )?
     .as_deref()
     {
-        None | Some("same-origin") => RequestCredentials::SameOrigin,
-        Some("include") => RequestCredentials::Include,
-        Some("omit") => RequestCredentials::Omit,
+        None | Some("same-origin") => "same-origin",
+        Some("include") => "include",
+        Some("omit") => "omit",
         _ => return Err(bad("credentials must be same-origin, include or omit")),
     };
     let storage =
@@ -170,7 +160,7 @@ fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
         100.0,
         "retry.maxAttempts must be an integer from 1 to 100",
     )?;
-    if max_attempts.fract() != 0.0 {
+    if crate::core::floor(max_attempts) != max_attempts {
         return Err(bad("retry.maxAttempts must be an integer from 1 to 100"));
     }
     let base_delay_ms = opt_num(
@@ -208,7 +198,7 @@ fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     let d = get(o, "devtools");
     let devtools = match (d.as_bool(), d.as_string()) {
         _ if d.is_undefined() => None,
-        (Some(true), _) => Some("mdhToken".to_owned()),
+        (Some(true), _) => Some("mdhToken".into()),
         (Some(false), _) => None,
         (_, Some(name)) if !name.is_empty() => Some(name),
         _ => return Err(bad("devtools must be a boolean or a global name")),
@@ -236,20 +226,11 @@ fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     Ok((opts, devtools))
 }
 
-fn strings(v: &JsValue) -> Option<Vec<String>> {
-    if !js_sys::Array::is_array(v) {
-        return None;
-    }
-    js_sys::Array::from(v)
-        .iter()
-        .map(|x| x.as_string())
-        .collect()
-}
-
 /// Keeps one participant access token alive. Create it with `createTokenManager`.
 #[wasm_bindgen]
 pub struct TokenManager {
     shell: Shell,
+    devtools: Option<String>,
 }
 
 impl TokenManager {
@@ -279,10 +260,7 @@ impl TokenManager {
     pub fn create(options: JsValue, sink: Option<Function>) -> Result<TokenManager, JsValue> {
         let (opts, devtools) = parse_options(&options)?;
         let shell = Shell::new(opts, sink);
-        if let Some(name) = devtools {
-            crate::web::bridges::devtools(&shell, &name);
-        }
-        Ok(TokenManager { shell })
+        Ok(TokenManager { shell, devtools })
     }
 
     /// A usable token `{ access_token, token_type, expires_in, expires_at }`, from
@@ -336,45 +314,41 @@ impl TokenManager {
         Ok(())
     }
 
-    /// Feeds MyDataHelps.js: pushes the current token (getting one first if needed)
-    /// and each new one exactly once with `setParticipantAccessToken`, and renews on
-    /// its `tokenWillExpire` only when the token really is due. Returns `detach()`,
-    /// whose `ready` promise settles after the first push.
-    #[wasm_bindgen(js_name = attachSdk)]
-    pub fn attach_sdk(&self, sdk: JsValue, options: JsValue) -> Result<Function, JsValue> {
-        self.alive()?;
-        let base = parse_base_url(opt_str(
-            &options,
-            "baseUrl",
-            "baseUrl must be an absolute http(s) URL",
-        )?)?;
-        crate::web::bridges::attach_sdk(&self.shell, sdk, base).map_err(|e| to_js_error(&e))
+    /// The integrations, for index.js to put on the prototype: `[methods, devtools]`.
+    #[wasm_bindgen(js_name = __integrations)]
+    pub fn integrations() -> JsValue {
+        crate::web::js::integrations()
     }
 
-    /// Answers `GetDelegatedAccessToken` from embedded MyDataHelps frames whose origin
-    /// is exactly in `origins`, posting only to that origin. Returns `stop()`.
-    #[wasm_bindgen(js_name = serveFrames)]
-    pub fn serve_frames(&self, options: JsValue) -> Result<Function, JsValue> {
+    /// The configured `baseUrl`; throws `internal` once a panic stopped this manager.
+    #[wasm_bindgen(js_name = __base)]
+    pub fn base(&self) -> Result<String, JsValue> {
         self.alive()?;
-        let origins = strings(&get(&options, "origins"))
-            .ok_or_else(|| bad("serveFrames needs origins: a list of exact origins"))?;
-        let base = parse_base_url(opt_str(
-            &options,
-            "baseUrl",
-            "baseUrl must be an absolute http(s) URL",
-        )?)?;
-        let participant = opt_str(&options, "participantId", "participantId must be a string")?;
-        crate::web::bridges::serve_frames(&self.shell, origins, base, participant)
-            .map_err(|e| to_js_error(&e))
+        Ok(self.shell.base_url().into())
     }
 
-    /// `fetch` with `Authorization: Bearer …` for the origin of `baseUrl`; on a 401 it
-    /// renews once and retries once when the body can be replayed.
-    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        if let Err(e) = self.alive() {
-            return Promise::reject(&e);
-        }
-        crate::web::bridges::auth_fetch(&self.shell, input, init)
+    /// The `devtools` global name asked for at creation, if any.
+    #[wasm_bindgen(js_name = __devtools)]
+    pub fn devtools(&self) -> Option<String> {
+        self.devtools.clone()
+    }
+
+    /// The SDK's `tokenWillExpire`: renews only if the token really is due.
+    #[wasm_bindgen(js_name = __nudge)]
+    pub fn nudge(&self) {
+        self.shell.nudge()
+    }
+
+    /// Logs through the manager's log level (for the integrations).
+    #[wasm_bindgen(js_name = __log)]
+    pub fn log(&self, level: u8, msg: &str) {
+        self.shell.log(level, msg)
+    }
+
+    /// Registers an integration's detach function, called by `destroy()`.
+    #[wasm_bindgen(js_name = __onDestroy)]
+    pub fn on_destroy(&self, detach: &Function) {
+        self.shell.on_destroy(detach)
     }
 
     /// Stops every timer, listener, channel and request; later calls fail with

@@ -5,7 +5,8 @@
 use super::backoff::{parse_retry_after, RetryPolicy, Rng};
 use super::error::{ErrorCode, TokenError};
 use super::token::{parse_response, ResponseFields, Token};
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::string::String;
 
 /// A token with less than this left is never handed out (nor a quarter of its
 /// lifetime, for tokens so short that 10 s would be most of it).
@@ -313,7 +314,7 @@ impl Lifecycle {
         let t = self.usable(now)?;
         let rem = t.remaining(now.wall, now.mono);
         let busy = self.renewal.is_some() || self.resume_at.is_some() || self.halted;
-        let mut left = rem - (rem / 1000.0).floor() * 1000.0; // next whole-second tick
+        let mut left = rem - super::floor(rem / 1000.0) * 1000.0; // next whole-second tick
         left = left.min(rem - min_valid(t));
         if !busy {
             let to_window = rem - self.window(t);
@@ -606,7 +607,7 @@ impl Lifecycle {
         };
         Status {
             state,
-            expires_in: rem.map(|r| (r / 1000.0).floor()),
+            expires_in: rem.map(|r| super::floor(r / 1000.0)),
             expires_at: live.map(|t| t.expires_at),
             renew_at: live.map(|t| now.wall + t.remaining(now.wall, now.mono) - self.window(t)),
             next_attempt_at,

@@ -1,6 +1,7 @@
 //! Token responses and stored entries: validation and the secret newtype.
 
 use super::error::{ErrorCode, TokenError};
+use alloc::string::String;
 use core::fmt;
 
 /// RFC 6750 §2.1 allows any length; we cap it so a hostile broker cannot make us hold

@@ -40,25 +40,20 @@ export function countLocks(prefix, own) {
     () => -1,
   );
 }
-// Marks `p` handled (no unhandledrejection for a promise nobody looked at); returns it.
-export function quiet(p) { p.catch(() => {}); return p; }
-// tokens.fetch: Request/Headers plumbing, kept in JS because binding those web-sys
-// types from Rust would cost more wasm than the logic itself.
-export async function authFetch(getToken, refresh, allowed, refused, input, init) {
-  const req = new Request(input, init);
-  if (new URL(req.url).origin !== allowed) throw refused;
-  const streamed = init != null && typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream;
-  const replay = streamed ? null : req.clone();
-  const send = (r, t) => {
-    const headers = new Headers(r.headers);
-    headers.set("Authorization", "Bearer " + t.access_token);
-    return fetch(new Request(r, { headers }));
-  };
-  const res = await send(req, await getToken());
-  if (res.status !== 401 || !replay) return res;
-  let fresh;
-  try { fresh = await refresh(); } catch { return res; }
-  return send(replay, fresh);
+// The request headers: Accept, then the app's `extra` (a plain object). null when a
+// value is not a string; throws on a name or value fetch would refuse.
+export function headers(extra) {
+  const h = new Headers({ Accept: "application/json" });
+  for (const [k, v] of Object.entries(extra ?? {})) { if (typeof v !== "string") return null; h.set(k, v); }
+  return h;
+}
+// The broker POST: fetch plumbing only; the core judges the answer. Resolves with
+// [status, Retry-After] for an error status, [status, null, body] for a 2xx and [0]
+// for a redirect (never followed: a token endpoint must not redirect).
+export async function post(url, headers, credentials, signal) {
+  const r = await fetch(url, { method: "POST", headers, credentials, redirect: "manual", signal });
+  if (r.type === "opaqueredirect") return [0];
+  return r.ok ? [r.status, null, await r.text()] : [r.status, r.headers.get("retry-after")];
 }
 "#)]
 extern "C" {
@@ -70,16 +65,20 @@ extern "C" {
     pub fn hold(name: &str) -> Function;
     #[wasm_bindgen(js_name = countLocks)]
     pub fn count_locks(prefix: &str, own: &str) -> Promise;
-    pub fn quiet(p: &Promise) -> Promise;
-    #[wasm_bindgen(js_name = authFetch)]
-    pub fn auth_fetch(
-        get_token: &Function,
-        refresh: &Function,
-        allowed: &str,
-        refused: &JsValue,
-        input: &JsValue,
-        init: &JsValue,
+    #[wasm_bindgen(catch)]
+    pub fn headers(extra: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn post(
+        url: &str,
+        headers: &JsValue,
+        credentials: &str,
+        signal: &web_sys::AbortSignal,
     ) -> Promise;
+}
+
+// The integrations (attachSdk, serveFrames, fetch, devtools): JS over the public API.
+#[wasm_bindgen(module = "/src/web/integrations.js")]
+extern "C" {
+    pub fn integrations() -> JsValue;
 }
 
 #[wasm_bindgen]
@@ -88,8 +87,6 @@ extern "C" {
     pub fn set_timeout(cb: &Function, ms: i32) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(id: &JsValue);
-    #[wasm_bindgen(js_name = fetch)]
-    pub fn fetch(input: &str, init: &web_sys::RequestInit) -> Promise;
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn perf_now() -> f64;
 }

@@ -9,12 +9,14 @@ use crate::core::{
     TokenError, Wake, STORE_VERSION,
 };
 use crate::facade::to_js_error;
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 use js_sys::{Function, Object, Promise};
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortController, BroadcastChannel, MessageEvent, RequestCredentials};
+use web_sys::{AbortController, BroadcastChannel, MessageEvent};
 
 /// Wake at least this often: timers are throttled or frozen in background tabs and
 /// the device may sleep (oidc-client-ts re-checks every 5 s for the same reason).
@@ -47,10 +49,10 @@ pub enum Broker {
 pub struct Options {
     /// The broker.
     pub broker: Broker,
-    /// Extra request headers.
-    pub headers: Vec<(String, String)>,
+    /// The request `Headers` (Accept and the app's own).
+    pub headers: JsValue,
     /// `fetch` credentials mode.
-    pub credentials: RequestCredentials,
+    pub credentials: &'static str,
     /// Requested storage.
     pub storage: StoreKind,
     /// Storage key; also names the channel and the lock.
@@ -138,10 +140,11 @@ struct Inner {
     poisoned: Cell<bool>,
 }
 
-thread_local! {
-    /// The live managers, for the panic hook.
-    static LIVE: RefCell<Vec<Weak<Inner>>> = const { RefCell::new(Vec::new()) };
-}
+/// The live managers, for the panic hook.
+struct Live(RefCell<Vec<Weak<Inner>>>);
+// SAFETY: this module is built for wasm32 without the atomics feature: one thread.
+unsafe impl Sync for Live {}
+static LIVE: Live = Live(RefCell::new(Vec::new()));
 
 fn internal() -> TokenError {
     TokenError::new(
@@ -153,7 +156,9 @@ fn internal() -> TokenError {
 /// Installed once: a panic (a bug) must surface as a clear `TokenError` rejection and
 /// an `error` event, not as a silent hang. With `panic = "abort"` the hook runs, then
 /// the wasm traps; state may be mid-borrow, so the hook only uses `try_borrow`.
+#[cfg(feature = "std")]
 fn install_panic_hook() {
+    extern crate std;
     use std::sync::Once;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| std::panic::set_hook(Box::new(|_| poison_all())));
@@ -163,11 +168,9 @@ fn install_panic_hook() {
 /// listeners.
 pub fn poison_all() {
     let live: Vec<Rc<Inner>> = LIVE
-        .try_with(|l| {
-            l.try_borrow()
-                .map(|v| v.iter().filter_map(Weak::upgrade).collect())
-                .unwrap_or_default()
-        })
+        .0
+        .try_borrow()
+        .map(|v| v.iter().filter_map(Weak::upgrade).collect())
         .unwrap_or_default();
     web_sys::console::error_1(
         &"mdh-token: internal error (a bug): the token manager stopped; please report it".into(),
@@ -237,7 +240,7 @@ impl Shell {
             let mut name = opts.storage_key.clone();
             name.push_str(":tab:");
             // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
-            let id = js_sys::Number::from((js_sys::Math::random() * 1e15).floor())
+            let id = js_sys::Number::from(crate::core::floor(js_sys::Math::random() * 1e15))
                 .to_string_with_radix(36);
             name.push_str(&id.map(String::from).unwrap_or_default());
             let release = js::hold(&name);
@@ -266,12 +269,14 @@ impl Shell {
             published: Cell::new(false),
             poisoned: Cell::new(false),
         });
+        // Without std, the crate's #[panic_handler] calls poison_all() instead.
+        #[cfg(feature = "std")]
         install_panic_hook();
-        LIVE.with(|l| {
-            let mut l = l.borrow_mut();
+        {
+            let mut l = LIVE.0.borrow_mut();
             l.retain(|w| w.strong_count() > 0);
             l.push(Rc::downgrade(&inner));
-        });
+        }
         if store_failed {
             inner.warn_storage();
         }
@@ -452,7 +457,7 @@ impl Shell {
         i.core.borrow_mut().destroy();
         i.process();
         i.withdraw();
-        let bridges = std::mem::take(&mut *i.teardown.borrow_mut());
+        let bridges = core::mem::take(&mut *i.teardown.borrow_mut());
         for f in bridges {
             let _ = f.call0(&JsValue::UNDEFINED);
         }
@@ -496,7 +501,7 @@ impl Inner {
 
     /// Storage threw: fall back to memory for good, with one warning.
     fn storage_failed(&self) {
-        let old = std::mem::replace(&mut *self.store.borrow_mut(), Store::memory());
+        let old = core::mem::replace(&mut *self.store.borrow_mut(), Store::memory());
         let _ = old.remove(&self.opts.storage_key);
         self.warn_storage();
     }
@@ -709,7 +714,7 @@ impl Inner {
         let timer = next.map(|ms| {
             let weak = Rc::downgrade(self);
             // +1: never wake a hair before the deadline and spin.
-            Timeout::new(ms.ceil() + 1.0, move || {
+            Timeout::new(crate::core::ceil(ms) + 1.0, move || {
                 if let Some(i) = weak.upgrade() {
                     i.on_timer();
                 }
@@ -743,7 +748,7 @@ impl Inner {
     fn token_value(&self, now: Now) -> Option<JsValue> {
         let core = self.core.borrow();
         let t = core.token(now)?;
-        let secs = (t.remaining(now.wall, now.mono) / 1000.0).floor();
+        let secs = crate::core::floor(t.remaining(now.wall, now.mono) / 1000.0);
         let mut cache = self.cached.borrow_mut();
         let generation = core.generation();
         let same_token = matches!(&*cache, Some(c) if c.generation == generation);
@@ -801,7 +806,7 @@ impl Inner {
     }
 
     fn settle(&self, r: Result<(), TokenError>) {
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
         if waiters.is_empty() {
             return;
         }
@@ -954,49 +959,25 @@ impl Inner {
         };
         match &self.opts.broker {
             Broker::Url(url) => {
-                let init = web_sys::RequestInit::new();
-                init.set_method("POST");
-                init.set_credentials(self.opts.credentials);
-                init.set_redirect(web_sys::RequestRedirect::Manual);
-                init.set_signal(Some(&signal));
-                if let Ok(h) = web_sys::Headers::new() {
-                    let _ = h.set("Accept", "application/json");
-                    for (k, v) in &self.opts.headers {
-                        let _ = h.set(k, v);
-                    }
-                    init.set_headers(&h);
-                }
-                let resp: web_sys::Response = match JsFuture::from(js::fetch(url, &init)).await {
-                    Ok(r) => cast(r),
-                    // A rejected fetch is a network error: never a status to trust.
-                    Err(_) if !timed_out.get() => return Reply::Network,
-                    Err(e) => return failed(e),
+                let post = js::post(url, &self.opts.headers, self.opts.credentials, &signal);
+                let a: js_sys::Array = match JsFuture::from(post).await {
+                    Ok(a) => cast(a),
+                    // A rejected fetch (or body read) is a network error, or our timeout:
+                    // never a status to trust.
+                    Err(_) if timed_out.get() => return Reply::Timeout,
+                    Err(_) => return Reply::Network,
                 };
-                if resp.type_() == web_sys::ResponseType::Opaqueredirect {
-                    return Reply::Redirect;
-                }
-                let status = resp.status();
-                if !resp.ok() {
-                    let retry_after = resp.headers().get("retry-after").ok().flatten();
-                    return Reply::Status {
+                let status = a.get(0).as_f64().unwrap_or(0.0) as u16;
+                match a.get(2).as_string() {
+                    _ if status == 0 => Reply::Redirect,
+                    Some(body) => Reply::Body {
                         status,
-                        retry_after,
-                    };
-                }
-                let text = match resp.text() {
-                    Ok(p) => JsFuture::from(p).await,
-                    Err(e) => Err(e),
-                };
-                match text {
-                    Ok(t) => Reply::Body {
-                        status,
-                        fields: t
-                            .as_string()
-                            .and_then(|s| js::parse_json(&s))
-                            .and_then(|v| js::response_fields(&v)),
+                        fields: js::parse_json(&body).and_then(|v| js::response_fields(&v)),
                     },
-                    Err(_) if timed_out.get() => Reply::Timeout,
-                    Err(_) => Reply::Network,
+                    None => Reply::Status {
+                        status,
+                        retry_after: a.get(1).as_string(),
+                    },
                 }
             }
             Broker::Func(f) => {

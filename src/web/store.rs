@@ -2,6 +2,8 @@
 //! Storage that throws (sandboxed frames, Safari private mode, quota) degrades to
 //! memory with one warning.
 
+use alloc::string::String;
+
 /// The storage the app asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreKind {

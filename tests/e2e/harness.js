@@ -238,21 +238,25 @@ export async function storageDump(page) {
 /**
  * The wasm instance's linear memory size and externref table length, read through
  * the wasm-bindgen glue: `init()` of `/pkg/mdh_token.js` returns the already
- * initialised instance's exports (`memory`, `__wbindgen_externrefs`). Freed slots of
- * the table hold null/undefined, so counting the others counts the live values.
+ * initialised instance's exports, whose one memory and one table (wasm-bindgen's
+ * externref table) are found by type, since the build minifies export names. Freed
+ * slots of the table hold null/undefined, so counting the others counts the live values.
  */
 export async function wasmStats(page) {
   return page.evaluate(async () => {
     const { default: init } = await import("/pkg/mdh_token.js");
-    const w = await init();
-    const table = w.__wbindgen_externrefs;
+    const exports = Object.values(await init());
+    const memory = exports.find((v) => v instanceof WebAssembly.Memory);
+    const tables = exports.filter((v) => v instanceof WebAssembly.Table);
+    if (!memory || tables.length !== 1) throw new Error("expected one memory and one table export");
+    const table = tables[0];
     let live = null;
     if (table) {
       live = 0;
       for (let i = 0; i < table.length; i++) if (table.get(i) != null) live++;
     }
     // `externrefs`: JS values the wasm holds (live slots of the externref table).
-    return { memoryBytes: w.memory.buffer.byteLength, externrefs: live, tableLength: table ? table.length : null };
+    return { memoryBytes: memory.buffer.byteLength, externrefs: live, tableLength: table ? table.length : null };
   });
 }
 

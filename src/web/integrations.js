@@ -1,0 +1,240 @@
+// The integrations on top of a manager: attachSdk, serveFrames, fetch and devtools.
+// They are adapters over the public methods (getToken, peek, on, status, refresh,
+// clear, setLogLevel) plus four hidden ones (__base, __nudge, __log, __onDestroy), so
+// they need nothing of the core. Written in JS because each is a handful of JS calls:
+// through wasm-bindgen the same code was 4.9 kB gzip, here it is about 1.2 kB
+// (`npm run bench`, size). index.js puts them on TokenManager.prototype.
+
+const WARN = 2, DEBUG = 4;
+
+// A TokenError for a bad argument (the same shape the wasm makes).
+function invalid(detail) {
+  const e = new Error("mdh-token: " + detail);
+  e.name = "TokenError";
+  e.code = "invalid_options";
+  e.status = 0;
+  return e;
+}
+
+// `o[k]`, or undefined when `o` is not an object or the getter throws.
+function get(o, k) {
+  if (typeof o !== "object" || o === null) return undefined;
+  try {
+    return o[k];
+  } catch {
+    return undefined;
+  }
+}
+
+// `baseUrl` of an options object: an absolute http(s) URL, or undefined.
+function baseUrl(o) {
+  const s = get(o, "baseUrl");
+  if (s === undefined) return s;
+  let url;
+  try {
+    url = new URL(s);
+  } catch {}
+  if (typeof s !== "string" || !url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    throw invalid("baseUrl must be an absolute http(s) URL");
+  }
+  return s;
+}
+
+// A function that runs `f` at most once.
+function once(f) {
+  return () => {
+    const g = f;
+    f = null;
+    if (g) g();
+  };
+}
+
+// Marks `p` handled (no unhandledrejection for a promise nobody looked at).
+function quiet(p) {
+  p.catch(() => {});
+  return p;
+}
+
+// The SDK's token object: the whole seconds left now, so a restored token is not
+// stretched.
+const sdkToken = (t) => ({
+  access_token: t.access_token,
+  token_type: t.token_type,
+  expires_in: t.expires_in,
+});
+
+// `scheme://host[:port]` exactly as MessageEvent.origin spells it, or null.
+function exactOrigin(s) {
+  let origin;
+  try {
+    origin = new URL(s).origin;
+  } catch {
+    return null;
+  }
+  return origin !== "null" && origin === (s.endsWith("/") ? s.slice(0, -1) : s) ? origin : null;
+}
+
+// Sends `Authorization: Bearer …` to `allowed` only; on a 401 renews once and replays
+// once when the body can be replayed.
+async function authFetch(m, allowed, input, init) {
+  const req = new Request(input, init);
+  if (new URL(req.url).origin !== allowed) {
+    throw invalid("fetch() sends the token only to the origin of baseUrl");
+  }
+  const streamed = init != null && typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream;
+  const replay = streamed ? null : req.clone();
+  const send = (r, t) => {
+    const headers = new Headers(r.headers);
+    headers.set("Authorization", "Bearer " + t.access_token);
+    return fetch(new Request(r, { headers }));
+  };
+  const res = await send(req, await m.getToken());
+  if (res.status !== 401 || !replay) return res;
+  let fresh;
+  try {
+    fresh = await m.refresh();
+  } catch {
+    return res;
+  }
+  return send(replay, fresh);
+}
+
+const HELP = `mdh-token devtools:
+  mdhToken.status()      state, time left, renewal point, broker calls (token masked)
+  mdhToken.refresh()     force a renewal; resolves with status()
+  mdhToken.clear()       forget the token here and in other tabs
+  mdhToken.logLevel(l)   silent | error | warn | info | debug
+  mdhToken.help()        this text`;
+
+const methods = {
+  // Pushes the current token (getting one first if needed) and each new one exactly
+  // once into MyDataHelps.js, and renews on its tokenWillExpire only when the token
+  // really is due. Returns detach(), whose `ready` settles after the first push.
+  attachSdk(sdk, options) {
+    const base = this.__base(); // throws once the manager stopped on a bug
+    const url = baseUrl(options) ?? base;
+    const setToken = get(sdk, "setParticipantAccessToken"), on = get(sdk, "on"), off = get(sdk, "off");
+    if (typeof setToken !== "function" || typeof on !== "function" || typeof off !== "function") {
+      throw invalid("attachSdk expects MyDataHelps (setParticipantAccessToken, on, off)");
+    }
+    // The last token pushed: every push stacks a never-cleared timer in MyDataHelps.js 5.7.
+    let last;
+    const push = (t) => {
+      const access = get(t, "access_token");
+      if (typeof access !== "string" || access === last) return;
+      last = access;
+      try {
+        setToken.call(sdk, sdkToken(t), url);
+      } catch {
+        this.__log(WARN, "MyDataHelps.setParticipantAccessToken threw");
+      }
+    };
+    const unsubscribe = this.on("token", push);
+    const willExpire = () => this.__nudge();
+    try {
+      on.call(sdk, "tokenWillExpire", willExpire);
+    } catch {}
+    const current = this.peek();
+    const ready = current === null ? this.getToken().then((t) => (push(t), true)) : (push(current), Promise.resolve(true));
+    const detach = once(() => {
+      unsubscribe();
+      try {
+        off.call(sdk, "tokenWillExpire", willExpire);
+      } catch {}
+    });
+    detach.ready = quiet(ready);
+    this.__onDestroy(detach);
+    return detach;
+  },
+
+  // Answers GetDelegatedAccessToken from frames whose origin is exactly in `origins`,
+  // posting to that origin only (MyDataHelps.js posts to "*"; we never do).
+  serveFrames(options) {
+    const base = this.__base();
+    const list = get(options, "origins");
+    if (!Array.isArray(list) || !list.every((o) => typeof o === "string")) {
+      throw invalid("serveFrames needs origins: a list of exact origins");
+    }
+    const url = baseUrl(options) ?? base;
+    if (list.length === 0) throw invalid('serveFrames needs origins: a list like ["https://mydatahelps.org"]');
+    const origins = list.map(exactOrigin);
+    if (origins.includes(null)) {
+      throw invalid('serveFrames origins must be exact origins (scheme://host[:port]), never "*"');
+    }
+    const participant = get(options, "participantId");
+    if (participant !== undefined && typeof participant !== "string") throw invalid("participantId must be a string");
+    if (typeof window === "undefined") throw invalid("serveFrames needs a window");
+    const onMessage = (ev) => {
+      if (!origins.includes(ev.origin)) {
+        this.__log(DEBUG, "ignored a message from an origin not in serveFrames' list");
+        return;
+      }
+      const source = ev.source;
+      if (get(ev.data, "name") !== "GetDelegatedAccessToken" || !source) return;
+      this.getToken().then(
+        (t) => {
+          const msg = { name: "DelegatedAccessTokenResponse", accessToken: sdkToken(t), baseUrl: url };
+          if (participant !== undefined) msg.participantID = participant;
+          if (typeof source.postMessage === "function") source.postMessage(msg, ev.origin);
+        },
+        () => this.__log(WARN, "could not answer a frame: no token"),
+      );
+    };
+    window.addEventListener("message", onMessage);
+    const stop = once(() => window.removeEventListener("message", onMessage));
+    this.__onDestroy(stop);
+    return stop;
+  },
+
+  // fetch with Authorization: Bearer … for the origin of baseUrl.
+  fetch(input, init) {
+    let allowed;
+    try {
+      allowed = new URL(this.__base()).origin;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return authFetch(this, allowed, input, init);
+  },
+};
+
+// `globalThis[name]` with status/refresh/clear/logLevel/help, removed on destroy().
+// Nothing it prints or returns contains the token.
+function devtools(m, name) {
+  const status = () => {
+    const s = m.status();
+    console.table(s);
+    return s;
+  };
+  const o = {
+    status,
+    refresh: () =>
+      quiet(
+        m.refresh().then(status, (e) => {
+          status();
+          throw e;
+        }),
+      ),
+    clear: () => m.clear(),
+    logLevel(l) {
+      try {
+        m.setLogLevel(l);
+        return true;
+      } catch {
+        console.warn("mdh-token: logLevel takes silent, error, warn, info or debug");
+        return false;
+      }
+    },
+    help: () => console.info(HELP),
+  };
+  globalThis[name] = o;
+  m.__onDestroy(() => {
+    if (globalThis[name] === o) delete globalThis[name];
+  });
+}
+
+// For index.js (through the wasm, which is the one module that may import this one):
+// the methods to put on TokenManager.prototype, and the devtools installer.
+export function integrations() {
+  return [methods, devtools];
+}
