@@ -1,64 +1,35 @@
 //! Handles that clean up after themselves (as gloo-timers and gloo-events do): a timer
-//! or listener is a value; dropping it cancels it.
+//! or a set of listeners is a value; dropping it cancels it. Their callbacks go to the
+//! manager's one mailbox function (see `shell.rs`), so no closure is made per handle.
 
 use super::js;
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-/// A pending `setTimeout`, cleared on drop.
-pub struct Timeout {
-    id: JsValue,
-    _cb: Closure<dyn FnMut()>,
-}
+/// A pending `setTimeout` that calls `mailbox(kind, id)`, cleared on drop.
+pub struct Timeout(JsValue);
 
 impl Timeout {
-    /// Calls `f` once after `ms`.
-    pub fn new(ms: f64, f: impl FnMut() + 'static) -> Self {
-        let cb = Closure::<dyn FnMut()>::new(f);
+    /// Calls `mailbox(kind, id)` once after `ms`.
+    pub fn new(ms: f64, mailbox: &Function, kind: u32, id: f64) -> Self {
         // Not f64::clamp: its panic path pulls float formatting into the wasm.
         #[allow(clippy::manual_clamp)]
-        let id = js::set_timeout(
-            cb.as_ref().unchecked_ref(),
-            ms.max(0.0).min(2_147_483_647.0) as i32,
-        );
-        Timeout { id, _cb: cb }
+        let ms = ms.max(0.0).min(2_147_483_647.0);
+        Timeout(js::after(ms, mailbox, kind, id))
     }
 }
 
 impl Drop for Timeout {
     fn drop(&mut self) {
-        js::clear_timeout(&self.id);
+        js::clear_timeout(&self.0);
     }
 }
 
-/// An event listener, removed on drop.
-pub struct Listener {
-    target: web_sys::EventTarget,
-    name: &'static str,
-    cb: Closure<dyn FnMut(web_sys::Event)>,
-}
+/// Undoes something (removes listeners, releases a lock) when dropped.
+pub struct Undo(pub Function);
 
-impl Listener {
-    /// Listens to `name` on `target`.
-    pub fn new(
-        target: &web_sys::EventTarget,
-        name: &'static str,
-        f: impl FnMut(web_sys::Event) + 'static,
-    ) -> Self {
-        let cb = Closure::<dyn FnMut(web_sys::Event)>::new(f);
-        let _ = target.add_event_listener_with_callback(name, cb.as_ref().unchecked_ref());
-        Listener {
-            target: target.clone(),
-            name,
-            cb,
-        }
-    }
-}
-
-impl Drop for Listener {
+impl Drop for Undo {
     fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.name, self.cb.as_ref().unchecked_ref());
+        let _ = self.0.call0(&JsValue::UNDEFINED);
     }
 }

@@ -6,7 +6,6 @@
 use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = r#"
 export function hasLocks() {
@@ -27,6 +26,37 @@ export function abortable(p, signal) {
   });
 }
 export function freeze(o) { return Object.freeze(o); }
+// Every callback into the wasm goes to one function per manager, mailbox(kind, id, value),
+// so the wasm holds one closure instead of one per timer, listener and promise.
+export function after(ms, mailbox, kind, id) { return setTimeout(() => mailbox(kind, id), ms); }
+export function soon(mailbox, kind, id) { queueMicrotask(() => mailbox(kind, id)); }
+// Settles into mailbox(kind, id, value), or mailbox(kind + 1, id, reason).
+export function pipe(p, mailbox, kind, id) {
+  Promise.resolve(p).then((v) => mailbox(kind, id, v), (e) => mailbox(kind + 1, id, e)).catch(() => {});
+}
+// The `on()` unsubscribe function.
+export function unsubscriber(mailbox, kind, id) { return () => mailbox(kind, id); }
+// mailbox(kind) when the page may have slept: visible again, online, shown, focused.
+// Returns the function that stops listening.
+export function wakeups(mailbox, kind) {
+  if (typeof window === "undefined") return () => {};
+  const doc = window.document;
+  const wake = () => mailbox(kind, 0);
+  const vis = () => { if (doc.visibilityState === "visible") wake(); };
+  const names = ["online", "pageshow", "focus"];
+  doc?.addEventListener("visibilitychange", vis);
+  for (const n of names) window.addEventListener(n, wake);
+  return () => {
+    doc?.removeEventListener("visibilitychange", vis);
+    for (const n of names) window.removeEventListener(n, wake);
+  };
+}
+// The tabs' channel; messages go to mailbox(kind, 0, data).
+export function channel(name, mailbox, kind) {
+  const c = new BroadcastChannel(name);
+  c.onmessage = (e) => mailbox(kind, 0, e.data);
+  return c;
+}
 // Holds the lock `name` until the returned function is called (also before the grant).
 export function hold(name) {
   let release, done = false;
@@ -62,6 +92,17 @@ extern "C" {
     pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
     pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
     pub fn freeze(o: &Object) -> Object;
+    pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
+    pub fn soon(mailbox: &Function, kind: u32, id: f64);
+    pub fn pipe(p: &Promise, mailbox: &Function, kind: u32, id: f64);
+    pub fn unsubscriber(mailbox: &Function, kind: u32, id: f64) -> Function;
+    pub fn wakeups(mailbox: &Function, kind: u32) -> Function;
+    #[wasm_bindgen(catch)]
+    pub fn channel(
+        name: &str,
+        mailbox: &Function,
+        kind: u32,
+    ) -> Result<web_sys::BroadcastChannel, JsValue>;
     pub fn hold(name: &str) -> Function;
     #[wasm_bindgen(js_name = countLocks)]
     pub fn count_locks(prefix: &str, own: &str) -> Promise;
@@ -83,8 +124,6 @@ extern "C" {
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub fn set_timeout(cb: &Function, ms: i32) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
@@ -166,9 +205,4 @@ pub fn parse_json(s: &str) -> Option<JsValue> {
 /// A function's `.call1`, where an exception is a value, not a panic.
 pub fn call1(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
     f.call1(&JsValue::UNDEFINED, arg)
-}
-
-/// Casts without checks for values whose type we know.
-pub fn cast<T: JsCast>(v: JsValue) -> T {
-    v.unchecked_into()
 }

@@ -1,8 +1,11 @@
-//! The shell around the core: one `Inner` per manager, shared by the timer, DOM and
-//! channel callbacks through weak references so that dropping the manager frees all.
+//! The shell around the core: one `Inner` per manager. Every browser callback (timer,
+//! DOM event, channel message, settled promise) comes back through the manager's one
+//! mailbox closure, `mailbox(kind, id, value)`, which holds a weak reference, so that
+//! dropping the manager frees all. A broker attempt is an explicit little state
+//! machine (lock → re-check → send → reply) driven by those callbacks.
 
-use super::handles::{Listener, Timeout};
-use super::js::{self, cast, get, set};
+use super::handles::{Timeout, Undo};
+use super::js::{self, get, set};
 use super::store::{Store, StoreKind};
 use crate::core::{
     parse_stored, Access, Config, ErrorCode, Event, Field, Lifecycle, Now, Output, Reason, Reply,
@@ -15,8 +18,8 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortController, BroadcastChannel, MessageEvent};
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, BroadcastChannel};
 
 /// Wake at least this often: timers are throttled or frozen in background tabs and
 /// the device may sleep (oidc-client-ts re-checks every 5 s for the same reason).
@@ -25,6 +28,21 @@ const MAX_SLEEP_MS: f64 = 30_000.0;
 const CLOCK_JUMP_MS: f64 = 2_000.0;
 /// How long a tab inside the lock waits for peers to answer "who has a token?".
 const PEER_WAIT_MS: f64 = 250.0;
+
+// What the mailbox is told. A settled promise reports `kind` when fulfilled and
+// `kind + 1` when rejected (`js::pipe`); `id` is the broker attempt's id.
+const EV_TIMER: u32 = 0;
+const EV_WAKE: u32 = 1;
+const EV_MESSAGE: u32 = 2;
+const EV_UNSUBSCRIBE: u32 = 3;
+const EV_ASKED: u32 = 4;
+const EV_DEADLINE: u32 = 5;
+const EV_LOCK: u32 = 6;
+const EV_LOCK_REFUSED: u32 = 7;
+const EV_PEERS: u32 = 8;
+const EV_PEERS_UNKNOWN: u32 = 9;
+const EV_REPLY: u32 = 10;
+const EV_REPLY_FAILED: u32 = 11;
 
 /// Log levels, from quiet to chatty.
 pub const LOG_SILENT: u8 = 0;
@@ -91,14 +109,37 @@ impl Kind {
     }
 }
 
-type MessageHandler = Closure<dyn FnMut(MessageEvent)>;
-
-/// A question to the other tabs: `nonce` matches the answers, `left` counts the
-/// peers yet to answer, `done` ends the wait.
+/// A question to the other tabs from attempt `id`: `nonce` matches the answers, `left`
+/// counts the peers yet to answer.
 struct Ask {
+    id: u64,
     nonce: f64,
     left: u32,
-    done: Function,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for the cross-tab Web Lock.
+    Locking,
+    /// Counting the other tabs (their presence locks).
+    Counting,
+    /// Asking the other tabs whether one of them just renewed.
+    Asking,
+    /// The broker request is out.
+    Sending,
+}
+
+/// One broker attempt. Dropping it releases its Web Lock and clears its timer.
+struct Attempt {
+    id: u64,
+    reason: Reason,
+    ctrl: AbortController,
+    stage: Stage,
+    /// The peer wait, then the request deadline.
+    timer: Option<Timeout>,
+    timed_out: bool,
+    /// Releases the Web Lock; dropped last, after the new token was broadcast.
+    lock: Option<Undo>,
 }
 
 struct Cached {
@@ -113,14 +154,14 @@ struct Inner {
     core: RefCell<Lifecycle>,
     store: RefCell<Store>,
     channel: Option<BroadcastChannel>,
-    on_message: RefCell<Option<MessageHandler>>,
     locks: bool,
     timer: RefCell<Option<Timeout>>,
-    dom: RefCell<Vec<Listener>>,
+    /// Removes the wake-up listeners (visibilitychange, online, pageshow, focus).
+    dom: RefCell<Option<Undo>>,
     listeners: RefCell<Vec<(u32, Kind, Function)>>,
     next_listener: Cell<u32>,
     waiters: RefCell<Vec<(Function, Function)>>,
-    abort: RefCell<Option<(u64, AbortController)>>,
+    attempt: RefCell<Option<Attempt>>,
     cached: RefCell<Option<Cached>>,
     /// The question "who has a token?" this tab is waiting on, if any.
     asking: RefCell<Option<Ask>>,
@@ -138,6 +179,9 @@ struct Inner {
     published: Cell<bool>,
     /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
     poisoned: Cell<bool>,
+    /// `mailbox(kind, id, value)`: the one way back in from JS. `Fn`, not `FnMut`, so a
+    /// listener may unsubscribe from inside an event.
+    mailbox: Closure<dyn Fn(u32, f64, JsValue)>,
 }
 
 /// The live managers, for the panic hook.
@@ -230,44 +274,53 @@ impl Shell {
             Ok(s) => (s, false),
             Err(_) => (Store::memory(), true),
         };
-        let channel = if opts.cross_tab {
-            BroadcastChannel::new(&opts.storage_key).ok()
-        } else {
-            None
-        };
         let locks = opts.cross_tab && js::has_locks();
-        let presence = (locks && channel.is_some()).then(|| {
-            let mut name = opts.storage_key.clone();
-            name.push_str(":tab:");
-            // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
-            let id = js_sys::Number::from(crate::core::floor(js_sys::Math::random() * 1e15))
-                .to_string_with_radix(36);
-            name.push_str(&id.map(String::from).unwrap_or_default());
-            let release = js::hold(&name);
-            (name, release)
-        });
-        let inner = Rc::new(Inner {
-            core: RefCell::new(Lifecycle::new(opts.core, seed)),
-            log_level: Cell::new(opts.log_level),
-            opts,
-            store: RefCell::new(store),
-            channel,
-            on_message: RefCell::new(None),
-            locks,
-            timer: RefCell::new(None),
-            dom: RefCell::new(Vec::new()),
-            listeners: RefCell::new(Vec::new()),
-            next_listener: Cell::new(0),
-            waiters: RefCell::new(Vec::new()),
-            abort: RefCell::new(None),
-            cached: RefCell::new(None),
-            asking: RefCell::new(None),
-            presence,
-            clock: Cell::new(now),
-            teardown: RefCell::new(Vec::new()),
-            sink,
-            published: Cell::new(false),
-            poisoned: Cell::new(false),
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak = weak.clone();
+            let mailbox = Closure::<dyn Fn(u32, f64, JsValue)>::new(move |kind, id, v| {
+                if let Some(i) = weak.upgrade() {
+                    i.on_event(kind, id, v);
+                }
+            });
+            let mb: &Function = mailbox.as_ref().unchecked_ref();
+            let channel = opts
+                .cross_tab
+                .then(|| js::channel(&opts.storage_key, mb, EV_MESSAGE).ok())
+                .flatten();
+            let dom = Undo(js::wakeups(mb, EV_WAKE));
+            let presence = (locks && channel.is_some()).then(|| {
+                let mut name = opts.storage_key.clone();
+                name.push_str(":tab:");
+                // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
+                let id = js_sys::Number::from(crate::core::floor(js_sys::Math::random() * 1e15))
+                    .to_string_with_radix(36);
+                name.push_str(&id.map(String::from).unwrap_or_default());
+                let release = js::hold(&name);
+                (name, release)
+            });
+            Inner {
+                core: RefCell::new(Lifecycle::new(opts.core, seed)),
+                log_level: Cell::new(opts.log_level),
+                opts,
+                store: RefCell::new(store),
+                channel,
+                locks,
+                timer: RefCell::new(None),
+                dom: RefCell::new(Some(dom)),
+                listeners: RefCell::new(Vec::new()),
+                next_listener: Cell::new(0),
+                waiters: RefCell::new(Vec::new()),
+                attempt: RefCell::new(None),
+                cached: RefCell::new(None),
+                asking: RefCell::new(None),
+                presence,
+                clock: Cell::new(now),
+                teardown: RefCell::new(Vec::new()),
+                sink,
+                published: Cell::new(false),
+                poisoned: Cell::new(false),
+                mailbox,
+            }
         });
         // Without std, the crate's #[panic_handler] calls poison_all() instead.
         #[cfg(feature = "std")]
@@ -281,7 +334,6 @@ impl Shell {
             inner.warn_storage();
         }
         inner.restore(now);
-        inner.listen();
         inner.process();
         inner.arm();
         Shell { inner }
@@ -362,18 +414,8 @@ impl Shell {
         let id = self.inner.next_listener.get() + 1;
         self.inner.next_listener.set(id);
         self.inner.listeners.borrow_mut().push((id, kind, f));
-        let weak = Rc::downgrade(&self.inner);
-        // FnMut, not once: calling the unsubscribe function twice is harmless.
-        Ok(cast(
-            Closure::<dyn FnMut()>::new(move || {
-                if let Some(i) = weak.upgrade() {
-                    if let Ok(mut l) = i.listeners.try_borrow_mut() {
-                        l.retain(|l| l.0 != id);
-                    }
-                }
-            })
-            .into_js_value(),
-        ))
+        // Calling it twice is harmless.
+        Ok(js::unsubscriber(self.inner.mb(), EV_UNSUBSCRIBE, id as f64))
     }
 
     /// `status()`: a plain object without the token.
@@ -462,15 +504,27 @@ impl Shell {
             let _ = f.call0(&JsValue::UNDEFINED);
         }
         i.timer.borrow_mut().take();
-        i.dom.borrow_mut().clear();
+        i.dom.borrow_mut().take();
         i.listeners.borrow_mut().clear();
         if let Some(c) = &i.channel {
-            c.set_onmessage(None);
             c.close();
         }
-        i.on_message.borrow_mut().take();
-        i.finish_ask();
+        i.asking.borrow_mut().take();
+        i.attempt.borrow_mut().take();
         if let Some((_, release)) = &i.presence {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// A manager dropped without `destroy()` (its JS object was collected) lets go of
+    /// the tabs too; the handles in its fields clean up the rest.
+    fn drop(&mut self) {
+        if let Some(c) = &self.channel {
+            c.close();
+        }
+        if let Some((_, release)) = &self.presence {
             let _ = release.call0(&JsValue::UNDEFINED);
         }
     }
@@ -539,39 +593,23 @@ impl Inner {
         }
     }
 
-    fn listen(self: &Rc<Self>) {
-        if let Some(ch) = &self.channel {
-            let weak = Rc::downgrade(self);
-            let cb = MessageHandler::new(move |ev: MessageEvent| {
-                if let Some(i) = weak.upgrade() {
-                    i.on_peer(ev.data());
-                }
-            });
-            ch.set_onmessage(Some(cb.as_ref().unchecked_ref()));
-            *self.on_message.borrow_mut() = Some(cb);
-        }
-        let Some(win) = web_sys::window() else { return };
-        let mut dom = self.dom.borrow_mut();
-        let wake = |weak: Weak<Inner>| {
-            move |_ev: web_sys::Event| {
-                if let Some(i) = weak.upgrade() {
-                    i.on_wake();
+    fn mb(&self) -> &Function {
+        self.mailbox.as_ref().unchecked_ref()
+    }
+
+    /// Everything that comes back from JS.
+    fn on_event(self: &Rc<Self>, kind: u32, id: f64, v: JsValue) {
+        let id = id as u64;
+        match kind {
+            EV_TIMER => self.on_timer(),
+            EV_WAKE => self.on_wake(),
+            EV_MESSAGE => self.on_peer(v),
+            EV_UNSUBSCRIBE => {
+                if let Ok(mut l) = self.listeners.try_borrow_mut() {
+                    l.retain(|l| u64::from(l.0) != id);
                 }
             }
-        };
-        if let Some(doc) = win.document() {
-            let weak = Rc::downgrade(self);
-            let d = doc.clone();
-            dom.push(Listener::new(&doc, "visibilitychange", move |_| {
-                if d.visibility_state() == web_sys::VisibilityState::Visible {
-                    if let Some(i) = weak.upgrade() {
-                        i.on_wake();
-                    }
-                }
-            }));
-        }
-        for name in ["online", "pageshow", "focus"] {
-            dom.push(Listener::new(&win, name, wake(Rc::downgrade(self))));
+            _ => self.step(kind, id, v),
         }
     }
 
@@ -630,11 +668,11 @@ impl Inner {
         self.arm();
     }
 
-    /// Resolves the pending question, if any.
+    /// Ends the pending question, if any: its attempt goes on (in a microtask).
     fn finish_ask(&self) {
         let done = self.asking.borrow_mut().take();
         if let Some(a) = done {
-            let _ = a.done.call0(&JsValue::UNDEFINED);
+            js::soon(self.mb(), EV_ASKED, a.id as f64);
         }
     }
 
@@ -676,7 +714,7 @@ impl Inner {
             // Any output may change what getToken() should answer.
             self.withdraw();
             match out {
-                Output::CallBroker { id, reason } => spawn_local(attempt(self.clone(), id, reason)),
+                Output::CallBroker { id, reason } => self.start(id, reason),
                 Output::Persist => self.persist(),
                 Output::BroadcastToken => {
                     let e = self.core.borrow().token(js::now()).map(js::entry);
@@ -688,8 +726,11 @@ impl Inner {
                 Output::Emit(ev) => self.emit(ev),
                 Output::Settle(r) => self.settle(r),
                 Output::Abort => {
-                    if let Some((_, c)) = self.abort.borrow_mut().take() {
-                        c.abort();
+                    // Dropped after the borrow ends: that releases the lock.
+                    let a = self.attempt.borrow_mut().take();
+                    if let Some(a) = &a {
+                        a.ctrl.abort();
+                        self.asking.borrow_mut().take();
                     }
                 }
             }
@@ -711,15 +752,9 @@ impl Inner {
                 )
             }
         };
-        let timer = next.map(|ms| {
-            let weak = Rc::downgrade(self);
-            // +1: never wake a hair before the deadline and spin.
-            Timeout::new(crate::core::ceil(ms) + 1.0, move || {
-                if let Some(i) = weak.upgrade() {
-                    i.on_timer();
-                }
-            })
-        });
+        // +1: never wake a hair before the deadline and spin.
+        let timer =
+            next.map(|ms| Timeout::new(crate::core::ceil(ms) + 1.0, self.mb(), EV_TIMER, 0.0));
         *self.timer.borrow_mut() = timer;
     }
 
@@ -872,15 +907,125 @@ impl Inner {
         }
     }
 
-    fn forget_abort(&self, id: u64) {
-        let mut a = self.abort.borrow_mut();
-        if matches!(&*a, Some((i, _)) if *i == id) {
-            *a = None;
+    /// Starts broker attempt `id` (it replaces any older one): take the cross-tab lock
+    /// if there is one; the rest follows in [`Inner::step`].
+    fn start(&self, id: u64, reason: Reason) {
+        let Ok(ctrl) = AbortController::new() else {
+            return;
+        };
+        let signal = ctrl.signal();
+        let old = self.attempt.borrow_mut().replace(Attempt {
+            id,
+            reason,
+            ctrl,
+            stage: Stage::Locking,
+            timer: None,
+            timed_out: false,
+            lock: None,
+        });
+        drop(old);
+        if self.locks {
+            let mut name = self.opts.storage_key.clone();
+            name.push_str(":refresh");
+            js::pipe(&js::lock(&name, &signal), self.mb(), EV_LOCK, id as f64);
+        } else {
+            // As if granted, in a microtask: never re-enter `process()`.
+            js::soon(self.mb(), EV_LOCK, id as f64);
+        }
+    }
+
+    /// The stage of attempt `id`, when it is the current one.
+    fn stage(&self, id: u64) -> Option<Stage> {
+        self.attempt
+            .borrow()
+            .as_ref()
+            .filter(|a| a.id == id)
+            .map(|a| a.stage)
+    }
+
+    fn set_stage(&self, stage: Stage, timer: Option<Timeout>) {
+        if let Some(a) = self.attempt.borrow_mut().as_mut() {
+            a.stage = stage;
+            a.timer = timer;
+        }
+    }
+
+    /// The next step of attempt `id`. Callbacks of an attempt that was aborted or
+    /// replaced find another id (or none) and only let go of what they hold.
+    fn step(self: &Rc<Self>, kind: u32, id: u64, v: JsValue) {
+        let stage = self.stage(id);
+        match (kind, stage) {
+            (EV_LOCK, Some(Stage::Locking)) => {
+                if let (Some(a), Ok(f)) =
+                    (self.attempt.borrow_mut().as_mut(), v.dyn_into::<Function>())
+                {
+                    a.lock = Some(Undo(f));
+                }
+                self.locked(id);
+            }
+            (EV_LOCK, _) => {
+                // Granted after the attempt ended: give it back at once.
+                if let Ok(f) = v.dyn_into::<Function>() {
+                    drop(Undo(f));
+                }
+            }
+            (EV_LOCK_REFUSED, Some(Stage::Locking)) => {
+                // Refused (an opaque-origin sandboxed frame has `navigator.locks` but
+                // may not use it): carry on without the cross-tab lock, never wedge.
+                self.log(
+                    LOG_DEBUG,
+                    "Web Locks refused here; renewing without the cross-tab lock",
+                );
+                self.locked(id);
+            }
+            (EV_PEERS | EV_PEERS_UNKNOWN, Some(Stage::Counting)) => {
+                let peers = v.as_f64().filter(|n| *n >= 0.0).map(|n| n as u32);
+                if peers == Some(0) || !self.core.borrow().pending(id) {
+                    self.send(id);
+                } else {
+                    self.ask(id, peers);
+                }
+            }
+            (EV_ASKED, Some(Stage::Asking)) => {
+                self.asking.borrow_mut().take();
+                self.send(id);
+            }
+            (EV_DEADLINE, Some(Stage::Sending)) => {
+                if let Some(a) = self.attempt.borrow_mut().as_mut() {
+                    a.timed_out = true;
+                    a.ctrl.abort();
+                }
+            }
+            (EV_REPLY | EV_REPLY_FAILED, Some(Stage::Sending)) => {
+                let a = self.attempt.borrow_mut().take();
+                let timed_out = a.as_ref().is_some_and(|a| a.timed_out);
+                let reply = match (&self.opts.broker, kind == EV_REPLY) {
+                    (Broker::Url(_), true) => url_reply(&v),
+                    (Broker::Func(_), true) => Reply::Body {
+                        status: 0,
+                        fields: js::response_fields(&v),
+                    },
+                    _ if timed_out => Reply::Timeout,
+                    // A rejected fetch (or body read) is a network error: never a
+                    // status to trust.
+                    (Broker::Url(_), false) => Reply::Network,
+                    (Broker::Func(_), false) => thrown(&v),
+                };
+                self.core.borrow_mut().reply(id, js::now(), reply);
+                self.process();
+                self.arm();
+                // `a` drops here: the lock is released after the new token was broadcast.
+                drop(a);
+            }
+            _ => {}
         }
     }
 
     /// Inside the lock, before calling the broker: did another tab renew meanwhile?
-    async fn recheck(self: &Rc<Self>, id: u64) {
+    fn locked(self: &Rc<Self>, id: u64) {
+        if !self.core.borrow().pending(id) {
+            return self.send(id);
+        }
         let now = js::now();
         let kind = self.store.borrow().kind();
         if kind == StoreKind::Local {
@@ -898,105 +1043,97 @@ impl Inner {
                 self.core.borrow_mut().external(now, t);
             }
             self.process();
-        } else if self.channel.is_some() && self.core.borrow().pending(id) {
-            // Memory and session storage are per tab: ask the peers. A peer that just
-            // renewed answers with the new token. Peers are counted by their presence
-            // locks, so a lone tab does not wait and a crowd answers in one round trip;
-            // without Web Locks the wait ends after PEER_WAIT_MS.
-            let peers = match &self.presence {
-                Some((own, _)) => {
-                    let mut prefix = self.opts.storage_key.clone();
-                    prefix.push_str(":tab:");
-                    let n = JsFuture::from(js::count_locks(&prefix, own)).await;
-                    n.ok()
-                        .and_then(|v| v.as_f64())
-                        .filter(|n| *n >= 0.0)
-                        .map(|n| n as u32)
-                }
-                None => None,
-            };
-            if peers == Some(0) || !self.core.borrow().pending(id) {
-                return;
-            }
-            let nonce = js_sys::Math::random();
-            let wait = Promise::new(&mut |res, _| {
-                let r = res.clone();
-                let _ = js::set_timeout(
-                    &cast(Closure::once_into_js(move || {
-                        let _ = r.call0(&JsValue::UNDEFINED);
-                    })),
-                    PEER_WAIT_MS as i32,
+            return self.send(id);
+        }
+        if self.channel.is_none() {
+            return self.send(id);
+        }
+        // Memory and session storage are per tab: ask the peers. A peer that just
+        // renewed answers with the new token. Peers are counted by their presence
+        // locks, so a lone tab does not wait and a crowd answers in one round trip;
+        // without Web Locks the wait ends after PEER_WAIT_MS.
+        match &self.presence {
+            Some((own, _)) => {
+                let mut prefix = self.opts.storage_key.clone();
+                prefix.push_str(":tab:");
+                self.set_stage(Stage::Counting, None);
+                js::pipe(
+                    &js::count_locks(&prefix, own),
+                    self.mb(),
+                    EV_PEERS,
+                    id as f64,
                 );
-                *self.asking.borrow_mut() = Some(Ask {
-                    nonce,
-                    left: peers.unwrap_or(u32::MAX),
-                    done: res,
-                });
-            });
-            self.post("ask", None, &JsValue::from_f64(nonce));
-            let _ = JsFuture::from(wait).await;
-            // Ended by the timer: drop the question (and its resolver) all the same.
-            self.asking.borrow_mut().take();
+            }
+            None => self.ask(id, None),
         }
     }
 
-    async fn call_broker(&self, reason: Reason, ctrl: &AbortController) -> Reply {
-        let timed_out = Rc::new(Cell::new(false));
-        let _deadline = {
-            let (t, c) = (timed_out.clone(), ctrl.clone());
-            Timeout::new(self.opts.timeout_ms, move || {
-                t.set(true);
-                c.abort();
-            })
+    fn ask(&self, id: u64, peers: Option<u32>) {
+        let nonce = js_sys::Math::random();
+        *self.asking.borrow_mut() = Some(Ask {
+            id,
+            nonce,
+            left: peers.unwrap_or(u32::MAX),
+        });
+        let wait = Timeout::new(PEER_WAIT_MS, self.mb(), EV_ASKED, id as f64);
+        self.set_stage(Stage::Asking, Some(wait));
+        self.post("ask", None, &JsValue::from_f64(nonce));
+    }
+
+    /// Asks the core for the go, then sends the request with its deadline.
+    fn send(self: &Rc<Self>, id: u64) {
+        if self.stage(id).is_none() {
+            return;
+        }
+        if !self.core.borrow_mut().begin_send(id, js::now()) {
+            let a = self.attempt.borrow_mut().take();
+            self.process();
+            self.arm();
+            drop(a);
+            return;
+        }
+        self.log(LOG_DEBUG, "calling the broker");
+        let deadline = Timeout::new(self.opts.timeout_ms, self.mb(), EV_DEADLINE, id as f64);
+        self.set_stage(Stage::Sending, Some(deadline));
+        let Some((signal, reason)) = self
+            .attempt
+            .borrow()
+            .as_ref()
+            .map(|a| (a.ctrl.signal(), a.reason))
+        else {
+            return;
         };
-        let signal = ctrl.signal();
-        let failed = |e: JsValue| {
-            if timed_out.get() {
-                Reply::Timeout
-            } else {
-                thrown(&e)
-            }
-        };
-        match &self.opts.broker {
-            Broker::Url(url) => {
-                let post = js::post(url, &self.opts.headers, self.opts.credentials, &signal);
-                let a: js_sys::Array = match JsFuture::from(post).await {
-                    Ok(a) => cast(a),
-                    // A rejected fetch (or body read) is a network error, or our timeout:
-                    // never a status to trust.
-                    Err(_) if timed_out.get() => return Reply::Timeout,
-                    Err(_) => return Reply::Network,
-                };
-                let status = a.get(0).as_f64().unwrap_or(0.0) as u16;
-                match a.get(2).as_string() {
-                    _ if status == 0 => Reply::Redirect,
-                    Some(body) => Reply::Body {
-                        status,
-                        fields: js::parse_json(&body).and_then(|v| js::response_fields(&v)),
-                    },
-                    None => Reply::Status {
-                        status,
-                        retry_after: a.get(1).as_string(),
-                    },
-                }
-            }
+        let p = match &self.opts.broker {
+            Broker::Url(url) => js::post(url, &self.opts.headers, self.opts.credentials, &signal),
             Broker::Func(f) => {
                 let arg = Object::new();
                 set(&arg, "signal", &signal);
                 set(&arg, "reason", &reason.as_str().into());
-                let result = match js::call1(f, &arg) {
-                    Ok(v) => JsFuture::from(js::abortable(&v, &signal)).await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(v) => Reply::Body {
-                        status: 0,
-                        fields: js::response_fields(&v),
-                    },
-                    Err(e) => failed(e),
+                match js::call1(f, &arg) {
+                    Ok(v) => js::abortable(&v, &signal),
+                    Err(e) => Promise::reject(&e),
                 }
             }
-        }
+        };
+        js::pipe(&p, self.mb(), EV_REPLY, id as f64);
+    }
+}
+
+/// The broker URL's answer, `[status, Retry-After]`, `[status, null, body]` or `[0]`
+/// (see `post` in js.rs).
+fn url_reply(v: &JsValue) -> Reply {
+    let a: &js_sys::Array = v.unchecked_ref();
+    let status = a.get(0).as_f64().unwrap_or(0.0) as u16;
+    match a.get(2).as_string() {
+        _ if status == 0 => Reply::Redirect,
+        Some(body) => Reply::Body {
+            status,
+            fields: js::parse_json(&body).and_then(|v| js::response_fields(&v)),
+        },
+        None => Reply::Status {
+            status,
+            retry_after: a.get(1).as_string(),
+        },
     }
 }
 
@@ -1010,64 +1147,4 @@ fn thrown(e: &JsValue) -> Reply {
         },
         _ => Reply::Network,
     }
-}
-
-/// Releases a Web Lock when dropped, whatever path the attempt took.
-struct Release(Option<Function>);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        if let Some(f) = self.0.take() {
-            let _ = f.call0(&JsValue::UNDEFINED);
-        }
-    }
-}
-
-/// One broker attempt: take the cross-tab lock, re-check, call, report.
-async fn attempt(inner: Rc<Inner>, id: u64, reason: Reason) {
-    let Ok(ctrl) = AbortController::new() else {
-        return;
-    };
-    *inner.abort.borrow_mut() = Some((id, ctrl.clone()));
-    let mut lock_name = inner.opts.storage_key.clone();
-    lock_name.push_str(":refresh");
-    let _release = if inner.locks {
-        match JsFuture::from(js::lock(&lock_name, &ctrl.signal())).await {
-            Ok(f) => Release(Some(cast(f))),
-            Err(_) if ctrl.signal().aborted() => {
-                // Aborted by clear()/destroy(); the core has moved on.
-                inner.forget_abort(id);
-                return;
-            }
-            Err(_) => {
-                // Refused (an opaque-origin sandboxed frame has `navigator.locks` but
-                // may not use it): carry on without the cross-tab lock, never wedge.
-                inner.log(
-                    LOG_DEBUG,
-                    "Web Locks refused here; renewing without the cross-tab lock",
-                );
-                Release(None)
-            }
-        }
-    } else {
-        Release(None)
-    };
-    if inner.core.borrow().pending(id) {
-        inner.recheck(id).await;
-    }
-    let sent = js::now();
-    let go = inner.core.borrow_mut().begin_send(id, sent);
-    if !go {
-        inner.forget_abort(id);
-        inner.process();
-        inner.arm();
-        return;
-    }
-    inner.log(LOG_DEBUG, "calling the broker");
-    let reply = inner.call_broker(reason, &ctrl).await;
-    inner.forget_abort(id);
-    inner.core.borrow_mut().reply(id, js::now(), reply);
-    inner.process();
-    inner.arm();
-    // `_release` drops here: the lock is released after the new token was broadcast.
 }
