@@ -2,7 +2,7 @@
 //! class, and the conversion of core errors into JS `TokenError`s.
 
 use crate::core::{Config, ErrorCode, RetryPolicy, TokenError};
-use crate::web::js::{get, set};
+use crate::web::js::set;
 use crate::web::shell::{LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_SILENT, LOG_WARN};
 use crate::web::{Broker, Options, Shell, StoreKind};
 use alloc::string::String;
@@ -29,40 +29,6 @@ fn bad(detail: &'static str) -> JsValue {
     to_js_error(&TokenError::new(ErrorCode::InvalidOptions, detail))
 }
 
-fn opt_str(o: &JsValue, key: &str, detail: &'static str) -> Result<Option<String>, JsValue> {
-    let v = get(o, key);
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    v.as_string().map(Some).ok_or_else(|| bad(detail))
-}
-
-fn opt_bool(o: &JsValue, key: &str, default: bool, detail: &'static str) -> Result<bool, JsValue> {
-    let v = get(o, key);
-    if v.is_undefined() {
-        return Ok(default);
-    }
-    v.as_bool().ok_or_else(|| bad(detail))
-}
-
-fn opt_num(
-    o: &JsValue,
-    key: &str,
-    default: f64,
-    min: f64,
-    max: f64,
-    detail: &'static str,
-) -> Result<f64, JsValue> {
-    let v = get(o, key);
-    if v.is_undefined() {
-        return Ok(default);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() && n >= min && n <= max => Ok(n),
-        _ => Err(bad(detail)),
-    }
-}
-
 /// Parses a log level name.
 pub(crate) fn log_level(s: &str) -> Option<u8> {
     Some(match s {
@@ -75,155 +41,45 @@ pub(crate) fn log_level(s: &str) -> Option<u8> {
     })
 }
 
-/// `baseUrl`: an absolute http(s) URL.
-fn parse_base_url(v: Option<String>) -> Result<Option<String>, JsValue> {
-    const DETAIL: &str = "baseUrl must be an absolute http(s) URL";
-    let Some(s) = v else { return Ok(None) };
-    let url = web_sys::Url::new(&s).map_err(|_| bad(DETAIL))?;
-    match url.protocol().as_str() {
-        "https:" | "http:" => Ok(Some(s)),
-        _ => Err(bad(DETAIL)),
-    }
+// The options are checked in JS (each check is a JS type test); see options.js for
+// the shape of what it returns.
+#[wasm_bindgen(module = "/src/web/options.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn options(o: &JsValue) -> Result<js_sys::Array, JsValue>;
 }
 
 fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
-    if !(o.is_undefined() || crate::web::js::is_record(o)) {
-        return Err(bad("options must be an object"));
-    }
-    let b = get(o, "broker");
-    let broker = if let Some(url) = b.as_string().filter(|s| !s.is_empty()) {
-        Broker::Url(url)
-    } else if b.is_function() {
-        Broker::Func(b.unchecked_into())
-    } else {
-        return Err(bad("broker must be a URL string or an async function"));
-    };
-    let h = get(o, "headers");
-    if !(h.is_undefined() || crate::web::js::is_record(&h)) {
-        return Err(bad("headers must be an object of strings"));
-    }
-    let headers =
-        crate::web::js::headers(&h).map_err(|_| bad("headers hold an invalid name or value"))?;
-    if headers.is_null() {
-        return Err(bad("headers must be an object of strings"));
-    }
-    let credentials = match opt_str(
-        o,
-        "credentials",
-        "credentials must be same-origin, include or omit",
-    )?
-    .as_deref()
-    {
-        None | Some("same-origin") => "same-origin",
-        Some("include") => "include",
-        Some("omit") => "omit",
-        _ => return Err(bad("credentials must be same-origin, include or omit")),
-    };
-    let storage =
-        match opt_str(o, "storage", "storage must be memory, session or local")?.as_deref() {
-            None | Some("memory") => StoreKind::Memory,
-            Some("session") => StoreKind::Session,
-            Some("local") => StoreKind::Local,
-            _ => return Err(bad("storage must be memory, session or local")),
-        };
-    let storage_key = opt_str(o, "storageKey", "storageKey must be a non-empty string")?
-        .unwrap_or_else(|| "mdh-token".into());
-    if storage_key.is_empty() {
-        return Err(bad("storageKey must be a non-empty string"));
-    }
-    let renew_before = opt_num(
-        o,
-        "renewBeforeSeconds",
-        120.0,
-        0.0,
-        86_400.0,
-        "renewBeforeSeconds must be a number from 0 to 86400",
-    )?;
-    let timeout_ms = opt_num(
-        o,
-        "timeoutMs",
-        10_000.0,
-        1.0,
-        600_000.0,
-        "timeoutMs must be a number from 1 to 600000",
-    )?;
-    let r = get(o, "retry");
-    if !(r.is_undefined() || crate::web::js::is_record(&r)) {
-        return Err(bad("retry must be an object"));
-    }
-    let d = RetryPolicy::default();
-    let max_attempts = opt_num(
-        &r,
-        "maxAttempts",
-        d.max_attempts as f64,
-        1.0,
-        100.0,
-        "retry.maxAttempts must be an integer from 1 to 100",
-    )?;
-    if crate::core::floor(max_attempts) != max_attempts {
-        return Err(bad("retry.maxAttempts must be an integer from 1 to 100"));
-    }
-    let base_delay_ms = opt_num(
-        &r,
-        "baseDelayMs",
-        d.base_delay_ms,
-        0.0,
-        3_600_000.0,
-        "retry.baseDelayMs must be a number from 0 to 3600000",
-    )?;
-    let max_delay_ms = opt_num(
-        &r,
-        "maxDelayMs",
-        d.max_delay_ms.max(base_delay_ms),
-        base_delay_ms,
-        3_600_000.0,
-        "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
-    )?;
-    let log = opt_str(
-        o,
-        "logLevel",
-        "logLevel must be silent, error, warn, info or debug",
-    )?;
-    let log_level = match log.as_deref() {
-        None => LOG_WARN,
-        Some(s) => log_level(s)
-            .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?,
-    };
-    let base_url = parse_base_url(opt_str(
-        o,
-        "baseUrl",
-        "baseUrl must be an absolute http(s) URL",
-    )?)?
-    .unwrap_or_else(|| "https://mydatahelps.org/".into());
-    let d = get(o, "devtools");
-    let devtools = match (d.as_bool(), d.as_string()) {
-        _ if d.is_undefined() => None,
-        (Some(true), _) => Some("mdhToken".into()),
-        (Some(false), _) => None,
-        (_, Some(name)) if !name.is_empty() => Some(name),
-        _ => return Err(bad("devtools must be a boolean or a global name")),
+    let a = options(o)?;
+    let num = |i: u32| a.get(i).as_f64().unwrap_or(0.0);
+    let flag = |i: u32| a.get(i).as_bool().unwrap_or(true);
+    let text = |i: u32| a.get(i).as_string();
+    let b = a.get(0);
+    let broker = match b.as_string() {
+        Some(url) => Broker::Url(url),
+        None => Broker::Func(b.unchecked_into()),
     };
     let opts = Options {
         broker,
-        headers,
-        credentials,
-        storage,
-        storage_key,
-        timeout_ms,
-        cross_tab: opt_bool(o, "crossTab", true, "crossTab must be a boolean")?,
+        headers: a.get(1),
+        credentials: ["same-origin", "include", "omit"][num(2) as usize % 3],
+        storage: [StoreKind::Memory, StoreKind::Session, StoreKind::Local][num(3) as usize % 3],
+        storage_key: text(4).unwrap_or_default(),
+        timeout_ms: num(5),
+        cross_tab: flag(6),
         core: Config {
-            renew_before_ms: renew_before * 1000.0,
+            renew_before_ms: num(7),
             retry: RetryPolicy {
-                max_attempts: max_attempts as u32,
-                base_delay_ms,
-                max_delay_ms,
+                max_attempts: num(8) as u32,
+                base_delay_ms: num(9),
+                max_delay_ms: num(10),
             },
-            auto_refresh: opt_bool(o, "autoRefresh", true, "autoRefresh must be a boolean")?,
+            auto_refresh: flag(11),
         },
-        log_level,
-        base_url,
+        log_level: num(12) as u8,
+        base_url: text(13).unwrap_or_default(),
     };
-    Ok((opts, devtools))
+    Ok((opts, text(14)))
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.

@@ -70,12 +70,12 @@ export function countLocks(prefix, own) {
     () => -1,
   );
 }
-// The request headers: Accept, then the app's `extra` (a plain object). null when a
-// value is not a string; throws on a name or value fetch would refuse.
-export function headers(extra) {
-  const h = new Headers({ Accept: "application/json" });
-  for (const [k, v] of Object.entries(extra ?? {})) { if (typeof v !== "string") return null; h.set(k, v); }
-  return h;
+// localStorage or sessionStorage; throws where the page may not use it (sandboxed
+// frames, some private modes) or where there is none (workers).
+export function storage(local) {
+  const s = local ? localStorage : sessionStorage;
+  if (!s) throw 0;
+  return s;
 }
 // The broker POST: fetch plumbing only; the core judges the answer. Resolves with
 // [status, Retry-After] for an error status, [status, null, body] for a 2xx and [0]
@@ -107,7 +107,7 @@ extern "C" {
     #[wasm_bindgen(js_name = countLocks)]
     pub fn count_locks(prefix: &str, own: &str) -> Promise;
     #[wasm_bindgen(catch)]
-    pub fn headers(extra: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue>;
     pub fn post(
         url: &str,
         headers: &JsValue,

@@ -211,16 +211,17 @@ fn install_panic_hook() {
 /// Stops every live manager after a panic: rejects waiting callers and tells `error`
 /// listeners.
 pub fn poison_all() {
-    let live: Vec<Rc<Inner>> = LIVE
-        .0
-        .try_borrow()
-        .map(|v| v.iter().filter_map(Weak::upgrade).collect())
-        .unwrap_or_default();
     web_sys::console::error_1(
         &"mdh-token: internal error (a bug): the token manager stopped; please report it".into(),
     );
-    for i in live {
-        i.poison();
+    if let Ok(live) = LIVE.0.try_borrow() {
+        for w in live.iter() {
+            // Never dropped: no destructor runs on state a panic may have left half
+            // updated (and the drop glue would cost 250 B of wasm here).
+            if let Some(i) = w.upgrade().map(core::mem::ManuallyDrop::new) {
+                i.poison();
+            }
+        }
     }
 }
 

@@ -40,13 +40,7 @@ impl Store {
     pub fn open(kind: StoreKind) -> Result<Store, StoreFailed> {
         let area = match kind {
             StoreKind::Memory => None,
-            StoreKind::Session => Some(web_sys::window().ok_or(StoreFailed)?.session_storage()),
-            StoreKind::Local => Some(web_sys::window().ok_or(StoreFailed)?.local_storage()),
-        };
-        let area = match area {
-            None => None,
-            Some(Ok(Some(a))) => Some(a),
-            Some(_) => return Err(StoreFailed),
+            _ => Some(super::js::storage(kind == StoreKind::Local).map_err(|_| StoreFailed)?),
         };
         Ok(Store { kind, area })
     }
