@@ -12,7 +12,7 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap"
 cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" index.js scripts/build.sh scripts/minify-names.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
@@ -22,26 +22,22 @@ rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
   --omit-default-module-path --remove-producers-section "$src"
 # wasm-opt from the binaryen npm package: size first (-Oz), as the release profile.
-if [ -x node_modules/.bin/wasm-opt ]; then
-  features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
-    --enable-mutable-globals --enable-reference-types --enable-multivalue)
-  # --flatten --rereloop before -Oz: 350 B gzip less here. --low-memory-unused: the
-  # first 1 kB of linear memory is never used (it is the far end of Rust's 1 MB stack).
-  node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --converge \
-    --strip-producers --strip-target-features \
-    "${features[@]}" pkg/mdh_token_bg.wasm -o pkg/mdh_token_bg.wasm
-  # Short import and export names in the wasm and the glue: wasm-bindgen's are hashed
-  # (`__wbg_fetch_cfb8829dbac84a02`) and compress badly. Emscripten does the same.
-  node scripts/minify-names.mjs node_modules/.bin/wasm-opt pkg "${features[@]}"
-fi
-# One JS file: the glue with its snippets (src/web/js.rs, src/web/integrations.js)
+features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue)
+# --flatten --rereloop before -Oz: 350 B gzip less here. --low-memory-unused: the
+# first 1 kB of linear memory is never used (it is the far end of Rust's 1 MB stack).
+node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --converge \
+  --strip-producers --strip-target-features \
+  "${features[@]}" pkg/mdh_token_bg.wasm -o pkg/mdh_token_bg.wasm
+# Short import and export names in the wasm and the glue: wasm-bindgen's are hashed
+# (`__wbg_fetch_cfb8829dbac84a02`) and compress badly. Emscripten does the same.
+node scripts/minify-names.mjs node_modules/.bin/wasm-opt pkg "${features[@]}"
+# One JS file: the entry (src/entry.js) with the glue and its snippets (src/web/*.js)
 # bundled in, minified: whitespace, comments and local names only (no eval, nothing a
 # CSP would refuse). Each file a browser loads costs a request and its own gzip.
-if [ -x node_modules/.bin/esbuild ]; then
-  node_modules/.bin/esbuild pkg/mdh_token.js --bundle --minify --format=esm --target=es2020 \
-    --log-level=error --outfile=pkg/mdh_token.js --allow-overwrite
-  rm -rf pkg/snippets
-fi
+node_modules/.bin/esbuild src/entry.js --bundle --minify --format=esm --target=es2020 \
+  --log-level=error --outfile=pkg/mdh_token.js --allow-overwrite
+rm -rf pkg/snippets
 echo "$stamp" > pkg/.stamp
 wasm=$(gzip -9 -c pkg/mdh_token_bg.wasm | wc -c)
 js=$(( $(gzip -9 -c pkg/mdh_token.js | wc -c) + $(gzip -9 -c index.js | wc -c) ))

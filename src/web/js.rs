@@ -77,6 +77,10 @@ export function storage(local) {
   if (!s) throw 0;
   return s;
 }
+// console.error/warn/info/debug (levels 1 to 4) with our prefix.
+export function log(level, msg) {
+  console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg);
+}
 // The broker POST: fetch plumbing only; the core judges the answer. Resolves with
 // [status, Retry-After] for an error status, [status, null, body] for a 2xx and [0]
 // for a redirect (never followed: a token endpoint must not redirect).
@@ -108,6 +112,7 @@ extern "C" {
     pub fn count_locks(prefix: &str, own: &str) -> Promise;
     #[wasm_bindgen(catch)]
     pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue>;
+    pub fn log(level: u8, msg: &str);
     pub fn post(
         url: &str,
         headers: &JsValue,

@@ -211,8 +211,9 @@ fn install_panic_hook() {
 /// Stops every live manager after a panic: rejects waiting callers and tells `error`
 /// listeners.
 pub fn poison_all() {
-    web_sys::console::error_1(
-        &"mdh-token: internal error (a bug): the token manager stopped; please report it".into(),
+    js::log(
+        LOG_ERROR,
+        "internal error (a bug): the token manager stopped; please report it",
     );
     if let Ok(live) = LIVE.0.try_borrow() {
         for w in live.iter() {
@@ -536,15 +537,7 @@ impl Inner {
         if level > self.log_level.get() {
             return;
         }
-        let mut s = String::from("mdh-token: ");
-        s.push_str(msg);
-        let v = JsValue::from_str(&s);
-        match level {
-            LOG_ERROR => web_sys::console::error_1(&v),
-            LOG_WARN => web_sys::console::warn_1(&v),
-            LOG_INFO => web_sys::console::info_1(&v),
-            _ => web_sys::console::debug_1(&v),
-        }
+        js::log(level, msg);
     }
 
     fn warn_storage(&self) {

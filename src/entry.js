@@ -1,0 +1,48 @@
+// The package's JS entry, bundled by scripts/build.sh with the wasm-bindgen glue and
+// its snippets into pkg/mdh_token.js (so `./mdh_token_bg.wasm` below is next to the
+// bundle); index.js re-exports createTokenManager from there. It initialises the wasm
+// once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
+// managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
+// fetch, devtools: src/web/integrations.js) are JS methods over the public API.
+import init, { TokenManager } from "../pkg/mdh_token.js";
+
+// The glue too, for the tests and the bench (wasm memory, instanceof checks).
+export { init as default, TokenManager };
+
+let ready, devtools;
+const { getToken, peek } = TokenManager.prototype;
+
+/** @type {import("../index").createTokenManager} */
+export async function createTokenManager(options) {
+  // A failed load (offline, CSP) is not cached: the next call tries again.
+  ready ??= init({ module_or_path: new URL("./mdh_token_bg.wasm", import.meta.url) }).then(
+    () => {
+      let methods;
+      [methods, devtools] = TokenManager.__integrations();
+      Object.assign(TokenManager.prototype, methods);
+    },
+    (e) => {
+      ready = undefined;
+      throw e;
+    },
+  );
+  await ready;
+  // Hot path: the wasm publishes a token object with the wall time until which
+  // handing it out again is exactly what it would do (and withdraws it on any change),
+  // so most getToken()/peek() calls never cross into wasm (see bench/).
+  let token = null, from = 0, until = 0;
+  const m = TokenManager.create(options, (t, u) => {
+    token = t;
+    from = Date.now();
+    until = u;
+  });
+  const fresh = () => {
+    const now = Date.now();
+    return token !== null && now < until && now >= from;
+  };
+  m.getToken = () => (fresh() ? Promise.resolve(token) : getToken.call(m));
+  m.peek = () => (fresh() ? token : peek.call(m));
+  const name = m.__devtools();
+  if (name) devtools(m, name);
+  return m;
+}
