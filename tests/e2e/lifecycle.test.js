@@ -481,3 +481,28 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
   await page.evaluate(() => window.control.destroy());
   await closeContext(ctx);
 });
+
+test("clear() while the broker call is out aborts it and lets go of the cross-tab lock; the next getToken() goes through", { skip }, async (t) => {
+  reset(3600);
+  const ctx = await newContext(t);
+  const page = await openPage(ctx, server);
+  server.state.script.push({ hang: true });
+  const held = () => page.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name));
+  const pending = page.evaluate(async () => {
+    const { createTokenManager } = await import("/index.js");
+    // crossTab (default): the attempt takes the Web Lock `abort-lock:refresh`.
+    window.tm = await createTokenManager({ broker: "/broker", storageKey: "abort-lock", timeoutMs: 60_000 });
+    return window.tm.getToken().then(() => "resolved", (e) => e.code);
+  });
+  await until(() => server.state.open >= 1, { what: "the hanging request to be open" });
+  assert.ok((await held()).includes("abort-lock:refresh"), "the attempt holds the lock while the call is out");
+  const openBefore = server.state.open;
+  await page.evaluate(() => window.tm.clear());
+  assert.equal(await pending, "cleared");
+  await until(() => server.state.open < openBefore, { what: "the request to be aborted" });
+  await until(async () => !(await held()).includes("abort-lock:refresh"), { what: "the lock to be released" });
+  const token = await page.evaluate(() => window.tm.getToken().then((x) => x.access_token));
+  assert.equal(token, issued(0), "the next call gets the broker's next token");
+  await page.evaluate(() => window.tm.destroy());
+  await closeContext(ctx);
+});

@@ -168,3 +168,19 @@ test("bad arguments to on() and setLogLevel() throw invalid_options and leave th
   assert.deepEqual(r.codes, Array(5).fill("invalid_options"));
   assert.ok(r.ok);
 });
+
+test("a listener may unsubscribe itself (and another) from inside an event", { skip }, async () => {
+  await createManager(suite.page, { crossTab: false });
+  const r = await suite.page.evaluate(async () => {
+    const seen = { a: 0, b: 0, c: 0 };
+    const offB = window.tm.on("token", () => { seen.b++; });
+    const offA = window.tm.on("token", () => { seen.a++; offA(); offB(); offA(); });
+    window.tm.on("token", () => { seen.c++; });
+    await window.tm.getToken();
+    await window.tm.refresh();
+    return seen;
+  });
+  // The first event reaches all three (the list is taken before the calls); after it,
+  // a and b are gone and only c hears the second.
+  assert.deepEqual(r, { a: 1, b: 1, c: 2 });
+});
