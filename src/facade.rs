@@ -170,7 +170,7 @@ impl TokenManager {
         Ok(())
     }
 
-    /// The integrations, for index.js to put on the prototype: `[methods, devtools]`.
+    /// The integrations, for the JS entry to put on the prototype: `[methods, devtools]`.
     #[wasm_bindgen(js_name = __integrations)]
     pub fn integrations() -> JsValue {
         crate::web::js::integrations()

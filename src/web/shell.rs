@@ -83,7 +83,7 @@ pub struct Options {
     pub core: Config,
     /// Initial log level.
     pub log_level: u8,
-    /// MyDataHelps base URL for the SDK and frame bridges.
+    /// MyDataHelps base URL for the SDK and frame integrations.
     pub base_url: String,
 }
 
@@ -170,7 +170,7 @@ struct Inner {
     presence: Option<(String, Function)>,
     clock: Cell<Now>,
     log_level: Cell<u8>,
-    /// Detach functions of the SDK/frame/devtools bridges, run by `destroy()`.
+    /// Detach functions of the integrations (src/web/integrations.js), run by `destroy()`.
     teardown: RefCell<Vec<Function>>,
     /// The JS entry's hot-path cache: `sink(token, until)` publishes a token object
     /// the entry may hand out by itself until the wall time `until`; `sink(null, 0)`
@@ -487,7 +487,7 @@ impl Shell {
         self.inner.arm();
     }
 
-    /// Registers a bridge's detach function, called on `destroy()`.
+    /// Registers an integration's detach function, called on `destroy()`.
     pub fn on_destroy(&self, detach: &Function) {
         self.inner.teardown.borrow_mut().push(detach.clone());
     }
