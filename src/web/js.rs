@@ -34,8 +34,8 @@ export function soon(mailbox, kind, id) { queueMicrotask(() => mailbox(kind, id)
 export function pipe(p, mailbox, kind, id) {
   Promise.resolve(p).then((v) => mailbox(kind, id, v), (e) => mailbox(kind + 1, id, e)).catch(() => {});
 }
-// The `on()` unsubscribe function.
-export function unsubscriber(mailbox, kind, id) { return () => mailbox(kind, id); }
+// The `on()` unsubscribe function; a no-op once the manager itself is gone.
+export function unsubscriber(mailbox, kind, id) { return () => { try { mailbox(kind, id); } catch {} }; }
 // mailbox(kind) when the page may have slept: visible again, online, shown, focused.
 // Returns the function that stops listening.
 export function wakeups(mailbox, kind) {

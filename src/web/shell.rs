@@ -917,7 +917,9 @@ impl Inner {
             timed_out: false,
             lock: None,
         });
-        drop(old);
+        if let Some(old) = old {
+            old.ctrl.abort();
+        }
         if self.locks {
             let mut name = self.opts.storage_key.clone();
             name.push_str(":refresh");
