@@ -317,8 +317,9 @@ async fn a_hanging_broker_times_out() {
 
 #[wasm_bindgen_test]
 async fn a_panic_rejects_waiters_with_internal_and_stops_the_manager() {
-    // A real panic traps the wasm and would end this test run; what the hook does to
-    // each manager is called directly instead (the hook: `set_hook(poison_all)`).
+    // A real panic traps the wasm and would end this test run; what runs before the
+    // trap — `poison_all()`, from the std hook here and from the `#[panic_handler]` of
+    // the shipped no_std build — is called directly instead.
     let hang =
         Closure::<dyn FnMut(JsValue) -> Promise>::new(|_a: JsValue| Promise::new(&mut |_, _| {}))
             .into_js_value();
@@ -332,12 +333,16 @@ async fn a_panic_rejects_waiters_with_internal_and_stops_the_manager() {
     .into_js_value()
     .unchecked_into();
     m.on("error".into(), on_error.into()).unwrap();
+    let other = manager(counting_broker(3600.0, Rc::new(Cell::new(0))), &[]);
     let waiting = m.get_token();
     m.poison_for_tests();
     let err = JsFuture::from(waiting).await.unwrap_err();
     assert_eq!(get(&err, "name").as_string().unwrap(), "TokenError");
     assert_eq!(get(&err, "code").as_string().unwrap(), "internal");
     assert_eq!(seen.get(), 1);
+    // Every live manager stops, not only the one in use.
+    let other_err = JsFuture::from(other.get_token()).await.unwrap_err();
+    assert_eq!(get(&other_err, "code").as_string().unwrap(), "internal");
     let later = JsFuture::from(m.refresh()).await.unwrap_err();
     assert_eq!(get(&later, "code").as_string().unwrap(), "internal");
     assert!(m.peek().is_null());

@@ -341,12 +341,6 @@ impl Shell {
         Shell { inner }
     }
 
-    /// What the panic hook does to each manager; exposed for the shell tests, which
-    /// cannot survive a real trap.
-    pub fn poison(&self) {
-        self.inner.poison();
-    }
-
     /// Whether a panic stopped this manager (then every call fails with `internal`).
     pub fn poisoned(&self) -> Option<TokenError> {
         self.inner.poisoned.get().then(internal)
