@@ -6,40 +6,9 @@
 // minified and gzipped on its own, less inside the bundle. src/entry.js puts them on
 // TokenManager.prototype.
 
+import { bad, baseUrl, get } from "./options.js";
+
 const WARN = 2, DEBUG = 4;
-
-// A TokenError for a bad argument (the same shape the wasm makes).
-function invalid(detail) {
-  const e = new Error("mdh-token: " + detail);
-  e.name = "TokenError";
-  e.code = "invalid_options";
-  e.status = 0;
-  return e;
-}
-
-// `o[k]`, or undefined when `o` is not an object or the getter throws.
-function get(o, k) {
-  if (typeof o !== "object" || o === null) return undefined;
-  try {
-    return o[k];
-  } catch {
-    return undefined;
-  }
-}
-
-// `baseUrl` of an options object: an absolute http(s) URL, or undefined.
-function baseUrl(o) {
-  const s = get(o, "baseUrl");
-  if (s === undefined) return s;
-  let url;
-  try {
-    url = new URL(s);
-  } catch {}
-  if (typeof s !== "string" || !url || (url.protocol !== "https:" && url.protocol !== "http:")) {
-    throw invalid("baseUrl must be an absolute http(s) URL");
-  }
-  return s;
-}
 
 // A function that runs `f` at most once.
 function once(f) {
@@ -80,7 +49,7 @@ function exactOrigin(s) {
 async function authFetch(m, allowed, input, init) {
   const req = new Request(input, init);
   if (new URL(req.url).origin !== allowed) {
-    throw invalid("fetch() sends the token only to the origin of baseUrl");
+    throw bad("fetch() sends the token only to the origin of baseUrl");
   }
   const streamed = init != null && typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream;
   const replay = streamed ? null : req.clone();
@@ -113,10 +82,10 @@ const methods = {
   // really is due. Returns detach(), whose `ready` settles after the first push.
   attachSdk(sdk, options) {
     const base = this.__base(); // throws once the manager stopped on a bug
-    const url = baseUrl(options) ?? base;
+    const url = baseUrl(options, base);
     const setToken = get(sdk, "setParticipantAccessToken"), on = get(sdk, "on"), off = get(sdk, "off");
     if (typeof setToken !== "function" || typeof on !== "function" || typeof off !== "function") {
-      throw invalid("attachSdk expects MyDataHelps (setParticipantAccessToken, on, off)");
+      throw bad("attachSdk expects MyDataHelps (setParticipantAccessToken, on, off)");
     }
     // The last token pushed: every push stacks a never-cleared timer in MyDataHelps.js 5.7.
     let last;
@@ -154,17 +123,17 @@ const methods = {
     const base = this.__base();
     const list = get(options, "origins");
     if (!Array.isArray(list) || !list.every((o) => typeof o === "string")) {
-      throw invalid("serveFrames needs origins: a list of exact origins");
+      throw bad("serveFrames needs origins: a list of exact origins");
     }
-    const url = baseUrl(options) ?? base;
-    if (list.length === 0) throw invalid('serveFrames needs origins: a list like ["https://mydatahelps.org"]');
+    const url = baseUrl(options, base);
+    if (list.length === 0) throw bad('serveFrames needs origins: a list like ["https://mydatahelps.org"]');
     const origins = list.map(exactOrigin);
     if (origins.includes(null)) {
-      throw invalid('serveFrames origins must be exact origins (scheme://host[:port]), never "*"');
+      throw bad('serveFrames origins must be exact origins (scheme://host[:port]), never "*"');
     }
     const participant = get(options, "participantId");
-    if (participant !== undefined && typeof participant !== "string") throw invalid("participantId must be a string");
-    if (typeof window === "undefined") throw invalid("serveFrames needs a window");
+    if (participant !== undefined && typeof participant !== "string") throw bad("participantId must be a string");
+    if (typeof window === "undefined") throw bad("serveFrames needs a window");
     const onMessage = (ev) => {
       if (!origins.includes(ev.origin)) {
         this.__log(DEBUG, "ignored a message from an origin not in serveFrames' list");

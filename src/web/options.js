@@ -4,7 +4,7 @@
 // the bundle). The facade (src/facade.rs) turns the result into the shell's Options.
 
 // A TokenError with code invalid_options (the shape the wasm makes).
-function bad(detail) {
+export function bad(detail) {
   const e = new Error("mdh-token: " + detail);
   e.name = "TokenError";
   e.code = "invalid_options";
@@ -13,7 +13,7 @@ function bad(detail) {
 }
 
 // `o[k]`, or undefined when `o` is not an object or the getter throws.
-function get(o, k) {
+export function get(o, k) {
   if (typeof o !== "object" || o === null) return undefined;
   try {
     return o[k];
@@ -43,6 +43,18 @@ function bool(o, k, detail) {
   const v = get(o, k);
   if (v === undefined || typeof v === "boolean") return v ?? true;
   throw bad(detail);
+}
+
+// `o.baseUrl`, an absolute http(s) URL, or `dflt` when absent.
+export function baseUrl(o, dflt) {
+  const s = get(o, "baseUrl");
+  if (s === undefined) return dflt;
+  let protocol;
+  try {
+    protocol = typeof s === "string" && new URL(s).protocol;
+  } catch {}
+  if (protocol !== "https:" && protocol !== "http:") throw bad("baseUrl must be an absolute http(s) URL");
+  return s;
 }
 
 // Returns [broker, headers, credentials (0 same-origin, 1 include, 2 omit), storage
@@ -85,13 +97,7 @@ export function options(o) {
     "retry.maxDelayMs must be a number from baseDelayMs to 3600000");
   const level = pick(o, "logLevel", ["warn", "silent", "error", "info", "debug"],
     "logLevel must be silent, error, warn, info or debug");
-  const u = get(o, "baseUrl");
-  const url = u === undefined ? "https://mydatahelps.org/" : u;
-  let protocol;
-  try {
-    protocol = typeof url === "string" && new URL(url).protocol;
-  } catch {}
-  if (protocol !== "https:" && protocol !== "http:") throw bad("baseUrl must be an absolute http(s) URL");
+  const url = baseUrl(o, "https://mydatahelps.org/");
   const d = get(o, "devtools");
   if (!(d === undefined || typeof d === "boolean" || (typeof d === "string" && d !== ""))) {
     throw bad("devtools must be a boolean or a global name");
