@@ -502,14 +502,9 @@ impl Shell {
         i.timer.borrow_mut().take();
         i.dom.borrow_mut().take();
         i.listeners.borrow_mut().clear();
-        if let Some(c) = &i.channel {
-            c.close();
-        }
         i.asking.borrow_mut().take();
         i.attempt.borrow_mut().take();
-        if let Some((_, release)) = &i.presence {
-            let _ = release.call0(&JsValue::UNDEFINED);
-        }
+        i.leave_tabs();
     }
 }
 
@@ -517,6 +512,13 @@ impl Drop for Inner {
     /// A manager dropped without `destroy()` (its JS object was collected) lets go of
     /// the tabs too; the handles in its fields clean up the rest.
     fn drop(&mut self) {
+        self.leave_tabs();
+    }
+}
+
+impl Inner {
+    /// Closes the tabs' channel and gives back the presence lock (both may run twice).
+    fn leave_tabs(&self) {
         if let Some(c) = &self.channel {
             c.close();
         }
@@ -524,9 +526,7 @@ impl Drop for Inner {
             let _ = release.call0(&JsValue::UNDEFINED);
         }
     }
-}
 
-impl Inner {
     fn log(&self, level: u8, msg: &str) {
         if level > self.log_level.get() {
             return;
