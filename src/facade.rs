@@ -92,11 +92,11 @@ pub struct TokenManager {
 }
 
 impl TokenManager {
-    /// Runs what a panic runs before the trap, `poison_current()`: every live manager stops
+    /// Runs what a panic inside this manager runs before the trap, `poison_current()`
     /// (for the shell tests, which cannot survive a real trap; not exported to JS).
     #[doc(hidden)]
     pub fn poison_for_tests(&self) {
-        crate::web::shell::poison_current();
+        self.shell.poison_for_tests();
     }
 
     /// `Err(internal)` once a panic stopped this manager.

@@ -7,6 +7,7 @@ use super::error::{ErrorCode, TokenError};
 use super::token::{parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token};
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// A token with less than this left is never handed out (nor a quarter of its
 /// lifetime, for tokens so short that 10 s would be most of it).
@@ -242,10 +243,11 @@ pub struct Lifecycle {
     resume_at: Option<f64>,
     /// After 401/403: no automatic attempt until the app asks again.
     halted: bool,
-    /// Monotonic times of the recent failed broker calls (at most `max_attempts`, none
-    /// older than `max_delay_ms`): the budget that keeps any sequence of broker answers
-    /// from making more than `max_attempts` failed calls per `max_delay_ms`.
-    failed: VecDeque<f64>,
+    /// Monotonic times of the last `max_attempts` failed broker calls, a ring whose next
+    /// slot is `failed_at`: the budget that keeps any sequence of broker answers from
+    /// making more than `max_attempts` failed calls per `max_delay_ms`.
+    failed: Vec<f64>,
+    failed_at: usize,
     next_id: u64,
     /// Counts adopted tokens: identifies "the same token" for caches, even when two
     /// tokens share their times to the millisecond.
@@ -268,7 +270,8 @@ impl Lifecycle {
             renewal: None,
             resume_at: None,
             halted: false,
-            failed: VecDeque::new(),
+            failed: Vec::new(),
+            failed_at: 0,
             next_id: 0,
             generation: 0,
             broker_calls: 0,
@@ -472,12 +475,12 @@ impl Lifecycle {
         };
         r.failures += 1;
         let failures = r.failures;
-        let window = self.cfg.retry.max_delay_ms;
-        self.failed.retain(|&t| now.mono - t < window);
-        if self.failed.len() as u32 >= self.cfg.retry.max_attempts {
-            self.failed.pop_front();
+        if self.failed.len() < self.cfg.retry.max_attempts as usize {
+            self.failed.push(now.mono);
+        } else if let Some(slot) = self.failed.get_mut(self.failed_at) {
+            *slot = now.mono;
+            self.failed_at = (self.failed_at + 1) % self.cfg.retry.max_attempts as usize;
         }
-        self.failed.push_back(now.mono);
         let budget = self.budget_wait(now);
         let Some(r) = self.renewal.as_mut() else {
             return;
@@ -756,11 +759,11 @@ impl Lifecycle {
 
     /// Milliseconds until the failure budget allows another automatic call (0: now).
     fn budget_wait(&self, now: Now) -> f64 {
-        let window = self.cfg.retry.max_delay_ms;
-        let recent = self.failed.iter().filter(|&&t| now.mono - t < window);
-        match recent.clone().next() {
-            Some(&oldest) if recent.count() as u32 >= self.cfg.retry.max_attempts => {
-                oldest + window - now.mono
+        // The ring is full only after max_attempts failures; its next slot holds the
+        // oldest of them, which must be a window old before another automatic call.
+        match self.failed.get(self.failed_at) {
+            Some(&oldest) if self.failed.len() >= self.cfg.retry.max_attempts as usize => {
+                (oldest + self.cfg.retry.max_delay_ms - now.mono).max(0.0)
             }
             _ => 0.0,
         }

@@ -33,7 +33,7 @@ export function abortable(p, signal) {
 // crosses into wasm memory.
 export function fields(v, keys) {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
-  return keys.map((k) => {
+  return keys.split(" ").map((k) => {
     try {
       const x = Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined;
       return typeof x === "string" && x.length > 16385 ? x.slice(0, 16385) : x;
@@ -132,25 +132,13 @@ export async function post(url, headers, credentials, signal) {
   return [r.status, null, await capped(r, 65536)];
 }
 async function capped(r, max) {
-  const reader = r.body && r.body.getReader();
+  const reader = r.body && r.body.getReader(), parts = [];
   if (!reader) return null;
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
+  for (let n = 0, x; !(x = await reader.read()).done; parts.push(x.value)) {
+    if ((n += x.value.length) > max) return reader.cancel().catch(() => {}), null;
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) bytes.set(c, at), (at += c.length);
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(await new Blob(parts).text());
   } catch {
     return null;
   }
@@ -161,7 +149,7 @@ extern "C" {
     pub fn has_locks() -> bool;
     pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
     pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
-    fn fields(v: &JsValue, keys: &js_sys::Array) -> JsValue;
+    fn fields(v: &JsValue, keys: &str) -> JsValue;
     #[wasm_bindgen(catch)]
     pub fn load(area: &web_sys::Storage, key: &str) -> Result<JsValue, JsValue>;
     pub fn tell(name: &str, msg: &JsValue);
@@ -213,18 +201,17 @@ pub fn now() -> Now {
     }
 }
 
-/// The own properties `keys` of `obj` (see `fields` above), or `None` when `obj` is not
-/// a plain object.
-pub fn own(obj: &JsValue, keys: &[&str]) -> Option<js_sys::Array> {
-    let names: js_sys::Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
-    let v = fields(obj, &names);
+/// The own properties `keys` (space-separated) of `obj` (see `fields` above), or
+/// `None` when `obj` is not a plain object.
+pub fn own(obj: &JsValue, keys: &str) -> Option<js_sys::Array> {
+    let v = fields(obj, keys);
     (!v.is_null()).then(|| v.unchecked_into())
 }
 
 /// `obj[key]` as an own property, or `undefined` (not an object, inherited, or a
 /// getter that throws).
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    own(obj, &[key]).map_or(JsValue::UNDEFINED, |a| a.get(0))
+    own(obj, key).map_or(JsValue::UNDEFINED, |a| a.get(0))
 }
 
 /// Sets `obj[key] = val` on an object we created (cannot throw).
@@ -246,7 +233,7 @@ fn field(v: JsValue) -> Field {
 
 /// The RFC 6749 §5.1 fields of a response object (own properties only).
 pub fn response_fields(v: &JsValue) -> Option<ResponseFields> {
-    let a = own(v, &["access_token", "token_type", "expires_in"])?;
+    let a = own(v, "access_token token_type expires_in")?;
     Some(ResponseFields {
         access_token: field(a.get(0)),
         token_type: field(a.get(1)),
@@ -256,7 +243,7 @@ pub fn response_fields(v: &JsValue) -> Option<ResponseFields> {
 
 /// The fields of a stored or broadcast entry (own properties only).
 pub fn stored_fields(v: &JsValue) -> Option<StoredFields> {
-    let a = own(v, &["v", "p", "access_token", "issued_at", "expires_at"])?;
+    let a = own(v, "v p access_token issued_at expires_at")?;
     Some(StoredFields {
         v: field(a.get(0)),
         p: field(a.get(1)),

@@ -370,6 +370,13 @@ impl Shell {
         Shell { inner }
     }
 
+    /// What a panic while this manager runs does before the trap (for the shell tests).
+    #[doc(hidden)]
+    pub fn poison_for_tests(&self) {
+        let _entered = self.inner.enter();
+        poison_current();
+    }
+
     /// Whether a panic stopped this manager (then every call fails with `internal`).
     pub fn poisoned(&self) -> Option<TokenError> {
         self.inner.poisoned.get().then(internal)
@@ -570,23 +577,23 @@ impl Inner {
     /// their tokens. A shared computer changes hands this way; one participant per
     /// key and origin at a time.
     fn switch_here(self: &Rc<Self>) {
-        if self.core.borrow().identity().is_none() {
+        let Some(id) = self.core.borrow().identity().map(String::from) else {
             return;
-        }
+        };
         self.post("hello", None, &JsValue::UNDEFINED);
-        // Managers of this page without a channel (crossTab: false) hear it here.
-        let others: Vec<Rc<Inner>> = LIVE
-            .0
-            .borrow()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|o| !Rc::ptr_eq(o, self) && o.channel.is_none())
-            .filter(|o| o.opts.storage_key == self.opts.storage_key)
-            .collect();
-        let me = Field::Str(self.core.borrow().identity().unwrap_or_default().into());
-        for o in others {
-            let _entered = o.enter();
-            o.switched(&me);
+        // Managers of this page without a channel (crossTab: false) hear it here. One
+        // at a time, with LIVE not borrowed while each lets go (it may run listeners).
+        let me = Field::Str(id);
+        let mut k = 0;
+        while let Some(w) = LIVE.0.borrow().get(k).cloned() {
+            k += 1;
+            match w.upgrade() {
+                Some(o) if o.channel.is_none() && o.opts.storage_key == self.opts.storage_key => {
+                    let _entered = o.enter();
+                    o.switched(&me);
+                }
+                _ => {}
+            }
         }
     }
 

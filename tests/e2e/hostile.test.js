@@ -242,18 +242,20 @@ test("a broker answer is read as own properties: a polluted access_token is not 
 test("a planted entry or forged message with a future issued_at or a far expiry is refused and never blocks a real token", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   const b = await openPage(p.ctx, server);
-  const far = (over) => ({ v: 1, access_token: "tk.forged" + "y".repeat(30), issued_at: Date.now() + 3e9, expires_at: Date.now() + 3e12, ...over });
+  // Issued 95 years from now with an hour to live: a 95-year life, were it believed.
+  const far = (over) => ({ v: 1, access_token: "tk.forged" + "y".repeat(30), issued_at: Date.now() + 3e12, expires_at: Date.now() + 3e12 + 3_600_000, ...over });
   await p.evaluate((e) => localStorage.setItem("mdh-token", JSON.stringify(e)), far({}));
   await createManager(p, { storage: "local" });
   assert.equal(await p.evaluate(() => window.tm.peek()), null, "the planted entry was not restored");
   assert.equal(await p.evaluate(() => localStorage.getItem("mdh-token")), null, "and was removed");
   const first = await p.evaluate(() => window.tm.getToken().then((t) => t.access_token));
-  // Forged broadcasts: a future issued_at, and a 40-day expiry.
+  // Forged broadcasts: a future issued_at, and a 29-day expiry (a 30-day lifetime, the
+  // most a broker may grant, but issued before the tab's own token).
   await b.evaluate(({ a, c }) => {
     const ch = new BroadcastChannel("mdh-token");
     ch.postMessage({ t: "token", e: a });
     ch.postMessage({ t: "token", e: c });
-  }, { a: far({}), c: far({ issued_at: Date.now(), expires_at: Date.now() + 40 * 86_400_000 }) });
+  }, { a: far({}), c: far({ issued_at: Date.now() - 86_400_000, expires_at: Date.now() + 29 * 86_400_000 }) });
   // A real renewal in tab B (same origin, local storage) reaches tab A.
   await createManager(b, { storage: "local" });
   const real = await b.evaluate(() => window.tm.refresh().then((t) => t.access_token));
