@@ -39,6 +39,13 @@ export interface RetryOptions {
 export interface TokenManagerOptions {
   /** URL POSTed with `Accept: application/json`, or a broker function. */
   broker: string | BrokerFunction;
+  /**
+   * An opaque id of the signed-in participant, from your app's session (1 to 1024
+   * characters). The manager never restores, adopts or answers with a token of another
+   * participant, and the origin's tabs of another participant under the same
+   * storageKey let go of theirs when this one starts.
+   */
+  participant?: string;
   /** Extra headers for the broker POST (e.g. a CSRF token). */
   headers?: Record<string, string>;
   /** `fetch` credentials for the broker POST. Default "same-origin". */
@@ -147,6 +154,8 @@ export interface ServeFramesOptions {
   baseUrl?: string;
   /** Sent as `participantID` when given. */
   participantId?: string;
+  /** Also answer windows that are not frames of this page (popups, openers). Default false. */
+  anyWindow?: boolean;
 }
 
 export interface TokenManager {
