@@ -82,14 +82,14 @@ export function TokenProvider({ options, sdk, sdkOptions, onError, children }) {
         (m) => {
           if (h.gone) return m.destroy();
           h.manager = m;
-          const store = storeOf(m);
           try {
             if (p.sdk != null) m.attachSdk(p.sdk, p.sdkOptions).ready.catch(() => {});
             else m.getToken().catch(() => {}); // the first token; failures go to status() and `error`
           } catch (e) {
             report(p.onError, e);
           }
-          setValue({ manager: m, store });
+          // After attachSdk: on each token, the SDK has it before components re-render.
+          setValue({ manager: m, store: storeOf(m) });
         },
         (e) => h.gone || report(p.onError, e),
       );

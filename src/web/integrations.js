@@ -89,11 +89,12 @@ const methods = {
     if (typeof setToken !== "function" || typeof on !== "function" || typeof off !== "function") {
       throw bad("attachSdk expects MyDataHelps (setParticipantAccessToken, on, off)");
     }
-    // Revive: MyDataHelps.js 5.7.0 refuses every call while its token is missing or past
-    // `tokenExpires` (connect(), L1029-1036; setParticipantAccessToken sets it, L1049),
-    // and MyDataHelps UI views load once per mount and again only on the SDK event
-    // applicationDidBecomeVisible. So the first push after such a gap (at attach, after
-    // an expiry, after a clear) raises that event once, through the SDK's own
+    // Revive: MyDataHelps.js 5.7.0's connect() refuses every call once its token is past
+    // `tokenExpires` (L1029-1036; setParticipantAccessToken sets it, L1049) and, before
+    // its first token, leaves calls waiting for a host app that is not there
+    // (L1037-1041). MyDataHelps UI views load once per mount and again only on the SDK
+    // event applicationDidBecomeVisible. So the first push after such a gap (at attach,
+    // after an expiry, after a clear) raises that event once, through the SDK's own
     // triggerEvent (L335-342: it runs the handlers of `event.type`). Ordinary renewals,
     // made while the SDK's token is still valid, raise nothing.
     let last, until = +get(sdk, "tokenExpires") || 0;

@@ -106,6 +106,23 @@ for (const v of Object.keys(VERSIONS)) {
     }
   });
 
+  test(`React ${v} StrictMode with an SDK: attached once, each token pushed once`, { skip }, async () => {
+    const { page, done } = await open(v);
+    try {
+      const issued = server.state.issued.length;
+      await page.evaluate(() => window.mount({}, true));
+      await until(() => shown(page).then((s) => s === "valid 1"), { what: "first token shown" });
+      await page.evaluate(() => window.tm.refresh());
+      await until(() => shown(page).then((s) => s === "valid 2"), { what: "second token shown" });
+      assert.deepEqual(await page.evaluate(() => window.pushes), server.state.issued.slice(issued), "each token pushed once, in order");
+      assert.equal(await page.evaluate(() => window.created), 1);
+      await page.evaluate(() => window.unmount());
+      await until(() => managers(page).then((n) => n === 0), { what: "manager destroyed on unmount" });
+    } finally {
+      await done();
+    }
+  });
+
   test(`React ${v}: unmounted before the manager exists, the late manager is destroyed and never calls the broker`, { skip }, async () => {
     const { page, done } = await open(v);
     try {

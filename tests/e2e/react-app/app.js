@@ -20,12 +20,12 @@ function Status() {
   return h("p", { id: "status" }, status ? `${status.state} ${status.brokerCalls}` : "none");
 }
 
-/** The element tree; `errors` collects onError's codes. */
-export function app(options, errors) {
+/** The element tree; `errors` collects onError's codes; `sdk` is optional. */
+export function app(options, errors, sdk) {
   return h(
     React.StrictMode,
     null,
-    h(TokenProvider, { options: { broker: "/broker", storageKey: "rk", ...options }, onError: (e) => errors.push(e.code) }, h(Probe), h(Status)),
+    h(TokenProvider, { options: { broker: "/broker", storageKey: "rk", ...options }, sdk, onError: (e) => errors.push(e.code) }, h(Probe), h(Status)),
   );
 }
 

@@ -6,9 +6,12 @@ import { app } from "./app.js";
 const el = document.body.appendChild(document.createElement("div"));
 let root;
 window.errors = [];
-window.mount = (options = {}) => {
+// A stand-in for MyDataHelps.js that counts the tokens pushed into it.
+window.pushes = [];
+const sdk = { setParticipantAccessToken: (t) => window.pushes.push(t.access_token), on() {}, off() {} };
+window.mount = (options = {}, withSdk = false) => {
   root = createRoot(el);
-  flushSync(() => root.render(app(options, window.errors)));
+  flushSync(() => root.render(app(options, window.errors, withSdk ? sdk : undefined)));
 };
 window.unmount = () => root.unmount();
 window.react = "19";
