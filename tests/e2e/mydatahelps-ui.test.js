@@ -118,7 +118,7 @@ test("MyDataHelps UI views leave their spinner after the broker was down past ex
     // connect() posted to the page itself.
     const faults = (await pageFaults(page)).filter((f) => !/access token is expired or invalid|' is not allowed\./.test(f));
     assert.deepEqual(faults, []);
-    console.log(`# MyDataHelps UI 1.6.0: ${server.state.calls.length} broker calls, ${server.state.apiCalls.length} API calls, views revived after the first token and after the gap`);
+    console.log(`# MyDataHelps UI 1.6.0: ${server.state.calls.length} broker calls (the 503s of the gap included), ${server.state.apiCalls.length} API calls, views revived after the first token and after the gap`);
   } finally {
     await done();
   }
