@@ -90,6 +90,7 @@ export type TokenErrorCode =
   | "cleared"
   | "destroyed"
   | "invalid_options"
+  | "unsupported_environment"
   | "internal";
 
 /** Every rejection and `error` event payload. Its message never contains the token. */
@@ -137,6 +138,19 @@ export interface MyDataHelpsLike {
   ): void;
   on(eventName: string, callback: (event: unknown) => void): void;
   off(eventName: string, callback: (event: unknown) => void): void;
+  /** Raises an SDK event; attachSdk uses it for `applicationDidBecomeVisible` (see `revive`). */
+  triggerEvent?(event: { type: string }): void;
+}
+
+export interface AttachSdkOptions {
+  /** MyDataHelps base URL passed with each token. Default: the manager's `baseUrl`. */
+  baseUrl?: string;
+  /**
+   * Raise the SDK's `applicationDidBecomeVisible` once when a token reaches it after it
+   * had none usable (at attach, after an expiry gap, after a clear), so that views that
+   * failed meanwhile (MyDataHelps UI) load again. Not on ordinary renewals. Default true.
+   */
+  revive?: boolean;
 }
 
 /** Stops an integration; idempotent. */
@@ -172,7 +186,7 @@ export interface TokenManager {
   status(): TokenStatus;
   setLogLevel(level: LogLevel): void;
   /** Feeds MyDataHelps.js with each token exactly once and renews on tokenWillExpire. */
-  attachSdk(sdk: MyDataHelpsLike, options?: { baseUrl?: string }): SdkDetach;
+  attachSdk(sdk: MyDataHelpsLike, options?: AttachSdkOptions): SdkDetach;
   /** Answers GetDelegatedAccessToken from frames of the listed origins only. */
   serveFrames(options: ServeFramesOptions): Detach;
   /** fetch with the bearer token for the origin of baseUrl; renews and retries once on 401. */
@@ -181,7 +195,11 @@ export interface TokenManager {
   destroy(): void;
 }
 
-/** Loads the wasm (once) and starts a manager. Rejects with `invalid_options`. */
+/**
+ * Loads the wasm (once) and starts a manager. Rejects with `invalid_options`, or with
+ * `unsupported_environment` outside a browser page or worker (create it on the client)
+ * and when the wasm URL answers a web page (Vite's dev server: `optimizeDeps.exclude`).
+ */
 export function createTokenManager(options: TokenManagerOptions): Promise<TokenManager>;
 
 /** The devtools helper exposed with `devtools: true`. */

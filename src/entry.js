@@ -12,20 +12,50 @@ export { init as default, TokenManager };
 let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
-/** @type {import("../index").createTokenManager} */
-export async function createTokenManager(options) {
-  // A failed load (offline, CSP) is not cached: the next call tries again.
-  ready ??= init({ module_or_path: new URL("./mdh_token_bg.wasm", import.meta.url) }).then(
+// A TokenError for a place mdh-token cannot run, in the shape of bad() in
+// src/web/options.js (which only the wasm glue imports: importing it here would bundle
+// it twice).
+const unsupported = (detail) =>
+  Object.assign(new Error("mdh-token: " + detail), { name: "TokenError", code: "unsupported_environment", status: 0 });
+
+// The wasm, next to this bundle. Vite's dev server pre-bundles dependencies into
+// node_modules/.vite/deps/ without the wasm (vitejs/vite#8427) and answers its
+// index.html there instead: from there, take the one in the installed package.
+function wasmUrl() {
+  const url = new URL("./mdh_token_bg.wasm", import.meta.url);
+  return /\/\.vite\/deps\//.test(url.pathname) ? new URL("../../mdh-token/pkg/mdh_token_bg.wasm", url) : url;
+}
+
+// Loads and initialises the wasm. A failed load (offline, CSP) is not cached: the next
+// createTokenManager() tries again.
+function load() {
+  const url = wasmUrl(), res = fetch(url);
+  return init({ module_or_path: res }).then(
     () => {
       let methods;
       [methods, devtools] = TokenManager.__integrations();
       Object.assign(TokenManager.prototype, methods);
     },
-    (e) => {
+    async (e) => {
       ready = undefined;
+      // A page instead of the wasm: a dev server's fallback for a file it does not have.
+      // (When the fetch itself failed, `await res` rethrows that same error.)
+      if (/^text\/html/.test((await res).headers.get("content-type"))) {
+        throw unsupported(`${url} is a web page, not the wasm (Vite dev server? add optimizeDeps: { exclude: ["mdh-token"] })`);
+      }
       throw e;
     },
   );
+}
+
+/** @type {import("../index").createTokenManager} */
+export async function createTokenManager(options) {
+  // A page or a worker (a server-side render has neither): importing is side-effect
+  // free everywhere, creating is not.
+  if (typeof window === "undefined" && typeof WorkerGlobalScope === "undefined") {
+    throw unsupported("needs a browser page or worker; with SSR, create it on the client (e.g. in useEffect)");
+  }
+  ready ??= load();
   await ready;
   // Hot path: the wasm publishes a token object with the wall time until which
   // handing it out again is exactly what it would do (and withdraws it on any change),
