@@ -81,11 +81,14 @@ export function storage(local) {
 export function log(level, msg) {
   console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg);
 }
-// The broker POST: fetch plumbing only; the core judges the answer. Resolves with
+// The broker POST: fetch plumbing only; the core judges the answer. The body says why
+// ({"reason":"initial"|"scheduled"|"forced"|"expired"}, for the broker's cache); its JSON
+// type is not CORS-safelisted, so no cross-site form can forge this request. Resolves with
 // [status, Retry-After] for an error status, [status, null, body] for a 2xx and [0]
 // for a redirect (never followed: a token endpoint must not redirect).
-export async function post(url, headers, credentials, signal) {
-  const r = await fetch(url, { method: "POST", headers, credentials, redirect: "manual", signal });
+export async function post(url, headers, credentials, signal, reason) {
+  headers.set("Content-Type", "application/json");
+  const r = await fetch(url, { method: "POST", headers, credentials, redirect: "manual", signal, body: JSON.stringify({ reason }) });
   if (r.type === "opaqueredirect") return [0];
   return r.ok ? [r.status, null, await r.text()] : [r.status, r.headers.get("retry-after")];
 }
@@ -118,6 +121,7 @@ extern "C" {
         headers: &JsValue,
         credentials: &str,
         signal: &web_sys::AbortSignal,
+        reason: &str,
     ) -> Promise;
 }
 
