@@ -55,7 +55,8 @@ export function createBroker(options) {
   const fetchImpl = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const local = memoryStore({ now });
   const shared = o.store ?? local;
-  const lockTtlMs = 3 * o.upstreamTimeoutMs + 2_000; // service grant, participant grant, one retry
+  // Long enough for one upstream call; a holder slower than that (or dead) is taken over.
+  const lockTtlMs = o.upstreamTimeoutMs + 2_000;
   const flights = new Map(); // key → the one in-process promise for it
   let storeDown = false;
   let storeRetryAt = 0;
@@ -103,11 +104,22 @@ export function createBroker(options) {
       await viaShared((s) => s.set(key, value, ttlMs), () => undefined);
     },
     /** Takes the lock; returns the store that holds it, or null. */
-    lock: (key, value, ttlMs) =>
-      viaShared(
-        async (s) => ((await s.add(key, value, ttlMs)) ? s : null),
-        async () => ((await local.add(key, value, ttlMs)) ? local : null),
-      ),
+    lock(key, value, ttlMs) {
+      let gaveUp = false;
+      return viaShared(
+        async (s) => {
+          const taken = s.add(key, value, ttlMs);
+          // An answer that comes after we gave up on the store (a client's offline queue
+          // replaying) must not leave a lock nobody will release: drop it at once.
+          taken.then((ok) => ok && gaveUp && s.remove(key, value).catch(() => {}), () => {});
+          return (await taken) ? s : null;
+        },
+        async () => {
+          gaveUp = true;
+          return (await local.add(key, value, ttlMs)) ? local : null;
+        },
+      );
+    },
     unlock: (key, value, where) => (where === local ? local.remove(key, value) : viaShared((s) => s.remove(key, value), () => undefined)),
     incr: (key, windowMs) => viaShared((s) => s.incr(key, windowMs), () => local.incr(key, windowMs)),
   };
@@ -115,14 +127,18 @@ export function createBroker(options) {
   async function readEntry(key, participantId) {
     const text = await cache.get(key);
     if (typeof text !== "string") return null;
+    let e;
     try {
-      const e = JSON.parse(text);
-      // The participant id is inside the entry too: a key mix-up can never cross participants.
-      const ok = typeof e?.t === "string" && Number.isFinite(e.e) && Number.isFinite(e.l) && Number.isFinite(e.f) && e.p === participantId;
-      return ok && e.e > now() ? e : null;
+      e = JSON.parse(text);
     } catch {
       return null;
     }
+    // The participant id is inside the entry too: a key mix-up can never cross participants.
+    const ok = typeof e?.t === "string" && Number.isFinite(e.e) && Number.isFinite(e.l) && Number.isFinite(e.f) && e.p === participantId;
+    if (!ok || e.e <= now()) return null;
+    // Keep a copy here, so that this instance can go on serving it if the store goes away.
+    if (shared !== local && !storeDown) await local.set(key, text, e.e - now());
+    return e;
   }
 
   async function readFailure(key) {
