@@ -61,6 +61,8 @@ export function createBroker(options) {
   let storeDown = false;
   let storeRetryAt = 0;
   let lastServiceRetry = -Infinity;
+  let serviceFetches = 0; // service tokens this process fetched
+  let lastServiceEntry = null;
   let initLogged = false;
 
   const init = (async () => ({
@@ -317,7 +319,9 @@ export function createBroker(options) {
       throw new BrokerError(502, "broker_misconfigured");
     }
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
-    return { t: got.token, e: sentAt + got.lifetimeMs, l: got.lifetimeMs, f: now(), p: "" };
+    serviceFetches += 1;
+    lastServiceEntry = { t: got.token, e: sentAt + got.lifetimeMs, l: got.lifetimeMs, f: now(), p: "" };
+    return lastServiceEntry;
   }
 
   // Renewed ahead of expiry: serviceTokenRenewMs before, or at half its life for short ones.
@@ -345,12 +349,16 @@ export function createBroker(options) {
   }
 
   async function fetchParticipantToken(participantId, reason) {
+    const fetchesBefore = serviceFetches;
     let service = await serviceToken();
+    // Fetched by this very call (or one it joined): MyDataHelps just issued it, so an
+    // invalid_grant is about the participant.
+    const fresh = serviceFetches > fetchesBefore && service === lastServiceEntry;
     let sentAt = now();
     let { answer, got } = await exchange(participantId, service.t);
-    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && now() - lastServiceRetry >= SERVICE_RETRY_INTERVAL_MS) {
-      // The service token may have been revoked early (upstream restart, key rotation):
-      // try once with another one before blaming the participant.
+    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && !fresh && now() - lastServiceRetry >= SERVICE_RETRY_INTERVAL_MS) {
+      // The cached service token may have been revoked early (upstream restart, key
+      // rotation): try once with another one before blaming the participant.
       lastServiceRetry = now();
       service = await serviceToken(service.t);
       sentAt = now();

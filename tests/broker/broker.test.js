@@ -379,7 +379,7 @@ test("upstream failures map to what the page expects; bodies and logs carry no u
     ["service token 503", { status: 503, headers: { "Retry-After": "9" } }, null, 503, "upstream_unavailable", "9"],
   ];
   for (const [name, serviceStep, participantStep, status, code, retryAfter] of cases) {
-    const { broker, lines } = scripted(
+    const { broker, lines, up } = scripted(
       (form) => {
         const step = form.get("grant_type") === "client_credentials" ? serviceStep ?? tokenResponse(300, "svc") : participantStep ?? tokenResponse();
         return typeof step === "function" ? step() : step;
@@ -388,6 +388,8 @@ test("upstream failures map to what the page expects; bodies and logs carry no u
     );
     const res = await broker.handle(pageRequest({ participant: ADA }));
     assert.equal(res.status, status, name);
+    // A service token MyDataHelps just issued is not swapped for another on invalid_grant.
+    assert.equal(up.grants("client_credentials"), 1, `${name}: one service-token call`);
     assert.equal(res.headers.get("cache-control"), "no-store", name);
     assert.equal(res.headers.get("retry-after"), retryAfter, name);
     const text = await res.text();
