@@ -51,7 +51,15 @@ export class BrokerError extends Error {
  */
 export function createBroker(options) {
   const o = checkOptions(options);
-  const { now, log } = o;
+  const { now } = o;
+  // A host logger that throws must not break a token request half-way.
+  const log = (line) => {
+    try {
+      o.log(line);
+    } catch {
+      // ignored
+    }
+  };
   const fetchImpl = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const local = memoryStore({ now });
   const shared = o.store ?? local;
