@@ -75,7 +75,7 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   clientId?: string;
   /** Default "secret". */
   clientSecret?: string;
-  /** Default "api". */
+  /** The participant grant's scope. Default "api" (the service grant always sends "api"). */
   scope?: string;
   /** Shared cache (`redisStore(client)` for several instances); default: this process's memory. */
   store?: BrokerStore | null;

@@ -315,7 +315,7 @@ export function createBroker(options) {
       .sign(key);
     const sentAt = now();
     const answer = await post({
-      scope: o.scope,
+      scope: "api", // REST API Authentication; `scope` (the option) is the participant grant's
       grant_type: "client_credentials",
       client_assertion_type: ASSERTION_TYPE,
       client_assertion: assertion,

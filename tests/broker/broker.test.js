@@ -284,6 +284,23 @@ test("a page that renews on schedule never gets back the token it is renewing (n
   }
 });
 
+test("clientId, clientSecret and scope go to the participant grant; the service grant keeps scope=api", async (t) => {
+  const mdh = await startEmulator(t);
+  // The spelling of CareEvolution's public quickstart (docs/mydatahelps.md).
+  const broker = testBroker(mdh, { clientId: "MyDataHelps.DelegatedParticipant", scope: "api user/*.read" });
+  assert.equal(await mdh.whose((await broker.participantToken(ADA)).access_token), ADA);
+  const forms = mdh.seen.map((f) => new URLSearchParams(f));
+  const service = forms.find((f) => f.get("grant_type") === "client_credentials");
+  const delegated = forms.find((f) => f.get("grant_type") === "delegated_participant");
+  assert.equal(service.get("scope"), "api");
+  assert.deepEqual(
+    ["scope", "client_id", "client_secret", "participant_id"].map((k) => delegated.get(k)),
+    ["api user/*.read", "MyDataHelps.DelegatedParticipant", "secret", ADA],
+  );
+  const wrong = testBroker(mdh, { clientSecret: "not-the-secret" });
+  await assert.rejects(wrong.participantToken(ADA), (e) => e.status === 502 && e.code === "broker_misconfigured");
+});
+
 test("cacheParticipantTokens: false sends every request upstream", async (t) => {
   const mdh = await startEmulator(t);
   const broker = testBroker(mdh, { cacheParticipantTokens: false, rateLimit: false });
