@@ -37,7 +37,7 @@ export interface RetryOptions {
 }
 
 export interface TokenManagerOptions {
-  /** URL POSTed with `Accept: application/json`, or a broker function. */
+  /** URL POSTed with the JSON body `{ "reason": … }` (`Content-Type` and `Accept: application/json`), or a broker function. */
   broker: string | BrokerFunction;
   /** Extra headers for the broker POST (e.g. a CSRF token). */
   headers?: Record<string, string>;
