@@ -1252,7 +1252,13 @@ impl Inner {
             return;
         };
         let p = match &self.opts.broker {
-            Broker::Url(url) => js::post(url, &self.opts.headers, self.opts.credentials, &signal),
+            Broker::Url(url) => js::post(
+                url,
+                &self.opts.headers,
+                self.opts.credentials,
+                &signal,
+                reason.as_str(),
+            ),
             Broker::Func(f) => {
                 let arg = Object::new();
                 set(&arg, "signal", &signal);
