@@ -91,6 +91,12 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   serviceTokenRenewMs?: number;
   /** Hand a cached participant token out again (initial / scheduled only). Default true. */
   cacheParticipantTokens?: boolean;
+  /**
+   * Refuse (403 participant_mismatch) a page whose manager names another participant
+   * (its `participant` option, sent in the POST body) than `participant(request)`.
+   * Pass the same id on the page. Default true.
+   */
+  matchPageParticipant?: boolean;
   /** MyDataHelps calls per participant per window; false: no limit. Default { max: 10, windowMs: 60000 }. */
   rateLimit?: { max: number; windowMs: number } | false;
   /** Largest request body read. Default 1024. */

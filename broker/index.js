@@ -422,12 +422,17 @@ export function createBroker(options) {
       if (mediaType(header("content-type")) !== "application/json") return answer(415, { error: "json_required" });
       const text = await readBody(o.maxBodyBytes);
       let reason = "initial";
+      let claimed;
       if (text !== null) {
         const body = typeof text === "string" ? parseJson(text) : text;
         if (body === INVALID || body === null || typeof body !== "object" || Array.isArray(body)) return answer(400, { error: "invalid_body" });
         if (body.reason !== undefined) {
           if (!REASONS.has(body.reason)) return answer(400, { error: "invalid_body" });
           reason = body.reason;
+        }
+        if (body.participant !== undefined) {
+          if (typeof body.participant !== "string") return answer(400, { error: "invalid_body" });
+          claimed = body.participant;
         }
       }
       // Identity from the host's own session only: never from the body or the query.
@@ -442,6 +447,14 @@ export function createBroker(options) {
       if (!isParticipantId(participantId)) {
         log("broker: participant() must return a participant id (a non-empty string) or null");
         return answer(500, { error: "internal_error" });
+      }
+      // The page's manager names the participant it is bound to (its `participant`
+      // option). Never a source of identity: only a reason to refuse, when this session
+      // now belongs to someone else (a shared computer: Ben signed in while Ada's tab
+      // was open). 403 is final for the page: it drops its token and stops.
+      if (o.matchPageParticipant && claimed !== undefined && claimed !== participantId) {
+        log("broker: the page is bound to another participant than its session: refused");
+        return answer(403, { error: "participant_mismatch" });
       }
       const token = await participantToken(participantId, { reason });
       return answer(200, token);
@@ -519,6 +532,7 @@ function checkOptions(options) {
     upstreamTimeoutMs = 8_000,
     serviceTokenRenewMs = 30_000,
     cacheParticipantTokens = true,
+    matchPageParticipant = true,
     rateLimit = { max: 10, windowMs: 60_000 },
     maxBodyBytes = 1024,
     allowedOrigins = [],
@@ -551,6 +565,7 @@ function checkOptions(options) {
   positive("maxBodyBytes", maxBodyBytes);
   positive("storeTimeoutMs", storeTimeoutMs);
   if (typeof cacheParticipantTokens !== "boolean") fail("cacheParticipantTokens must be a boolean");
+  if (typeof matchPageParticipant !== "boolean") fail("matchPageParticipant must be a boolean");
   if (rateLimit !== false) {
     if (!rateLimit || typeof rateLimit !== "object") fail("rateLimit must be { max, windowMs } or false");
     if (!Number.isInteger(rateLimit.max) || rateLimit.max < 1) fail("rateLimit.max must be a positive integer");
@@ -583,6 +598,7 @@ function checkOptions(options) {
     upstreamTimeoutMs,
     serviceTokenRenewMs,
     cacheParticipantTokens,
+    matchPageParticipant,
     rateLimit: rateLimit === false ? null : { max: rateLimit.max, windowMs: rateLimit.windowMs },
     maxBodyBytes,
     allowedOrigins: origins,

@@ -4,6 +4,7 @@
 //! glue are cheaper than that feature set.
 
 use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
+use alloc::string::String;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -126,9 +127,11 @@ export function log(level, msg) {
 // The body is read up to 64 KiB (a token response is well under 20 KiB) and parsed
 // here: [status, null, object-or-null]; null past the cap or when it is not JSON. The
 // request's init has no prototype, so a polluted Object.prototype adds nothing to it.
-export async function post(url, headers, credentials, signal, reason) {
+// With `participant`, the body names it too, so that the broker can refuse a page bound
+// to another participant than its session's (a shared computer after a sign-in elsewhere).
+export async function post(url, headers, credentials, signal, reason, participant) {
   headers.set("Content-Type", "application/json");
-  const init = Object.assign(Object.create(null), { method: "POST", headers, credentials, redirect: "manual", signal, body: JSON.stringify({ reason }) });
+  const init = Object.assign(Object.create(null), { method: "POST", headers, credentials, redirect: "manual", signal, body: JSON.stringify({ reason, participant }) });
   const r = await fetch(url, init);
   if (r.type === "opaqueredirect") return [0];
   if (!r.ok) return [r.status, r.headers.get("retry-after")];
@@ -180,6 +183,7 @@ extern "C" {
         credentials: &str,
         signal: &web_sys::AbortSignal,
         reason: &str,
+        participant: Option<String>,
     ) -> Promise;
 }
 

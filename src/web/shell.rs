@@ -1258,6 +1258,7 @@ impl Inner {
                 self.opts.credentials,
                 &signal,
                 reason.as_str(),
+                self.core.borrow().identity().map(String::from),
             ),
             Broker::Func(f) => {
                 let arg = Object::new();

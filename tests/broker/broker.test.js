@@ -121,6 +121,28 @@ test("identity comes only from participant(request): body and query naming anoth
   assert.ok(seen[0] instanceof Request, "participant() gets the Request handle() got");
 });
 
+test("a page bound to another participant than the session's is refused (403 participant_mismatch), never served", async (t) => {
+  const mdh = await startEmulator(t);
+  const broker = testBroker(mdh);
+  const ask = (body) => broker.handle(pageRequest({ participant: BEN, body: JSON.stringify(body) }));
+  // Ada's tab, after Ben signed in on this computer: the session is Ben's now.
+  const refused = await ask({ reason: "scheduled", participant: ADA });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(await refused.json(), { error: "participant_mismatch" });
+  assert.equal((await ask({ reason: "scheduled", participant: 42 })).status, 400);
+  // Ben's own tab, and a page without the option, are served Ben's token.
+  for (const body of [{ reason: "initial", participant: BEN }, { reason: "initial" }]) {
+    const res = await ask(body);
+    assert.equal(res.status, 200);
+    assert.equal(await mdh.whose((await res.json()).access_token), BEN);
+  }
+  // The check can be turned off (a host whose page uses another id than its broker).
+  const lax = testBroker(mdh, { matchPageParticipant: false });
+  const res = await lax.handle(pageRequest({ participant: BEN, body: JSON.stringify({ reason: "initial", participant: "host-user-7" }) }));
+  assert.equal(res.status, 200);
+  assert.throws(() => testBroker(mdh, { matchPageParticipant: "yes" }), /matchPageParticipant must be a boolean/);
+});
+
 test("no participant → 401; participant() throwing or returning junk → 500; nothing goes upstream", async () => {
   const { up } = scripted(() => tokenResponse());
   for (const [participant, status, error] of [

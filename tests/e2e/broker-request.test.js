@@ -65,3 +65,21 @@ test("each broker POST carries {reason} as JSON: initial, forced, scheduled, exp
   await until(() => server.state.calls.length === 4, { what: "the expired renewal" });
   assert.deepEqual(reasons(), ["initial", "forced", "scheduled", "expired"]);
 });
+
+test("with participant, the body names it too (the broker refuses a page bound to someone else)", { skip }, async (t) => {
+  server.reset(3600);
+  const ctx = await browser.newContext();
+  t.after(async () => {
+    for (const p of ctx.pages()) printed.push(...p.logs);
+    await ctx.close();
+  });
+  const page = await openPage(ctx, server);
+  await createManager(page, { crossTab: false, participant: "p-ada/1" });
+  await page.evaluate(() => window.tm.getToken());
+  assert.deepEqual(JSON.parse(server.state.calls[0].body), { reason: "initial", participant: "p-ada/1" });
+  // A 403 from the broker (participant_mismatch) is final: the page lets go and stops.
+  server.state.script.push({ status: 403, body: { error: "participant_mismatch" } });
+  const code = await page.evaluate(() => window.tm.refresh().then(() => "resolved", (e) => e.code));
+  assert.equal(code, "broker_rejected");
+  assert.equal(await page.evaluate(() => window.tm.peek()), null);
+});
