@@ -126,13 +126,21 @@ test("the participant comes from the session only; a body naming another is igno
   const cookie = await signIn(app, ADA);
   const bodies = [
     JSON.stringify({ reason: "forced", participant_id: BEN, participantID: BEN }),
-    JSON.stringify({ reason: "forced", participant_id: CHLOE, participant: CHLOE, sub: CHLOE }),
+    JSON.stringify({ reason: "forced", participant_id: CHLOE, participant: ADA, sub: CHLOE }),
   ];
   for (const body of bodies) {
     const res = await broker(app, cookie, { headers: { "Content-Type": "application/json" }, body });
     assert.equal(res.status, 200);
     assert.equal(await whoseToken(app, (await res.json()).access_token), ADA);
   }
+  // `participant` (what a manager bound to a participant sends) naming someone else is
+  // never obeyed either: the request is refused outright.
+  const other = await broker(app, cookie, {
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ reason: "forced", participant: CHLOE }),
+  });
+  assert.equal(other.status, 403);
+  assert.deepEqual(await other.json(), { error: "participant_mismatch" });
   // The query string is no back door either.
   const viaQuery = await fetch(new URL(`/api/mdh/token?participant_id=${BEN}`, app.url), {
     method: "POST",
