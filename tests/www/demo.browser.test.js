@@ -121,7 +121,7 @@ test("demo page: signing in as Ben in a tab where Ada was signed in shows Ben's 
   const { chromium } = await import("playwright-core");
   const app = await startServer({ port: 0, tokenLifetimeSeconds: 600, keysDir: false, repoRoot: PACKAGE_ROOT, log: () => {} });
   t.after(() => app.close());
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS, timeout: WAIT_MS });
   t.after(() => browser.close());
   const page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(WAIT_MS);
