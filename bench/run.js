@@ -11,11 +11,8 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 import { ROOT, shippedSize, gzipSize, gzipMethod } from "./size.js";
+import { CHROMIUM_ARGS, chromiumExecutable } from "../tests/support/browsers.js";
 
-const CHROMIUM_ARGS = [
-  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 const OUT = path.join(ROOT, "bench/results.json");
 
 // Run sizes: enough for stable medians, small enough for ~1 minute on 2 cores.
@@ -342,13 +339,12 @@ async function main() {
   if (!fs.existsSync(path.join(ROOT, "pkg/mdh_token_bg.wasm")) || !fs.existsSync(path.join(ROOT, "pkg/mdh_token.js"))) {
     throw new Error("pkg/ is not built: run `npm run build` (bash scripts/build.sh) first");
   }
-  if (!fs.existsSync("/usr/bin/chromium")) throw new Error("/usr/bin/chromium is missing (apt-get install chromium)");
 
   log("sizes");
   const size = measureSizes();
 
   const server = await startServer();
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
   const chromiumVersion = browser.version();
   let startup, hot, sfTab, sfXtab, sfTabs;
   try {

@@ -8,22 +8,32 @@ cd "$(dirname "$0")/.."
 # never formats.
 remap="--remap-path-prefix=$PWD=m --remap-path-prefix=$(rustc --print sysroot)=r"
 for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap-path-prefix=${d%/}=c"; done
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap"
+# No reference types (issue 15): JavaScriptCore of the Safari 16 era (WPE WebKit 2.38)
+# traps with "RuntimeError: Out of bounds table access" on valid `table.get`s of
+# wasm-bindgen's externref table once its baseline wasm JIT (BBQ) has compiled the code
+# (with JSC_useBBQJIT=0 it runs). Without reference types wasm-bindgen keeps JS values
+# in a JS array instead, and the wasm has no externref at all. Our crates are compiled
+# without the feature here; scripts/no-reference-types.mjs clears the "+reference-types"
+# that the precompiled core/alloc leave in the linked wasm, which wasm-bindgen reads.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types"
 cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs scripts/no-reference-types.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
 fi
 rm -rf pkg
+mvp=target/wasm32-unknown-unknown/release/mdh_token.no-reference-types.wasm
+node scripts/no-reference-types.mjs "$src" "$mvp"
 # index.js always passes the wasm URL, so the glue needs no default path of its own.
 wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
-  --omit-default-module-path --remove-producers-section "$src"
+  --omit-default-module-path --remove-producers-section "$mvp"
 # wasm-opt from the binaryen npm package: size first (-Oz), as the release profile.
+# Reference types are left out, so binaryen refuses a wasm that still uses them.
 features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
-  --enable-mutable-globals --enable-reference-types --enable-multivalue)
+  --enable-mutable-globals --enable-multivalue)
 # --flatten --rereloop before -Oz: 350 B gzip less here. --low-memory-unused: the
 # first 1 kB of linear memory is never used (it is the far end of Rust's 1 MB stack).
 node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --converge \

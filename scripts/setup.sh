@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, idempotently: the wasm target, the
-# wasm-bindgen CLI matching the pinned crate, Debian's Chromium + ChromeDriver and
-# redis-server, and the npm devDependencies. Safe to run again: each step checks before it installs.
+# wasm-bindgen CLI matching the pinned crate, the browsers and WebDriver servers of the
+# tests (Debian packages, and geckodriver from crates.io: Debian has none), redis-server,
+# and the npm devDependencies. Safe to run again: each step checks before it installs,
+# and says how long it took when it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WB_VERSION=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
@@ -15,27 +17,36 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   cargo install wasm-bindgen-cli --version "=$WB_VERSION"
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# Debian's browsers and drivers: Chromium + ChromeDriver, Firefox ESR, WebKitGTK's
+# WebKitWebDriver (drives its MiniBrowser) with Xvfb, and WPE WebKit's WPEWebDriver with
+# cog (headless). tests/support/browsers.js finds them. And redis-server: the broker's
+# multi-instance tests run a real one (tests/broker/redis.test.js).
+apt_packages=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb xauth wpewebkit-driver cog redis-server)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
+    t0=$SECONDS
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q chromium chromium-driver
+    apt-get -o DPkg::Lock::Timeout=600 update -q
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
+    echo "setup: apt-get install ${missing[*]}: $((SECONDS - t0)) s"
   else
-    echo "setup: Chromium is missing; run: sudo apt-get install chromium chromium-driver" >&2
+    echo "setup: missing Debian packages; run: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi
 
-# redis-server: the broker's multi-instance tests run a real one (tests/broker/redis.test.js).
-if ! command -v redis-server >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -q
-    apt-get -o DPkg::Lock::Timeout=600 install -y -q redis-server
-  else
-    echo "setup: redis-server is missing; run: sudo apt-get install redis-server" >&2
-    exit 1
-  fi
+# geckodriver (Firefox's WebDriver server), pinned; `cargo install` puts it in
+# $CARGO_HOME/bin. Plain install (no --locked), as for wasm-bindgen-cli.
+GECKODRIVER_VERSION=0.37.1
+gecko=$(node tests/support/browsers.js path geckodriver 2>/dev/null || true)
+if [ -z "$gecko" ] || [ "$("$gecko" --version | awk 'NR==1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
+  t0=$SECONDS
+  cargo install geckodriver --version "=$GECKODRIVER_VERSION"
+  echo "setup: cargo install geckodriver $GECKODRIVER_VERSION: $((SECONDS - t0)) s"
 fi
 
 # npm ci when node_modules is missing or older than the lock file.

@@ -1,6 +1,6 @@
 // Test harness for the package tier: a local server that serves the built package and
-// a scripted broker, and a Chromium (Debian's, never a download) driven by
-// playwright-core. Every page gets a console/page-error collector, so each test can
+// a scripted broker, and a Chromium (Debian's, found by tests/support/browsers.js, never
+// a download) driven by playwright-core. Every page gets a console/page-error collector, so each test can
 // prove that no issued token leaked.
 import http from "node:http";
 import crypto from "node:crypto";
@@ -8,14 +8,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, chromiumExecutable } from "../support/browsers.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json" };
-
-export const CHROMIUM_ARGS = [
-  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 
 export function packageBuilt() {
   return fs.existsSync(path.join(ROOT, "pkg/mdh_token_bg.wasm"));
@@ -161,7 +157,7 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
 }
 
 export async function launch() {
-  return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
 }
 
 /**
@@ -245,28 +241,49 @@ export async function storageDump(page) {
 }
 
 /**
- * The wasm instance's linear memory size and externref table length, read through
- * the wasm-bindgen glue: `init()` of `/pkg/mdh_token.js` returns the already
- * initialised instance's exports, whose one memory and one table (wasm-bindgen's
- * externref table) are found by type, since the build minifies export names. Freed
- * slots of the table hold null/undefined, so counting the others counts the live values.
+ * The wasm instance's linear memory size and the number of JS values the wasm holds.
+ * The memory is read through the glue: `init()` of `/pkg/mdh_token.js` returns the
+ * already initialised instance's exports, whose one memory is found by type (the build
+ * minifies export names). The build has no reference types (scripts/build.sh), so the
+ * glue keeps the values the wasm holds in its own JS array (wasm-bindgen's "heap":
+ * 1,024 stack slots, then `undefined, null, true, false`, then the values). That array
+ * is not reachable from page script; the DevTools protocol finds it among the page's
+ * arrays by that fixed layout. A free slot holds the index of the next free one, so
+ * `jsValues` counts the slots past the fixed ones that do not hold such an index (a
+ * held JS number in that range would count as free).
  */
 export async function wasmStats(page) {
-  return page.evaluate(async () => {
+  const memoryBytes = await page.evaluate(async () => {
     const { default: init } = await import("/pkg/mdh_token.js");
     const exports = Object.values(await init());
     const memory = exports.find((v) => v instanceof WebAssembly.Memory);
-    const tables = exports.filter((v) => v instanceof WebAssembly.Table);
-    if (!memory || tables.length !== 1) throw new Error("expected one memory and one table export");
-    const table = tables[0];
-    let live = null;
-    if (table) {
-      live = 0;
-      for (let i = 0; i < table.length; i++) if (table.get(i) != null) live++;
-    }
-    // `externrefs`: JS values the wasm holds (live slots of the externref table).
-    return { memoryBytes: memory.buffer.byteLength, externrefs: live, tableLength: table ? table.length : null };
+    if (!memory) throw new Error("expected a memory export");
+    return memory.buffer.byteLength;
   });
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { result: proto } = await cdp.send("Runtime.evaluate", { expression: "Array.prototype" });
+    const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: proto.objectId });
+    const { result } = await cdp.send("Runtime.callFunctionOn", {
+      objectId: objects.objectId,
+      returnByValue: true,
+      functionDeclaration: `function () {
+        const heaps = this.filter((a) => a.length >= 1028 && a[1024] === undefined && a[1025] === null && a[1026] === true && a[1027] === false);
+        if (heaps.length !== 1) return { error: "found " + heaps.length + " wasm-bindgen heap arrays" };
+        const heap = heaps[0];
+        let free = 0;
+        for (let i = 1028; i < heap.length; i++) {
+          const v = heap[i];
+          if (Number.isInteger(v) && v >= 1028 && v <= heap.length) free++;
+        }
+        return { jsValues: heap.length - 1028 - free, heapLength: heap.length };
+      }`,
+    });
+    if (result.value.error) throw new Error(result.value.error);
+    return { memoryBytes, ...result.value };
+  } finally {
+    await cdp.detach();
+  }
 }
 
 /**

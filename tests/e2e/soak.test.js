@@ -2,7 +2,7 @@
 // crossTab on) while every 7th broker call fails with a 503. Checks that no renewal is
 // missed (no `expired`, each token replaced before it expired), that broker requests
 // never overlap, and that memory stays flat: the wasm linear memory, the JS values the
-// wasm holds (live slots of the externref table), and the JS heap after GC.
+// wasm holds (live slots of the glue's value array), and the JS heap after GC.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -84,7 +84,7 @@ test(`soak: ${RENEWALS} renewals of 2 s tokens with a 503 every ${FAIL_EVERY}th 
   console.log(`# soak: ${renewals} renewals, ${calls} broker calls (${failures.length} failed with 503 and were retried), ` +
     `max concurrent ${server.state.maxOpen}, renewal period ${Math.min(...gaps)}–${Math.max(...gaps)} ms, ${secs} s`);
   console.log(`# soak memory (after ${early.renewals} → ${late.renewals} renewals): wasm ${early.memoryBytes} → ${late.memoryBytes} B, ` +
-    `wasm-held JS values ${early.externrefs} → ${late.externrefs}, JS heap after GC ${early.heap} → ${late.heap} B`);
+    `wasm-held JS values ${early.jsValues} → ${late.jsValues}, JS heap after GC ${early.heap} → ${late.heap} B`);
 
   assert.ok(renewals >= RENEWALS);
   assert.equal(r.events.filter((e) => e.name === "expired").length, 0, "no token expired");
@@ -102,7 +102,7 @@ test(`soak: ${RENEWALS} renewals of 2 s tokens with a 503 every ${FAIL_EVERY}th 
   assert.equal(r.st.brokerCalls, calls);
   // Flat memory.
   assert.equal(late.memoryBytes, early.memoryBytes, "wasm linear memory did not grow");
-  assert.ok(late.externrefs <= early.externrefs + 2, `JS values held by the wasm: ${early.externrefs} → ${late.externrefs}`);
+  assert.ok(late.jsValues <= early.jsValues + 2, `JS values held by the wasm: ${early.jsValues} → ${late.jsValues}`);
   assert.ok(late.heap - early.heap < 1_000_000, `JS heap grew by ${late.heap - early.heap} B`);
   assert.deepEqual(await pageFaults(page), []);
   assertNoLeak(assert, server, page.logs);

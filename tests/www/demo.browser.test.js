@@ -7,21 +7,12 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../../www/app.js";
+import { CHROMIUM_ARGS, chromiumExecutable } from "../support/browsers.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 // Another build of the package (an unpacked tarball, say) can be pointed at with this.
 const PACKAGE_ROOT = process.env.MDH_DEMO_PACKAGE_ROOT ? path.resolve(process.env.MDH_DEMO_PACKAGE_ROOT) : REPO;
 const OUT = path.join(REPO, "test-output");
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 // 6 s tokens: the package renews at expires_at − min(120 s, lifetime / 2), i.e. every ~3 s.
 const LIFETIME_S = 6;
 const WAIT_MS = 30_000;
@@ -36,7 +27,7 @@ test("demo page: renewals happen and MyDataHelps.js keeps working across them, t
 
   const app = await startServer({ port: 0, tokenLifetimeSeconds: LIFETIME_S, keysDir: false, repoRoot: PACKAGE_ROOT, log: () => {} });
   t.after(() => app.close());
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS, timeout: WAIT_MS });
   t.after(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
   const page = await context.newPage();
@@ -130,7 +121,7 @@ test("demo page: signing in as Ben in a tab where Ada was signed in shows Ben's 
   const { chromium } = await import("playwright-core");
   const app = await startServer({ port: 0, tokenLifetimeSeconds: 600, keysDir: false, repoRoot: PACKAGE_ROOT, log: () => {} });
   t.after(() => app.close());
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS, timeout: WAIT_MS });
   t.after(() => browser.close());
   const page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(WAIT_MS);
