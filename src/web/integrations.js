@@ -88,18 +88,51 @@ const methods = {
       throw bad("attachSdk expects MyDataHelps (setParticipantAccessToken, on, off)");
     }
     // The last token pushed: every push stacks a never-cleared timer in MyDataHelps.js 5.7.
-    let last;
+    let last, sent;
     const push = (t) => {
       const access = get(t, "access_token");
       if (typeof access !== "string" || access === last) return;
       last = access;
       try {
-        setToken.call(sdk, sdkToken(t), url);
+        setToken.call(sdk, (sent = sdkToken(t)), url);
       } catch {
         this.__log(WARN, "MyDataHelps.setParticipantAccessToken threw");
       }
     };
-    const unsubscribe = this.on("token", push);
+    // Surveys: MyDataHelps.js 5.7.0 answers a survey frame's GetDelegatedAccessToken
+    // with the object it was last given (`mdh.token`) after a getParticipantInfo() that
+    // rejects once that token expired, and the survey hangs (startDelegatedSurvey,
+    // L1765-1768). This capture listener runs before the SDK's (added by each
+    // startSurvey): with a usable token it makes the SDK's copy current, seconds left
+    // included; without one it holds the request back and delivers it again once the
+    // manager has a token (getToken() now, else its next renewal).
+    const frames = new URL(url).origin;
+    const win = typeof window == "object" ? window : null;
+    let held = [], again;
+    const deliver = () => {
+      for (const ev of held.splice(0)) {
+        again = new MessageEvent("message", { data: ev.data, origin: ev.origin, source: ev.source });
+        win.dispatchEvent(again);
+      }
+      again = null;
+    };
+    const onFrame = (ev) => {
+      if (ev === again || ev.origin !== frames || get(ev.data, "name") !== "GetDelegatedAccessToken") return;
+      const t = this.peek();
+      if (t) {
+        push(t);
+        if (sent) sent.expires_in = t.expires_in;
+        return;
+      }
+      ev.stopImmediatePropagation();
+      held.push(ev);
+      this.getToken().catch(() => this.__log(WARN, "a survey waits for a token"));
+    };
+    win?.addEventListener("message", onFrame, true);
+    const unsubscribe = this.on("token", (t) => {
+      push(t);
+      if (held.length) queueMicrotask(deliver);
+    });
     const willExpire = () => this.__nudge();
     try {
       on.call(sdk, "tokenWillExpire", willExpire);
@@ -108,6 +141,8 @@ const methods = {
     const ready = current === null ? this.getToken().then((t) => (push(t), true)) : (push(current), Promise.resolve(true));
     const detach = once(() => {
       unsubscribe();
+      win?.removeEventListener("message", onFrame, true);
+      held = [];
       try {
         off.call(sdk, "tokenWillExpire", willExpire);
       } catch {}
