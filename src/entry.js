@@ -12,6 +12,30 @@ export { init as default, TokenManager };
 let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
+// MyDataHelps.js's connectExternalAccount popup comes back to this page with
+// ?connectExternalAccount=…&messageID=…&success=…, where its constructor posts the
+// result to the opener (or a BroadcastChannel) and closes the window (5.7.0 L1361,
+// L1788-1806; the same test). A manager there is passive: memory, no channel, no lock,
+// no timer-driven renewal, and getToken()/refresh() reject with code "passive" instead
+// of calling the broker.
+const PASSIVE = { __proto__: null, storage: "memory", crossTab: false, autoRefresh: false };
+function passive() {
+  try {
+    const q = new URLSearchParams(document.location.search);
+    return !!(q.get("connectExternalAccount") && q.get("messageID") && q.get("success"));
+  } catch {
+    return false; // no document: a worker
+  }
+}
+const refuse = () =>
+  Promise.reject(
+    Object.assign(new Error("mdh-token: passive on a connectExternalAccount return page: no broker call here"), {
+      name: "TokenError",
+      code: "passive",
+      status: 0,
+    }),
+  );
+
 /** @type {import("../index").createTokenManager} */
 export async function createTokenManager(options) {
   // A failed load (offline, CSP) is not cached: the next call tries again.
@@ -31,7 +55,9 @@ export async function createTokenManager(options) {
   // handing it out again is exactly what it would do (and withdraws it on any change),
   // so most getToken()/peek() calls never cross into wasm (see bench/).
   let token = null, from = 0, until = 0;
-  const m = TokenManager.create(options, (t, u) => {
+  const inert = passive() && typeof options == "object" && options !== null;
+  const opts = inert ? new Proxy(options, { get: (o, k) => (k in PASSIVE ? PASSIVE[k] : o[k]) }) : options;
+  const m = TokenManager.create(opts, (t, u) => {
     token = t;
     from = Date.now();
     until = u;
@@ -42,6 +68,10 @@ export async function createTokenManager(options) {
   };
   m.getToken = () => (fresh() ? Promise.resolve(token) : getToken.call(m));
   m.peek = () => (fresh() ? token : peek.call(m));
+  if (inert) {
+    m.getToken = m.refresh = refuse;
+    m.__nudge = () => {};
+  }
   const name = m.__devtools();
   if (name) devtools(m, name);
   return m;

@@ -190,6 +190,7 @@ import { createTokenManager } from "/index.js";
 const returning = new URLSearchParams(location.search).has("connectExternalAccount");
 const boot = (window.boot = { returning, url: location.href });
 window.reports = [];
+new BroadcastChannel("ConnectExternalAccount").onmessage = (e) => (window.bcResult = e.data);
 const reports = new BroadcastChannel("test-report");
 reports.onmessage = (e) => window.reports.push(e.data);
 const tm = (window.tm = await createTokenManager({ broker: "/broker", storage: ${JSON.stringify(storage)}, baseUrl: ${JSON.stringify(base)} }));
@@ -224,48 +225,60 @@ async function appReady(page) {
   return until(() => page.evaluate(() => window.boot?.sdk && window.boot), { what: "the app booted" });
 }
 
-test("EHR connect in a popup: the return page makes no broker call and takes no part; the opener stays alive", { skip, timeout: 60_000 }, async (t) => {
-  reset(8); // the opener renews every 4 s while the popup is away
-  const ctx = await newContext(t);
-  const opener = await openPage(ctx, server, { path: "/app-memory.html" });
-  const boot = await appReady(opener);
-  assert.equal(boot.sdk, "p-1");
-  await opener.evaluate(() => (window.popupMode = true));
-  const popupP = ctx.waitForEvent("page");
-  await opener.click("#connect");
-  const popup = await popupP;
-  await popup.waitForURL(/\/provider\/authorize/);
-  // While the participant is at the provider, the opener renews as usual.
-  await until(() => opener.evaluate(() => window.pushes.length >= 2), { timeout: 20_000, what: "the opener renewed meanwhile" });
-  const callsBefore = server.state.calls.length;
-  await popup.click("#allow");
-  await until(() => opener.evaluate(() => window.outcome), { what: "connectExternalAccount settled in the opener" });
-  assert.equal(await opener.evaluate(() => window.outcome), "connected");
-  await until(() => popup.isClosed(), { what: "MyDataHelps.js closed the popup" });
-  const [report] = await until(() => opener.evaluate(() => window.reports.length && window.reports), { what: "the return page's report" });
-  assert.match(report.url, /\/app-memory\.html\?connectExternalAccount=true&messageID=\d+&success=true$/);
-  assert.equal(mdh.log.connects[0].finalRedirectPath, `${server.url}/app-memory.html?connectExternalAccount=true&messageID=1&success=%SUCCESSVALUE%`);
-  assert.equal(report.getToken, "TokenError:passive");
-  assert.equal(report.refresh, "passive");
-  assert.equal(report.fetch, "passive");
-  assert.equal(report.peek, false);
-  assert.equal(report.status.brokerCalls, 0);
-  assert.deepEqual(report.status.crossTab, { broadcastChannel: false, webLocks: false });
-  assert.equal(report.status.storage, "memory");
-  // Every broker call was the opener's; the return page's visit cost none.
-  const openerCalls = await opener.evaluate(() => window.tm.status().brokerCalls);
-  assert.equal(server.state.calls.length, openerCalls);
-  assert.ok(server.state.calls.length - callsBefore <= 1, "at most the opener's own next renewal during the return");
-  // The opener's token and SDK are alive: it keeps renewing and the SDK keeps working.
-  const pushed = await opener.evaluate(() => window.pushes.length);
-  await until(() => opener.evaluate((n) => window.pushes.length > n, pushed), { timeout: 20_000, what: "a renewal after the return" });
-  const after = await opener.evaluate(async () => ({
-    sdk: await window.MyDataHelps.getParticipantInfo().then((p) => p.participantID, String),
-    events: window.events,
-  }));
-  assert.equal(after.sdk, "p-1");
-  assert.ok(!after.events.includes("expired") && !after.events.includes("error"), after.events.join(","));
-});
+for (const coop of [false, true]) {
+  const how = coop ? "a provider that severs the opener (COOP), so MyDataHelps.js answers on its BroadcastChannel" : "a popup";
+  test(`EHR connect through ${how}: the return page makes no broker call and takes no part; the opener stays alive`, { skip, timeout: 60_000 }, async (t) => {
+    reset(8); // the opener renews every 4 s while the popup is away
+    mdh.coop = coop;
+    const ctx = await newContext(t);
+    const opener = await openPage(ctx, server, { path: "/app-memory.html" });
+    const boot = await appReady(opener);
+    assert.equal(boot.sdk, "p-1");
+    await opener.evaluate(() => (window.popupMode = true));
+    const popupP = ctx.waitForEvent("page");
+    await opener.click("#connect");
+    const popup = await popupP;
+    await popup.waitForURL(/\/provider\/authorize/);
+    // While the participant is at the provider, the opener renews as usual.
+    await until(() => opener.evaluate(() => window.pushes.length >= 2), { timeout: 20_000, what: "the opener renewed meanwhile" });
+    const callsBefore = server.state.calls.length;
+    await popup.click("#allow");
+    if (coop) {
+      // No opener: MyDataHelps.js 5.7.0 posts on BroadcastChannel("ConnectExternalAccount")
+      // (L1799-1802), which nothing in 5.7.0 listens to; the test page does.
+      const msg = await until(() => opener.evaluate(() => window.bcResult), { what: "the SDK's BroadcastChannel answer" });
+      assert.deepEqual(msg, { name: "ConnectExternalAccountResponse", messageID: 1, success: true });
+    } else {
+      await until(() => opener.evaluate(() => window.outcome), { what: "connectExternalAccount settled in the opener" });
+      assert.equal(await opener.evaluate(() => window.outcome), "connected");
+    }
+    await until(() => popup.isClosed(), { what: "MyDataHelps.js closed the popup" });
+    const [report] = await until(() => opener.evaluate(() => window.reports.length && window.reports), { what: "the return page's report" });
+    assert.match(report.url, /\/app-memory\.html\?connectExternalAccount=true&messageID=1&success=true$/);
+    assert.equal(mdh.log.connects[0].finalRedirectPath, `${server.url}/app-memory.html?connectExternalAccount=true&messageID=1&success=%SUCCESSVALUE%`);
+    assert.equal(report.getToken, "TokenError:passive");
+    assert.equal(report.refresh, "passive");
+    assert.equal(report.fetch, "passive");
+    assert.equal(report.peek, false);
+    assert.equal(report.status.brokerCalls, 0);
+    assert.deepEqual(report.status.crossTab, { broadcastChannel: false, webLocks: false });
+    assert.equal(report.status.storage, "memory");
+    // Every broker call was the opener's; the return page's visit cost none.
+    const openerCalls = await opener.evaluate(() => window.tm.status().brokerCalls);
+    assert.equal(server.state.calls.length, openerCalls);
+    assert.ok(server.state.calls.length - callsBefore <= 1, "at most the opener's own next renewal during the return");
+    // The opener's token and SDK are alive: it keeps renewing and the SDK keeps working.
+    const pushed = await opener.evaluate(() => window.pushes.length);
+    await until(() => opener.evaluate((n) => window.pushes.length > n, pushed), { timeout: 20_000, what: "a renewal after the return" });
+    const after = await opener.evaluate(async () => ({
+      sdk: await window.MyDataHelps.getParticipantInfo().then((p) => p.participantID, String),
+      events: window.events,
+    }));
+    assert.equal(after.sdk, "p-1");
+    assert.ok(!after.events.includes("expired") && !after.events.includes("error"), after.events.join(","));
+    console.log(`# EHR popup${coop ? " (COOP)" : ""}: ${server.state.calls.length} broker calls, all the opener's (return page: 0)`);
+  });
+}
 
 for (const storage of ["memory", "session", "local"]) {
   const want = storage === "memory" ? 1 : 0;
@@ -325,7 +338,7 @@ for (const storage of ["memory", "local"]) {
     assert.equal(held, 1);
     await opener.evaluate(() => window.tm.refresh());
     assert.equal(server.state.calls.length, 2, "only the opener's two calls");
-    assert.deepEqual(await popup.evaluate(() => window.events.map((e) => e.name)), [], "the return page adopted nothing");
+    assert.deepEqual(await popup.evaluate(() => window.events.map((e) => e.name)), ["cleared"], "the return page adopted nothing (cleared: its own clear())");
     assert.equal(await opener.evaluate(() => window.events.filter((e) => e.name === "cleared").length), 0, "its clear() reached nobody");
     if (storage === "local") {
       assert.equal(await opener.evaluate(() => localStorage.getItem("mdh-token") !== null), true);

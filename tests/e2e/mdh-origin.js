@@ -54,10 +54,10 @@ const provider = (back) => `<!doctype html><meta charset="utf-8"><title>provider
 
 /**
  * @param {object} state the harness server's state (its `expiry` map and `revoked` set)
- * @param {{ coop?: boolean }} [o] coop: the provider page sends
- *   Cross-Origin-Opener-Policy: same-origin, which severs the popup from its opener
+ * Set `.coop = true` on the result to have the provider page send
+ * Cross-Origin-Opener-Policy: same-origin, which severs a popup from its opener.
  */
-export async function startMdh(state, { coop = false } = {}) {
+export async function startMdh(state) {
   const log = {
     api: [],       // { at, method, path, token, ok } for every delegated API request
     connects: [],  // { provider, finalRedirectPath, verifierHash }
@@ -107,7 +107,7 @@ export async function startMdh(state, { coop = false } = {}) {
     }
     if (url.pathname === "/provider/authorize") {
       const back = `http://localhost:${port}/mdh/externalaccount/callback?state=${url.searchParams.get("state")}`;
-      return send(200, "text/html", provider(back), coop ? { "cross-origin-opener-policy": "same-origin" } : {});
+      return send(200, "text/html", provider(back), self.coop ? { "cross-origin-opener-policy": "same-origin" } : {});
     }
     if (url.pathname === "/mdh/externalaccount/callback") {
       const c = log.connects[Number(url.searchParams.get("state"))];
@@ -121,12 +121,14 @@ export async function startMdh(state, { coop = false } = {}) {
   port = server.address().port;
   const sockets = new Set();
   server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
-  return {
+  const self = {
+    coop: false,
     base: `http://localhost:${port}/mdh/`,
     origin: `http://localhost:${port}`,
     providerOrigin: `http://127.0.0.1:${port}`,
     log,
     reset() {
+      self.coop = false;
       log.api.length = 0;
       log.connects.length = 0;
       log.surveys.length = 0;
@@ -136,4 +138,5 @@ export async function startMdh(state, { coop = false } = {}) {
       await new Promise((r) => server.close(r));
     },
   };
+  return self;
 }
