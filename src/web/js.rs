@@ -38,7 +38,7 @@ export function pipe(p, mailbox, kind, id) {
 export function unsubscriber(mailbox, kind, id) { return () => { try { mailbox(kind, id); } catch {} }; }
 // mailbox(kind) when the page may have slept: visible again, online, shown, focused.
 // A worker has no document: it listens on its global, where only `online` may come
-// (Firefox fires it at workers; Chromium does not). Returns the function that stops.
+// (HTML fires it at WorkerGlobalScope; Chromium does not). Returns the function that stops.
 export function wakeups(mailbox, kind) {
   const g = globalThis, doc = g.document;
   if (typeof g.addEventListener !== "function") return () => {};

@@ -216,7 +216,9 @@ test("a worker whose renewal gave up tries again at once on the worker's online 
     return s.lastError === "broker_failed" && s.nextAttemptAt - Date.now() > 30_000 && s;
   }), { timeout: 20_000, what: "the worker's renewal gave up" });
   assert.equal(server.state.calls.length, 2, paused.state);
-  // Chromium does not fire `online` at workers (Firefox does): dispatch it as it would.
+  // Chromium does not fire `online` at workers, though HTML says it should (its
+  // worker_global_scope.idl has ononline commented out; mdn/browser-compat-data#14013),
+  // and Playwright's offline emulation does not reach them: dispatch it as it should come.
   await worker.evaluate(() => self.dispatchEvent(new Event("online")));
   await until(() => server.state.calls.length === 3, { timeout: 5_000, what: "a broker call right after online" });
   await until(() => worker.evaluate(() => self.tm.peek()?.access_token), { what: "a fresh token in the worker" });
