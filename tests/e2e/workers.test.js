@@ -125,6 +125,16 @@ async function sdkPage(ctx) {
   return page;
 }
 
+/** Starts a module worker on `page`; resolves once its script ran (`self.ready` exists). */
+async function startWorker(page, url) {
+  const workerP = page.waitForEvent("worker");
+  await page.evaluate((u) => { window.uploader = new Worker(u, { type: "module" }); }, url);
+  const worker = await workerP;
+  // The "worker" event comes when the worker exists, maybe before its module ran.
+  await until(() => worker.evaluate(() => self.ready !== undefined), { what: "the worker's script ran" });
+  return worker;
+}
+
 /** Which tokens the API saw, per caller, in order of first use; and every refusal. */
 function apiUse() {
   const by = (p) => [...new Set(mdh.log.api.filter((c) => c.path === p).map((c) => c.token))];
@@ -174,9 +184,9 @@ test(`a dedicated Web Worker and the page share one token and one broker call pe
   reset(LIFETIME);
   const ctx = await newContext(t);
   const page = await sdkPage(ctx);
-  const workerP = page.waitForEvent("worker");
-  await page.evaluate((url) => { window.uploader = new Worker(url, { type: "module" }); }, workerUrl("/upload-worker.js", { start: "1" }));
-  const worker = await workerP;
+  // The page holds a token before the worker starts: the worker gets it from the page
+  // (the broker-call count below has no room for a call of its own).
+  const worker = await startWorker(page, workerUrl("/upload-worker.js", { start: "1" }));
   await sharedRun(page, worker, () => worker.evaluate(() => self.stop()), "worker");
 });
 
@@ -204,10 +214,8 @@ test("a worker whose renewal gave up tries again at once on the worker's online 
   reset(LIFETIME);
   const ctx = await newContext(t);
   const page = await openPage(ctx, server);
-  const workerP = page.waitForEvent("worker");
   const options = JSON.stringify({ crossTab: false, retry: { maxAttempts: 1, maxDelayMs: 60_000 } });
-  await page.evaluate((url) => { window.w = new Worker(url, { type: "module" }); }, workerUrl("/upload-worker.js", { options }));
-  const worker = await workerP;
+  const worker = await startWorker(page, workerUrl("/upload-worker.js", { options }));
   await worker.evaluate(() => self.ready.then((tm) => tm.getToken()).then(() => true));
   server.state.script.push({ status: 503 });
   // The renewal fails; the next attempt is a minute away.
@@ -229,10 +237,7 @@ test("in a worker: session/local storage fall back to memory with one warning; s
   reset(600);
   const ctx = await newContext(t);
   const page = await openPage(ctx, server);
-  const workerP = page.waitForEvent("worker");
-  const options = JSON.stringify({ storage: "local" });
-  await page.evaluate((url) => { window.w = new Worker(url, { type: "module" }); }, workerUrl("/upload-worker.js", { options }));
-  const worker = await workerP;
+  const worker = await startWorker(page, workerUrl("/upload-worker.js", { options: JSON.stringify({ storage: "local" }) }));
   const r = await worker.evaluate(async () => {
     const tm = await self.ready;
     let frames;
