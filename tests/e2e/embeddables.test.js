@@ -98,7 +98,10 @@ async function takeSurvey(page, name) {
   await page.evaluate((n) => window.MyDataHelps.startSurvey(n), name);
   const frame = await until(() => page.frames().find((f) => f.url().includes("/survey?")), { what: "the survey frame" });
   const answer = await until(() => frame.evaluate(() => window.answers?.[0]), { what: `survey "${name}" received a token` });
-  const loaded = await page.evaluate(() => document.getElementById("mydatahelps-survey-modal").className);
+  const loaded = await until(() => page.evaluate(() => {
+    const c = document.getElementById("mydatahelps-survey-modal").className;
+    return c.includes("loaded") && c;
+  }), { what: "SurveyWindowInitialized reached the SDK" });
   await frame.evaluate(() => window.finish());
   await until(() => page.evaluate(() => !document.getElementById("mydatahelps-survey-modal")), { what: "the survey modal closed" });
   return { answer, url: frame.url(), loaded };

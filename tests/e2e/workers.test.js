@@ -229,8 +229,8 @@ test("a worker whose renewal gave up tries again at once on the worker's online 
   // and Playwright's offline emulation does not reach them: dispatch it as it should come.
   await worker.evaluate(() => self.dispatchEvent(new Event("online")));
   await until(() => server.state.calls.length === 3, { timeout: 5_000, what: "a broker call right after online" });
-  await until(() => worker.evaluate(() => self.tm.peek()?.access_token), { what: "a fresh token in the worker" });
-  assert.equal(await worker.evaluate(() => self.tm.peek().access_token), issuedHere()[1]);
+  const fresh = issuedHere()[1];
+  await until(() => worker.evaluate((f) => self.tm.peek()?.access_token === f, fresh), { what: "the new token in the worker" });
 });
 
 test("in a worker: session/local storage fall back to memory with one warning; serveFrames needs a window", { skip }, async (t) => {
