@@ -65,9 +65,11 @@ fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
         credentials: ["same-origin", "include", "omit"][num(2) as usize % 3],
         storage: [StoreKind::Memory, StoreKind::Session, StoreKind::Local][num(3) as usize % 3],
         storage_key: text(4).unwrap_or_default(),
+        scope: text(16).unwrap_or_default(),
         timeout_ms: num(5),
         cross_tab: flag(6),
         core: Config {
+            identity: text(15),
             renew_before_ms: num(7),
             retry: RetryPolicy {
                 max_attempts: num(8) as u32,
@@ -90,11 +92,11 @@ pub struct TokenManager {
 }
 
 impl TokenManager {
-    /// Runs what a panic runs before the trap, `poison_all()`: every live manager stops
+    /// Runs what a panic inside this manager runs before the trap, `poison_current()`
     /// (for the shell tests, which cannot survive a real trap; not exported to JS).
     #[doc(hidden)]
     pub fn poison_for_tests(&self) {
-        crate::web::shell::poison_all();
+        self.shell.poison_for_tests();
     }
 
     /// `Err(internal)` once a panic stopped this manager.

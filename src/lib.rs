@@ -31,6 +31,6 @@ static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo) -> ! {
-    web::shell::poison_all();
+    web::shell::poison_current();
     ::core::arch::wasm32::unreachable()
 }

@@ -15,6 +15,9 @@ import { createSessions } from "./lib/sessions.js";
 
 const WWW = path.dirname(fileURLToPath(import.meta.url));
 const PUBLIC = path.join(WWW, "public");
+const INDEX = path.join(PUBLIC, "index.html");
+// Sign-in and sign-out end the previous participant's stored state in this browser.
+const CLEAR_STORAGE = '"storage"';
 
 // The browser bundle of @careevolution/mydatahelps-js 5.7.0. It ends in an ES `export`
 // statement, so the page loads it as a module; evaluating it sets window.MyDataHelps.
@@ -144,7 +147,9 @@ export async function startServer({
     if (mediaType(req) !== "application/x-www-form-urlencoded") return page(400, "Unexpected form encoding.");
     const id = new URLSearchParams(await readBody(req)).get("participant") ?? "";
     if (!signInList.some((p) => p.id === id)) return page(400, "Unknown participant.");
-    redirect(res, "/", 303, { "Set-Cookie": sessions.start(req, id) });
+    // A new participant at this browser: the previous one's stored tokens go (the
+    // page's manager also refuses them, being created with this participant).
+    redirect(res, "/", 303, { "Set-Cookie": sessions.start(req, id), "Clear-Site-Data": CLEAR_STORAGE });
   }
 
   function htmlHeaders(html) {
@@ -169,7 +174,7 @@ export async function startServer({
     if (p === "/api/signout") {
       if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "POST" });
       if (req.headers[XRW] !== XRW_VALUE) return sendJson(res, 403, { error: "missing_x_requested_with" });
-      res.writeHead(204, { ...BASE_HEADERS, "Set-Cookie": sessions.end(req) });
+      res.writeHead(204, { ...BASE_HEADERS, "Set-Cookie": sessions.end(req), "Clear-Site-Data": CLEAR_STORAGE });
       return res.end();
     }
     if (p === "/api/session" && read) {
@@ -195,9 +200,12 @@ export async function startServer({
     }
     if (!read) return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "GET, HEAD" });
 
-    if (p === "/" || p === "/index.html") {
+    // The gate is on the file that would be served, not on the spelling of the path
+    // (`/%69ndex.html` and `/index%2ehtml` are index.html too).
+    const file = p === "/" ? INDEX : resolveUnder(PUBLIC, raw.slice(1));
+    if (file === INDEX) {
       if (!sessions.participantOf(req)) return redirect(res, "/signin", 303, { "Cache-Control": "no-store" });
-      return serveFile(req, res, path.join(PUBLIC, "index.html"), {
+      return serveFile(req, res, INDEX, {
         "Content-Security-Policy": csp,
         "Cache-Control": "no-store",
       });
@@ -208,7 +216,6 @@ export async function startServer({
       const name = raw.slice("/vendor/mydatahelps/".length);
       return serveFile(req, res, SDK_FILES.has(name) ? path.join(sdkRoot, name) : null);
     }
-    const file = resolveUnder(PUBLIC, raw.slice(1));
     return serveFile(req, res, file, file?.endsWith(".html") ? { "Content-Security-Policy": csp } : {});
   }
 

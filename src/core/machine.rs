@@ -4,9 +4,10 @@
 
 use super::backoff::{parse_retry_after, RetryPolicy, Rng};
 use super::error::{ErrorCode, TokenError};
-use super::token::{parse_response, ResponseFields, Token};
+use super::token::{parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token};
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// A token with less than this left is never handed out (nor a quarter of its
 /// lifetime, for tokens so short that 10 s would be most of it).
@@ -23,8 +24,11 @@ pub struct Now {
 }
 
 /// Behaviour chosen by the app (validated by the facade).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The participant this manager's tokens belong to (an opaque id from the host's
+    /// session). Entries and messages of another participant are never adopted.
+    pub identity: Option<String>,
     /// Renew this long before expiry (capped at half the token's lifetime).
     pub renew_before_ms: f64,
     /// Retry policy per renewal.
@@ -36,6 +40,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            identity: None,
             renew_before_ms: 120_000.0,
             retry: RetryPolicy::default(),
             auto_refresh: true,
@@ -238,6 +243,11 @@ pub struct Lifecycle {
     resume_at: Option<f64>,
     /// After 401/403: no automatic attempt until the app asks again.
     halted: bool,
+    /// Monotonic times of the last `max_attempts` failed broker calls, a ring whose next
+    /// slot is `failed_at`: the budget that keeps any sequence of broker answers from
+    /// making more than `max_attempts` failed calls per `max_delay_ms`.
+    failed: Vec<f64>,
+    failed_at: usize,
     next_id: u64,
     /// Counts adopted tokens: identifies "the same token" for caches, even when two
     /// tokens share their times to the millisecond.
@@ -260,6 +270,8 @@ impl Lifecycle {
             renewal: None,
             resume_at: None,
             halted: false,
+            failed: Vec::new(),
+            failed_at: 0,
             next_id: 0,
             generation: 0,
             broker_calls: 0,
@@ -292,6 +304,21 @@ impl Lifecycle {
 
     fn window(&self, t: &Token) -> f64 {
         self.cfg.renew_before_ms.min(t.lifetime() / 2.0)
+    }
+
+    /// The participant this lifecycle belongs to.
+    pub fn identity(&self) -> Option<&str> {
+        self.cfg.identity.as_deref()
+    }
+
+    /// Whether a stored entry or channel message with participant field `p` is ours.
+    pub fn is_ours(&self, p: &Field) -> bool {
+        same_identity(p, self.identity())
+    }
+
+    /// Validates a stored or broadcast entry for this lifecycle's participant.
+    pub fn entry(&self, fields: StoredFields, now: Now) -> Option<Token> {
+        parse_stored(fields, now.wall, now.mono, self.identity())
     }
 
     /// Whether the lifecycle was destroyed.
@@ -337,7 +364,7 @@ impl Lifecycle {
             // background, even without autoRefresh.
             let in_window = t.remaining(now.wall, now.mono) <= self.window(t);
             if in_window && self.renewal.is_none() && self.resume_at.is_none() && !self.halted {
-                self.start(Reason::Scheduled, None);
+                self.start_automatic(now, Reason::Scheduled);
             }
             return Access::Ready;
         }
@@ -406,13 +433,28 @@ impl Lifecycle {
 
     /// The broker answered call `id`. Replies to superseded calls are ignored.
     pub fn reply(&mut self, id: u64, now: Now, reply: Reply) {
-        let Some(r) = self.renewal.as_mut().filter(|r| r.id == id) else {
+        let Some(r) = self.renewal.as_ref().filter(|r| r.id == id) else {
             return;
         };
         let Phase::Sent(sent) = r.phase else {
             return;
         };
+        let status = match &reply {
+            Reply::Body { status, .. } => *status,
+            _ => 0,
+        };
         match classify(reply, sent, now) {
+            // Not usable on arrival (a slow answer, or a lifetime shorter than the
+            // round trip): adopting it would start the next call at once. Refused like
+            // any final error, so that no broker answer makes a storm.
+            Ok(token) if token.remaining(now.wall, now.mono) < min_valid(&token) => {
+                let e = TokenError::with_status(
+                    ErrorCode::InvalidResponse,
+                    status,
+                    "the broker's token expired on arrival",
+                );
+                self.fail(now, e, None);
+            }
             Ok(token) => {
                 self.renewal = None;
                 self.adopt(token);
@@ -421,48 +463,68 @@ impl Lifecycle {
                 self.out.push_back(Output::Emit(Event::Token));
                 self.out.push_back(Output::Settle(Ok(())));
             }
-            Err((mut e, retry_after)) => {
-                r.failures += 1;
-                let failures = r.failures;
-                if e.code == ErrorCode::BrokerRejected {
-                    // The participant's session is over: drop the token everywhere
-                    // and stay quiet until the app asks again.
-                    self.renewal = None;
-                    self.halted = true;
-                    self.token = None;
-                    self.last_error = Some(e.clone());
-                    self.out.push_back(Output::Persist);
-                    self.out.push_back(Output::BroadcastClear);
-                    self.out.push_back(Output::Emit(Event::Error(e.clone())));
-                    self.out.push_back(Output::Emit(Event::Cleared));
-                    self.out.push_back(Output::Settle(Err(e)));
-                } else if e.code.is_retryable(e.status) && failures < self.cfg.retry.max_attempts {
-                    let delay = self.cfg.retry.delay(failures, self.rng.unit(), retry_after);
-                    r.phase = Phase::Waiting(now.mono + delay);
-                    e.retry_at = Some(now.wall + delay);
-                    self.last_error = Some(e.clone());
-                    self.out.push_back(Output::Emit(Event::Error(e)));
-                } else {
-                    // Gave up (or a final error): pause, keep any valid token. With no
-                    // token there is nothing to resume (the app asks again): announce
-                    // no `retry_at` and no `next_attempt_at` that would never come.
-                    self.renewal = None;
-                    let due = self
-                        .token
-                        .as_ref()
-                        .is_some_and(|t| t.remaining(now.wall, now.mono) <= self.window(t));
-                    if self.cfg.auto_refresh && due {
-                        let pause = self.cfg.retry.max_delay_ms;
-                        self.resume_at = Some(now.mono + pause);
-                        e.retry_at = Some(now.wall + pause);
-                    }
-                    self.last_error = Some(e.clone());
-                    self.out.push_back(Output::Emit(Event::Error(e.clone())));
-                    self.out.push_back(Output::Settle(Err(e)));
-                }
-            }
+            Err((e, retry_after)) => self.fail(now, e, retry_after),
         }
         self.evaluate(now);
+    }
+
+    /// The current (sent) renewal failed with `e`.
+    fn fail(&mut self, now: Now, mut e: TokenError, retry_after: Option<f64>) {
+        let Some(r) = self.renewal.as_mut() else {
+            return;
+        };
+        r.failures += 1;
+        let failures = r.failures;
+        if self.failed.len() < self.cfg.retry.max_attempts as usize {
+            self.failed.push(now.mono);
+        } else if let Some(slot) = self.failed.get_mut(self.failed_at) {
+            *slot = now.mono;
+            self.failed_at = (self.failed_at + 1) % self.cfg.retry.max_attempts as usize;
+        }
+        let budget = self.budget_wait(now);
+        let Some(r) = self.renewal.as_mut() else {
+            return;
+        };
+        if e.code == ErrorCode::BrokerRejected {
+            // The participant's session is over: drop the token everywhere
+            // and stay quiet until the app asks again.
+            self.renewal = None;
+            self.halted = true;
+            self.token = None;
+            self.last_error = Some(e.clone());
+            self.out.push_back(Output::Persist);
+            self.out.push_back(Output::BroadcastClear);
+            self.out.push_back(Output::Emit(Event::Error(e.clone())));
+            self.out.push_back(Output::Emit(Event::Cleared));
+            self.out.push_back(Output::Settle(Err(e)));
+        } else if e.code.is_retryable(e.status) && failures < self.cfg.retry.max_attempts {
+            let delay = self
+                .cfg
+                .retry
+                .delay(failures, self.rng.unit(), retry_after)
+                .max(budget);
+            r.phase = Phase::Waiting(now.mono + delay);
+            e.retry_at = Some(now.wall + delay);
+            self.last_error = Some(e.clone());
+            self.out.push_back(Output::Emit(Event::Error(e)));
+        } else {
+            // Gave up (or a final error): pause, keep any valid token. With no
+            // token there is nothing to resume (the app asks again): announce
+            // no `retry_at` and no `next_attempt_at` that would never come.
+            self.renewal = None;
+            let due = self
+                .token
+                .as_ref()
+                .is_some_and(|t| t.remaining(now.wall, now.mono) <= self.window(t));
+            if self.cfg.auto_refresh && due {
+                let pause = self.cfg.retry.max_delay_ms;
+                self.resume_at = Some(now.mono + pause);
+                e.retry_at = Some(now.wall + pause);
+            }
+            self.last_error = Some(e.clone());
+            self.out.push_back(Output::Emit(Event::Error(e.clone())));
+            self.out.push_back(Output::Settle(Err(e)));
+        }
     }
 
     /// A token from another tab or from shared storage. Adopted when it is newer than
@@ -471,8 +533,10 @@ impl Lifecycle {
         if self.destroyed || token.remaining(now.wall, now.mono) <= 0.0 {
             return false;
         }
+        // Newer means issued later, not expiring later: an entry claiming a far
+        // expiry must not shut out the real renewals that follow it.
         if let Some(cur) = &self.token {
-            if token.expires_at <= cur.expires_at && cur.remaining(now.wall, now.mono) > 0.0 {
+            if token.issued_at <= cur.issued_at && cur.remaining(now.wall, now.mono) > 0.0 {
                 return false;
             }
         }
@@ -526,7 +590,9 @@ impl Lifecycle {
             // The other tab removed shared storage; ours may be per-tab.
             self.out.push_back(Output::Persist);
         }
-        if local || had {
+        // Only a real transition is an event: `clear()` with nothing to clear (say,
+        // from inside a `cleared` listener) emits nothing, so it cannot recurse.
+        if had {
             self.out.push_back(Output::Emit(Event::Cleared));
         }
         self.out.push_back(Output::Settle(Err(TokenError::new(
@@ -687,7 +753,30 @@ impl Lifecycle {
             && self.resume_at.is_none()
             && !self.halted
         {
-            self.start(reason_for(expired), None);
+            self.start_automatic(now, reason_for(expired));
+        }
+    }
+
+    /// Milliseconds until the failure budget allows another automatic call (0: now).
+    fn budget_wait(&self, now: Now) -> f64 {
+        // The ring is full only after max_attempts failures; its next slot holds the
+        // oldest of them, which must be a window old before another automatic call.
+        match self.failed.get(self.failed_at) {
+            Some(&oldest) if self.failed.len() >= self.cfg.retry.max_attempts as usize => {
+                (oldest + self.cfg.retry.max_delay_ms - now.mono).max(0.0)
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// A renewal the lifecycle decides on by itself (not one the app asked for): it
+    /// waits while the failure budget is spent.
+    fn start_automatic(&mut self, now: Now, reason: Reason) {
+        let wait = self.budget_wait(now);
+        if wait > 0.0 {
+            self.resume_at = Some(now.mono + wait);
+        } else {
+            self.start(reason, None);
         }
     }
 }
@@ -725,7 +814,7 @@ fn classify(reply: Reply, sent: Now, now: Now) -> Result<Token, (TokenError, Opt
         } => e(
             InvalidResponse,
             status,
-            "broker answer is not a JSON object",
+            "broker answer is not a JSON object of at most 64 KiB",
         ),
         Reply::Status {
             status: s @ (401 | 403),

@@ -11,6 +11,14 @@ pub const MAX_TOKEN_LEN: usize = 16384;
 pub const MAX_EXPIRES_IN_SECS: f64 = 30.0 * 24.0 * 3600.0;
 /// Version of the stored entry format; other versions are ignored.
 pub const STORE_VERSION: f64 = 1.0;
+/// A token living less than this is no token (issue 11: a broker answering
+/// `expires_in: 1e-9` made an idle page call it hundreds of times a second). Two
+/// seconds leaves room for a round trip and for the quarter-lifetime floor.
+pub const MIN_EXPIRES_IN_SECS: f64 = 2.0;
+/// A stored or broadcast entry may claim to be issued at most this far in the future:
+/// the tabs of one device share its wall clock, so anything later is forged or from a
+/// clock that jumped, and adopting it would block real tokens.
+pub const MAX_FUTURE_ISSUE_MS: f64 = 5_000.0;
 
 /// The access token. `Debug`/`Display` never print it: getting the value is
 /// [`AccessToken::secret`], an explicit call.
@@ -85,9 +93,11 @@ pub struct ResponseFields {
     pub expires_in: Field,
 }
 
-/// The fields of a stored or broadcast entry: `{ v, access_token, issued_at, expires_at }`.
+/// The fields of a stored or broadcast entry: `{ v, access_token, issued_at, expires_at, p }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredFields {
+    /// The participant the token was issued for (absent for a manager without one).
+    pub p: Field,
     /// Format version.
     pub v: Field,
     /// The token.
@@ -170,6 +180,15 @@ fn expires_in_secs(f: &Field) -> Option<f64> {
     (secs.is_finite() && secs > 0.0 && secs <= MAX_EXPIRES_IN_SECS).then_some(secs)
 }
 
+/// Whether an entry's `p` names `identity` (both absent counts as a match).
+pub fn same_identity(p: &Field, identity: Option<&str>) -> bool {
+    match (p, identity) {
+        (Field::Missing, None) => true,
+        (Field::Str(s), Some(id)) => s == id,
+        _ => false,
+    }
+}
+
 /// Validates a broker response (RFC 6749 §5.1) against the request's send time.
 /// `expires_at` = time the request was sent + `expires_in`, so slow answers err short.
 pub fn parse_response(
@@ -183,6 +202,9 @@ pub fn parse_response(
     }
     let secs = expires_in_secs(&fields.expires_in)
         .ok_or_else(|| invalid("expires_in is not a positive number of seconds up to 30 days"))?;
+    if secs < MIN_EXPIRES_IN_SECS {
+        return Err(invalid("expires_in is under 2 seconds: not a usable token"));
+    }
     let access = validate_secret(fields.access_token)?;
     let ms = secs * 1000.0;
     Ok(Token {
@@ -193,10 +215,17 @@ pub fn parse_response(
     })
 }
 
-/// Validates a stored or broadcast entry. `None` means: not ours, corrupt, from
-/// another format version, or its times make no sense.
-pub fn parse_stored(fields: StoredFields, wall: f64, mono: f64) -> Option<Token> {
-    if fields.v != Field::Num(STORE_VERSION) {
+/// Validates a stored or broadcast entry for the participant `identity`. `None` means:
+/// another participant's (or, without `identity`, any participant's), corrupt, from
+/// another format version, or its times make no sense: issued in the future, living
+/// longer than a broker may grant, or ending more than that from now.
+pub fn parse_stored(
+    fields: StoredFields,
+    wall: f64,
+    mono: f64,
+    identity: Option<&str>,
+) -> Option<Token> {
+    if fields.v != Field::Num(STORE_VERSION) || !same_identity(&fields.p, identity) {
         return None;
     }
     let (Field::Num(issued_at), Field::Num(expires_at)) = (&fields.issued_at, &fields.expires_at)
@@ -205,9 +234,12 @@ pub fn parse_stored(fields: StoredFields, wall: f64, mono: f64) -> Option<Token>
     };
     let (issued_at, expires_at) = (*issued_at, *expires_at);
     let lifetime = expires_at - issued_at;
+    let max = MAX_EXPIRES_IN_SECS * 1000.0;
     if !(issued_at.is_finite() && expires_at.is_finite())
         || lifetime <= 0.0
-        || lifetime > MAX_EXPIRES_IN_SECS * 1000.0
+        || lifetime > max
+        || issued_at > wall + MAX_FUTURE_ISSUE_MS
+        || expires_at - wall > max
     {
         return None;
     }
@@ -240,7 +272,7 @@ mod tests {
         let cases = [
             (s("abc.DEF-_~+/=="), s("Bearer"), Field::Num(3600.0)),
             (s("x"), s("bearer"), s("90")),
-            (s("x"), s("BEARER"), Field::Num(0.5)),
+            (s("x"), s("BEARER"), Field::Num(MIN_EXPIRES_IN_SECS)),
             (
                 s(&"a".repeat(MAX_TOKEN_LEN)),
                 s("Bearer"),
@@ -281,6 +313,10 @@ mod tests {
             resp(s("abc"), s("mac"), Field::Num(60.0)),
             resp(s("abc"), Field::Missing, Field::Num(60.0)),
             resp(s("abc"), s("Bearer"), Field::Num(0.0)),
+            resp(s("abc"), s("Bearer"), Field::Num(1e-9)),
+            resp(s("abc"), s("Bearer"), Field::Num(0.01)),
+            resp(s("abc"), s("Bearer"), Field::Num(1.999)),
+            resp(s("abc"), s("Bearer"), s("1")),
             resp(s("abc"), s("Bearer"), Field::Num(-1.0)),
             resp(s("abc"), s("Bearer"), Field::Num(f64::NAN)),
             resp(s("abc"), s("Bearer"), Field::Num(f64::INFINITY)),
@@ -313,11 +349,12 @@ mod tests {
     fn stored_entries() {
         let ok = StoredFields {
             v: Field::Num(1.0),
+            p: Field::Missing,
             access_token: s("tok"),
             issued_at: Field::Num(1000.0),
             expires_at: Field::Num(61_000.0),
         };
-        let t = parse_stored(ok.clone(), 11_000.0, 500.0).unwrap();
+        let t = parse_stored(ok.clone(), 11_000.0, 500.0, None).unwrap();
         assert_eq!(t.expires_mono, 500.0 + 50_000.0);
         for bad in [
             StoredFields {
@@ -344,8 +381,55 @@ mod tests {
                 issued_at: Field::Num(f64::NAN),
                 ..ok.clone()
             },
+            // Issued in the future (beyond the skew), or ending too far ahead.
+            StoredFields {
+                issued_at: Field::Num(11_000.0 + MAX_FUTURE_ISSUE_MS + 1.0),
+                expires_at: Field::Num(11_000.0 + 3_600_000.0),
+                ..ok.clone()
+            },
+            StoredFields {
+                issued_at: Field::Num(1_000.0),
+                expires_at: Field::Num(3e12),
+                ..ok.clone()
+            },
+            StoredFields {
+                issued_at: Field::Num(11_000.0),
+                expires_at: Field::Num(11_000.0 + MAX_EXPIRES_IN_SECS * 1000.0 + 1.0),
+                ..ok.clone()
+            },
         ] {
-            assert_eq!(parse_stored(bad, 11_000.0, 0.0), None);
+            assert_eq!(parse_stored(bad, 11_000.0, 0.0, None), None);
+        }
+        // Issued a little ahead (clock skew within the bound) is fine.
+        let skewed = StoredFields {
+            issued_at: Field::Num(11_000.0 + MAX_FUTURE_ISSUE_MS),
+            expires_at: Field::Num(11_000.0 + 60_000.0),
+            ..ok.clone()
+        };
+        assert!(parse_stored(skewed, 11_000.0, 0.0, None).is_some());
+    }
+
+    #[test]
+    fn stored_entries_belong_to_one_participant() {
+        let entry = |p: Field| StoredFields {
+            v: Field::Num(1.0),
+            p,
+            access_token: s("tok"),
+            issued_at: Field::Num(1000.0),
+            expires_at: Field::Num(61_000.0),
+        };
+        let cases: [(Field, Option<&str>, bool); 7] = [
+            (s("ada"), Some("ada"), true),
+            (Field::Missing, None, true),
+            (s("ada"), Some("ben"), false),
+            (s("ada"), None, false),
+            (Field::Missing, Some("ada"), false),
+            (Field::Num(1.0), Some("1"), false),
+            (s("Ada"), Some("ada"), false),
+        ];
+        for (p, id, ok) in cases {
+            let got = parse_stored(entry(p.clone()), 11_000.0, 0.0, id).is_some();
+            assert_eq!(got, ok, "{p:?} for {id:?}");
         }
     }
 }

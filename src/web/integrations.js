@@ -6,7 +6,7 @@
 // minified and gzipped on its own, less inside the bundle. src/entry.js puts them on
 // TokenManager.prototype.
 
-import { bad, baseUrl, get } from "./options.js";
+import { bad, baseUrl, get, own } from "./options.js";
 
 const WARN = 2, DEBUG = 4;
 
@@ -44,10 +44,16 @@ function exactOrigin(s) {
   return origin !== "null" && origin === (s.endsWith("/") ? s.slice(0, -1) : s) ? origin : null;
 }
 
-// Sends `Authorization: Bearer …` to `allowed` only; on a 401 renews once and replays
-// once when the body can be replayed.
+// A RequestInit without a prototype: the Request constructor reads inherited members
+// too, so a polluted Object.prototype (`.body`, `.headers`, `.redirect`) must not be one.
+const bare = (o) => Object.assign(Object.create(null), o);
+
+// Sends `Authorization: Bearer …` to `allowed` only, never along a redirect (the browser
+// would drop the header cross-origin, but a same-origin hop could still carry it where
+// it was not meant to go); on a 401 renews once and replays once when the body can be
+// replayed.
 async function authFetch(m, allowed, input, init) {
-  const req = new Request(input, init);
+  const req = new Request(input, init == null ? undefined : bare(init));
   if (new URL(req.url).origin !== allowed) {
     throw bad("fetch() sends the token only to the origin of baseUrl");
   }
@@ -56,7 +62,7 @@ async function authFetch(m, allowed, input, init) {
   const send = (r, t) => {
     const headers = new Headers(r.headers);
     headers.set("Authorization", "Bearer " + t.access_token);
-    return fetch(new Request(r, { headers }));
+    return fetch(new Request(r, bare({ headers, redirect: "error" })));
   };
   const res = await send(req, await m.getToken());
   if (res.status !== 401 || !replay) return res;
@@ -67,6 +73,12 @@ async function authFetch(m, allowed, input, init) {
     return res;
   }
   return send(replay, fresh);
+}
+
+// Whether `w` is one of this page's frames.
+function isFrame(w) {
+  for (let i = 0; i < window.frames.length; i++) if (window.frames[i] === w) return true;
+  return false;
 }
 
 const HELP = `mdh-token devtools:
@@ -156,7 +168,7 @@ const methods = {
   // posting to that origin only (MyDataHelps.js posts to "*"; we never do).
   serveFrames(options) {
     const base = this.__base();
-    const list = get(options, "origins");
+    const list = own(options, "origins");
     if (!Array.isArray(list) || !list.every((o) => typeof o === "string")) {
       throw bad("serveFrames needs origins: a list of exact origins");
     }
@@ -166,7 +178,9 @@ const methods = {
     if (origins.includes(null)) {
       throw bad('serveFrames origins must be exact origins (scheme://host[:port]), never "*"');
     }
-    const participant = get(options, "participantId");
+    const participant = own(options, "participantId");
+    const anyWindow = own(options, "anyWindow");
+    if (anyWindow !== undefined && typeof anyWindow !== "boolean") throw bad("anyWindow must be a boolean");
     if (participant !== undefined && typeof participant !== "string") throw bad("participantId must be a string");
     if (typeof window === "undefined") throw bad("serveFrames needs a window");
     const onMessage = (ev) => {
@@ -176,6 +190,11 @@ const methods = {
       }
       const source = ev.source;
       if (get(ev.data, "name") !== "GetDelegatedAccessToken" || !source) return;
+      // A frame of this page, not any window at a listed origin (a popup, an opener).
+      if (!anyWindow && !isFrame(source)) {
+        this.__log(DEBUG, "ignored a token request from a window that is not a frame of this page");
+        return;
+      }
       this.getToken().then(
         (t) => {
           const msg = { name: "DelegatedAccessTokenResponse", accessToken: sdkToken(t), baseUrl: url };

@@ -5,6 +5,7 @@
 
 use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
 use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
@@ -18,12 +19,48 @@ export function lock(name, signal) {
   });
 }
 // Settles like `p`, or rejects as soon as `signal` aborts (a broker function may ignore it).
+// `p` is always handled, also when `signal` had already aborted (no unhandled rejection).
 export function abortable(p, signal) {
   return new Promise((res, rej) => {
+    Promise.resolve(p).then(res, rej);
     if (signal.aborted) return rej(signal.reason);
     signal.addEventListener("abort", () => rej(signal.reason), { once: true });
-    Promise.resolve(p).then(res, rej);
   });
+}
+// The own properties `keys` of a plain object, as an array (null when `v` is not one):
+// never inherited ones (a polluted Object.prototype), never a getter's exception, and
+// strings cut just past the longest token we accept, so that a huge value never
+// crosses into wasm memory.
+export function fields(v, keys) {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  return keys.split(" ").map((k) => {
+    try {
+      const x = Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined;
+      return typeof x === "string" && x.length > 16385 ? x.slice(0, 16385) : x;
+    } catch {
+      return undefined;
+    }
+  });
+}
+// A stored entry, parsed here so that its text never crosses into wasm: undefined when
+// absent, null when corrupt or larger than an entry can be.
+export function load(area, key) {
+  const s = area.getItem(key);
+  if (s === null) return undefined;
+  if (s.length > 65536) return null;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return null;
+  }
+}
+// Posts `msg` on a channel of its own (for clear() after destroy(), when ours is closed).
+export function tell(name, msg) {
+  try {
+    const c = new BroadcastChannel(name);
+    c.postMessage(msg);
+    c.close();
+  } catch {}
 }
 export function freeze(o) { return Object.freeze(o); }
 // Every callback into the wasm goes to one function per manager, mailbox(kind, id, value),
@@ -85,10 +122,27 @@ export function log(level, msg) {
 // The broker POST: fetch plumbing only; the core judges the answer. Resolves with
 // [status, Retry-After] for an error status, [status, null, body] for a 2xx and [0]
 // for a redirect (never followed: a token endpoint must not redirect).
+// The body is read up to 64 KiB (a token response is well under 20 KiB) and parsed
+// here: [status, null, object-or-null]; null past the cap or when it is not JSON. The
+// request's init has no prototype, so a polluted Object.prototype adds nothing to it.
 export async function post(url, headers, credentials, signal) {
-  const r = await fetch(url, { method: "POST", headers, credentials, redirect: "manual", signal });
+  const init = Object.assign(Object.create(null), { method: "POST", headers, credentials, redirect: "manual", signal });
+  const r = await fetch(url, init);
   if (r.type === "opaqueredirect") return [0];
-  return r.ok ? [r.status, null, await r.text()] : [r.status, r.headers.get("retry-after")];
+  if (!r.ok) return [r.status, r.headers.get("retry-after")];
+  return [r.status, null, await capped(r, 65536)];
+}
+async function capped(r, max) {
+  const reader = r.body && r.body.getReader(), parts = [];
+  if (!reader) return null;
+  for (let n = 0, x; !(x = await reader.read()).done; parts.push(x.value)) {
+    if ((n += x.value.length) > max) return reader.cancel().catch(() => {}), null;
+  }
+  try {
+    return JSON.parse(await new Blob(parts).text());
+  } catch {
+    return null;
+  }
 }
 "#)]
 extern "C" {
@@ -96,6 +150,10 @@ extern "C" {
     pub fn has_locks() -> bool;
     pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
     pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
+    fn fields(v: &JsValue, keys: &str) -> JsValue;
+    #[wasm_bindgen(catch)]
+    pub fn load(area: &web_sys::Storage, key: &str) -> Result<JsValue, JsValue>;
+    pub fn tell(name: &str, msg: &JsValue);
     pub fn freeze(o: &Object) -> Object;
     pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
     pub fn soon(mailbox: &Function, kind: u32, id: f64);
@@ -144,12 +202,17 @@ pub fn now() -> Now {
     }
 }
 
-/// `obj[key]`, or `undefined` when `obj` is not an object or the getter throws.
+/// The own properties `keys` (space-separated) of `obj` (see `fields` above), or
+/// `None` when `obj` is not a plain object.
+pub fn own(obj: &JsValue, keys: &str) -> Option<js_sys::Array> {
+    let v = fields(obj, keys);
+    (!v.is_null()).then(|| v.unchecked_into())
+}
+
+/// `obj[key]` as an own property, or `undefined` (not an object, inherited, or a
+/// getter that throws).
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    if !obj.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    own(obj, key).map_or(JsValue::UNDEFINED, |a| a.get(0))
 }
 
 /// Sets `obj[key] = val` on an object we created (cannot throw).
@@ -169,44 +232,46 @@ fn field(v: JsValue) -> Field {
     }
 }
 
-/// Whether `v` is a plain data object (not an array, not null, not a function).
-pub fn is_record(v: &JsValue) -> bool {
-    v.is_object() && !js_sys::Array::is_array(v) && !v.is_function()
-}
-
-/// The RFC 6749 §5.1 fields of a response object.
+/// The RFC 6749 §5.1 fields of a response object (own properties only).
 pub fn response_fields(v: &JsValue) -> Option<ResponseFields> {
-    is_record(v).then(|| ResponseFields {
-        access_token: field(get(v, "access_token")),
-        token_type: field(get(v, "token_type")),
-        expires_in: field(get(v, "expires_in")),
+    let a = own(v, "access_token token_type expires_in")?;
+    Some(ResponseFields {
+        access_token: field(a.get(0)),
+        token_type: field(a.get(1)),
+        expires_in: field(a.get(2)),
     })
 }
 
-/// The fields of a stored or broadcast entry.
+/// The fields of a stored or broadcast entry (own properties only).
 pub fn stored_fields(v: &JsValue) -> Option<StoredFields> {
-    is_record(v).then(|| StoredFields {
-        v: field(get(v, "v")),
-        access_token: field(get(v, "access_token")),
-        issued_at: field(get(v, "issued_at")),
-        expires_at: field(get(v, "expires_at")),
+    let a = own(v, "v p access_token issued_at expires_at")?;
+    Some(StoredFields {
+        v: field(a.get(0)),
+        p: field(a.get(1)),
+        access_token: field(a.get(2)),
+        issued_at: field(a.get(3)),
+        expires_at: field(a.get(4)),
     })
 }
 
-/// A stored/broadcast entry `{ v, access_token, issued_at, expires_at }`.
-pub fn entry(t: &crate::core::Token) -> Object {
+/// The participant field `p` of an entry or message.
+pub fn party(v: &JsValue) -> Field {
+    field(get(v, "p"))
+}
+
+/// A stored/broadcast entry `{ v, access_token, issued_at, expires_at, p? }`.
+pub fn entry(t: &crate::core::Token, identity: Option<&str>) -> Object {
     let o = Object::new();
     set(&o, "v", &JsValue::from_f64(STORE_VERSION));
     set(&o, "access_token", &JsValue::from_str(t.access.secret()));
     set(&o, "issued_at", &JsValue::from_f64(t.issued_at));
     set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
+    if let Some(p) = identity {
+        set(&o, "p", &JsValue::from_str(p));
+    }
     o
 }
 
-/// `JSON.parse`, `None` on malformed text.
-pub fn parse_json(s: &str) -> Option<JsValue> {
-    js_sys::JSON::parse(s).ok()
-}
 
 /// A function's `.call1`, where an exception is a value, not a panic.
 pub fn call1(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {

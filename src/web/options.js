@@ -22,32 +22,38 @@ export function get(o, k) {
   }
 }
 
+// An option: `o[k]` as an own property only, so that a polluted Object.prototype
+// (`Object.prototype.baseUrl = …`) never becomes an option.
+export function own(o, k) {
+  return typeof o === "object" && o !== null && Object.prototype.hasOwnProperty.call(o, k) ? get(o, k) : undefined;
+}
+
 const isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 
 // The index of `o[k]` in `names` (the first when absent).
 function pick(o, k, names, detail) {
-  const v = get(o, k);
+  const v = own(o, k);
   const i = v === undefined ? 0 : names.indexOf(v);
   if (i < 0) throw bad(detail);
   return i;
 }
 
 function num(o, k, dflt, min, max, detail) {
-  const v = get(o, k);
+  const v = own(o, k);
   if (v === undefined) return dflt;
   if (typeof v === "number" && v >= min && v <= max) return v; // NaN fails both
   throw bad(detail);
 }
 
 function bool(o, k, detail) {
-  const v = get(o, k);
+  const v = own(o, k);
   if (v === undefined || typeof v === "boolean") return v ?? true;
   throw bad(detail);
 }
 
 // `o.baseUrl`, an absolute http(s) URL, or `dflt` when absent.
 export function baseUrl(o, dflt) {
-  const s = get(o, "baseUrl");
+  const s = own(o, "baseUrl");
   if (s === undefined) return dflt;
   let protocol;
   try {
@@ -60,14 +66,15 @@ export function baseUrl(o, dflt) {
 // Returns [broker, headers, credentials (0 same-origin, 1 include, 2 omit), storage
 // (0 memory, 1 session, 2 local), storageKey, timeoutMs, crossTab, renewBeforeMs,
 // maxAttempts, baseDelayMs, maxDelayMs, autoRefresh, logLevel (0 silent … 4 debug),
-// baseUrl, devtools global name or undefined]; throws a TokenError.
+// baseUrl, devtools global name or undefined, participant or undefined, lock-name scope
+// ("" or "=" + the participant URI-encoded)]; throws a TokenError.
 export function options(o) {
   if (!(o === undefined || isRecord(o))) throw bad("options must be an object");
-  const broker = get(o, "broker");
+  const broker = own(o, "broker");
   if (!((typeof broker === "string" && broker !== "") || typeof broker === "function")) {
     throw bad("broker must be a URL string or an async function");
   }
-  const h = get(o, "headers");
+  const h = own(o, "headers");
   const headersDetail = "headers must be an object of strings";
   if (!(h === undefined || isRecord(h))) throw bad(headersDetail);
   const headers = new Headers({ Accept: "application/json" });
@@ -82,12 +89,12 @@ export function options(o) {
   const credentials = pick(o, "credentials", ["same-origin", "include", "omit"],
     "credentials must be same-origin, include or omit");
   const storage = pick(o, "storage", ["memory", "session", "local"], "storage must be memory, session or local");
-  const k = get(o, "storageKey");
+  const k = own(o, "storageKey");
   const key = k === undefined ? "mdh-token" : k;
   if (typeof key !== "string" || key === "") throw bad("storageKey must be a non-empty string");
   const renewBefore = num(o, "renewBeforeSeconds", 120, 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400");
   const timeoutMs = num(o, "timeoutMs", 10000, 1, 600000, "timeoutMs must be a number from 1 to 600000");
-  const r = get(o, "retry");
+  const r = own(o, "retry");
   if (!(r === undefined || isRecord(r))) throw bad("retry must be an object");
   const attemptsDetail = "retry.maxAttempts must be an integer from 1 to 100";
   const maxAttempts = num(r, "maxAttempts", 5, 1, 100, attemptsDetail);
@@ -98,11 +105,16 @@ export function options(o) {
   const level = pick(o, "logLevel", ["warn", "silent", "error", "info", "debug"],
     "logLevel must be silent, error, warn, info or debug");
   const url = baseUrl(o, "https://mydatahelps.org/");
-  const d = get(o, "devtools");
+  const d = own(o, "devtools");
   if (!(d === undefined || typeof d === "boolean" || (typeof d === "string" && d !== ""))) {
     throw bad("devtools must be a boolean or a global name");
   }
+  const who = own(o, "participant");
+  if (!(who === undefined || (typeof who === "string" && who !== "" && who.length <= 1024))) {
+    throw bad("participant must be a non-empty string (an opaque id from your session) of at most 1024 characters");
+  }
   return [broker, headers, credentials, storage, key, timeoutMs, bool(o, "crossTab", "crossTab must be a boolean"),
     renewBefore * 1000, maxAttempts, base, max, bool(o, "autoRefresh", "autoRefresh must be a boolean"),
-    [2, 0, 1, 3, 4][level], url, d === true ? "mdhToken" : d || undefined];
+    [2, 0, 1, 3, 4][level], url, d === true ? "mdhToken" : d || undefined,
+    who, who === undefined ? "" : "=" + encodeURIComponent(who)];
 }

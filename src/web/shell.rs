@@ -8,8 +8,8 @@ use super::handles::{Timeout, Undo};
 use super::js::{self, get, set};
 use super::store::{Store, StoreKind};
 use crate::core::{
-    parse_stored, Access, Config, ErrorCode, Event, Field, Lifecycle, Now, Output, Reason, Reply,
-    TokenError, Wake, STORE_VERSION,
+    Access, Config, ErrorCode, Event, Field, Lifecycle, Now, Output, Reason, Reply, TokenError,
+    Wake, STORE_VERSION,
 };
 use crate::facade::to_js_error;
 use alloc::rc::{Rc, Weak};
@@ -28,6 +28,8 @@ const MAX_SLEEP_MS: f64 = 30_000.0;
 const CLOCK_JUMP_MS: f64 = 2_000.0;
 /// How long a tab inside the lock waits for peers to answer "who has a token?".
 const PEER_WAIT_MS: f64 = 250.0;
+/// How much longer than `timeoutMs` a tab waits for the cross-tab lock.
+const LOCK_GRACE_MS: f64 = 1_000.0;
 
 // What the mailbox is told. A settled promise reports `kind` when fulfilled and
 // `kind + 1` when rejected (`js::pipe`); `id` is the broker attempt's id.
@@ -43,6 +45,7 @@ const EV_PEERS: u32 = 8;
 const EV_PEERS_UNKNOWN: u32 = 9;
 const EV_REPLY: u32 = 10;
 const EV_REPLY_FAILED: u32 = 11;
+const EV_LOCK_WAIT: u32 = 12;
 
 /// Log levels, from quiet to chatty.
 pub const LOG_SILENT: u8 = 0;
@@ -75,6 +78,9 @@ pub struct Options {
     pub storage: StoreKind,
     /// Storage key; also names the channel and the lock.
     pub storage_key: String,
+    /// The participant's part of the lock names: empty without `participant`, else `=`
+    /// and the id URI-encoded (so it never holds the `:` that ends it).
+    pub scope: String,
     /// Per-request timeout.
     pub timeout_ms: f64,
     /// Coordinate with other tabs.
@@ -205,22 +211,44 @@ fn install_panic_hook() {
     extern crate std;
     use std::sync::Once;
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| poison_all())));
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| poison_current())));
 }
 
-/// Stops every live manager after a panic: rejects waiting callers and tells `error`
-/// listeners.
-pub fn poison_all() {
+/// The manager whose code runs now (its `Inner`'s address; 0 for none): set on every
+/// way in (a method, the mailbox) and restored on the way out, so that a panic, which
+/// skips the restoring, leaves the culprit here.
+struct Current(Cell<usize>);
+// SAFETY: as `Live`.
+unsafe impl Sync for Current {}
+static CURRENT: Current = Current(Cell::new(0));
+
+/// Restores the previous [`CURRENT`] on drop (a listener of one manager may call into
+/// another).
+pub(crate) struct Entered(usize);
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CURRENT.0.set(self.0);
+    }
+}
+
+/// Stops the manager that was running when a panic struck: rejects its waiting callers
+/// and tells its `error` listeners. The other managers of the page carry on: their
+/// state was not mid-update (issue 11: one manager's bug poisoned them all).
+pub fn poison_current() {
     js::log(
         LOG_ERROR,
         "internal error (a bug): the token manager stopped; please report it",
     );
+    let current = CURRENT.0.get();
     if let Ok(live) = LIVE.0.try_borrow() {
         for w in live.iter() {
             // Never dropped: no destructor runs on state a panic may have left half
             // updated (and the drop glue would cost 250 B of wasm here).
             if let Some(i) = w.upgrade().map(core::mem::ManuallyDrop::new) {
-                i.poison();
+                if Rc::as_ptr(&i) as usize == current {
+                    i.poison();
+                }
             }
         }
     }
@@ -291,8 +319,7 @@ impl Shell {
                 .flatten();
             let dom = Undo(js::wakeups(mb, EV_WAKE));
             let presence = (locks && channel.is_some()).then(|| {
-                let mut name = opts.storage_key.clone();
-                name.push_str(":tab:");
+                let mut name = presence_prefix(&opts);
                 // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
                 let id = js_sys::Number::from(crate::core::floor(js_sys::Math::random() * 1e15))
                     .to_string_with_radix(36);
@@ -301,7 +328,7 @@ impl Shell {
                 (name, release)
             });
             Inner {
-                core: RefCell::new(Lifecycle::new(opts.core, seed)),
+                core: RefCell::new(Lifecycle::new(opts.core.clone(), seed)),
                 log_level: Cell::new(opts.log_level),
                 opts,
                 store: RefCell::new(store),
@@ -324,7 +351,7 @@ impl Shell {
                 mailbox,
             }
         });
-        // Without std, the crate's #[panic_handler] calls poison_all() instead.
+        // Without std, the crate's #[panic_handler] calls poison_current() instead.
         #[cfg(feature = "std")]
         install_panic_hook();
         {
@@ -332,13 +359,22 @@ impl Shell {
             l.retain(|w| w.strong_count() > 0);
             l.push(Rc::downgrade(&inner));
         }
+        let _entered = inner.enter();
         if store_failed {
             inner.warn_storage();
         }
         inner.restore(now);
+        inner.switch_here();
         inner.process();
         inner.arm();
         Shell { inner }
+    }
+
+    /// What a panic while this manager runs does before the trap (for the shell tests).
+    #[doc(hidden)]
+    pub fn poison_for_tests(&self) {
+        let _entered = self.inner.enter();
+        poison_current();
     }
 
     /// Whether a panic stopped this manager (then every call fails with `internal`).
@@ -354,6 +390,7 @@ impl Shell {
     /// `getToken()` or `refresh()`: asks the core, answers the caller, performs the work.
     fn request(&self, ask: fn(&mut Lifecycle, Now) -> Access) -> Promise {
         let i = &self.inner;
+        let _entered = i.enter();
         if let Some(e) = self.poisoned() {
             return Promise::reject(&to_js_error(&e));
         }
@@ -366,6 +403,7 @@ impl Shell {
 
     /// `peek()`: the usable token or `null`; never starts a request.
     pub fn peek(&self) -> JsValue {
+        let _entered = self.inner.enter();
         if self.inner.poisoned.get() {
             return JsValue::NULL;
         }
@@ -383,17 +421,26 @@ impl Shell {
         self.request(Lifecycle::refresh)
     }
 
-    /// `clear()`.
+    /// `clear()`. After `destroy()` it still removes the stored entry and tells the
+    /// other tabs: a logout must never leave a token behind.
     pub fn clear(&self) {
-        if self.inner.poisoned.get() {
+        let i = &self.inner;
+        let _entered = i.enter();
+        if i.poisoned.get() {
             return;
         }
-        self.inner.core.borrow_mut().clear(js::now(), true);
-        self.inner.process();
+        if i.core.borrow().is_destroyed() {
+            i.forget();
+            js::tell(&i.opts.storage_key, &i.message("clear", None, &JsValue::UNDEFINED));
+            return;
+        }
+        i.core.borrow_mut().clear(js::now(), true);
+        i.process();
     }
 
     /// `on(name, fn)`: returns the unsubscribe function.
     pub fn on(&self, name: &str, f: Function) -> Result<Function, TokenError> {
+        let _entered = self.inner.enter();
         let kind = Kind::parse(name).ok_or(TokenError::new(
             ErrorCode::InvalidOptions,
             "unknown event: use token, expiring, expired, error or cleared",
@@ -417,6 +464,7 @@ impl Shell {
     /// `status()`: a plain object without the token.
     pub fn status(&self) -> JsValue {
         let i = &self.inner;
+        let _entered = i.enter();
         if i.poisoned.get() {
             let o = Object::new();
             set(&o, "state", &"destroyed".into());
@@ -470,6 +518,7 @@ impl Shell {
     /// starts a renewal only if the current token really is inside its renewal
     /// window or unusable, exactly as `getToken()` would, without a promise.
     pub fn nudge(&self) {
+        let _entered = self.inner.enter();
         let now = js::now();
         let access = self.inner.core.borrow_mut().get(now);
         if access == Access::Wait {
@@ -489,6 +538,7 @@ impl Shell {
     /// `destroy()`: stops every timer, listener, channel and request.
     pub fn destroy(&self) {
         let i = &self.inner;
+        let _entered = i.enter();
         if i.poisoned.get() {
             return;
         }
@@ -517,6 +567,64 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// Marks this manager as the one running (see [`CURRENT`]) until the guard drops.
+    fn enter(self: &Rc<Self>) -> Entered {
+        Entered(CURRENT.0.replace(Rc::as_ptr(self) as usize))
+    }
+
+    /// A manager with a participant announces itself: the origin's tabs (and this
+    /// page's other managers) of another participant under the same key let go of
+    /// their tokens. A shared computer changes hands this way; one participant per
+    /// key and origin at a time.
+    fn switch_here(self: &Rc<Self>) {
+        let Some(id) = self.core.borrow().identity().map(String::from) else {
+            return;
+        };
+        self.post("hello", None, &JsValue::UNDEFINED);
+        // Managers of this page without a channel (crossTab: false) hear it here. One
+        // at a time, with LIVE not borrowed while each lets go (it may run listeners).
+        let me = Field::Str(id);
+        let mut k = 0;
+        while let Some(w) = LIVE.0.borrow().get(k).cloned() {
+            k += 1;
+            match w.upgrade() {
+                Some(o) if o.channel.is_none() && o.opts.storage_key == self.opts.storage_key => {
+                    let _entered = o.enter();
+                    o.switched(&me);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Another participant (`p`) announced itself under our key: unless it is ours,
+    /// drop our token here (its storage entry too, if it still is ours).
+    fn switched(self: &Rc<Self>, p: &Field) {
+        if self.core.borrow().is_ours(p) {
+            return;
+        }
+        self.log(LOG_INFO, "another participant signed in here; letting go of the token");
+        self.core.borrow_mut().clear(js::now(), false);
+        self.process();
+        self.arm();
+    }
+
+    /// Removes the stored entry unless it belongs to another participant (whose tab
+    /// may have written it since).
+    fn forget(&self) {
+        let key = &self.opts.storage_key;
+        let store = self.store.borrow();
+        let ours = match store.read(key) {
+            Ok(v) if v.is_undefined() => return,
+            Ok(v) => !v.is_object() || self.core.borrow().is_ours(&js::party(&v)),
+            Err(_) => true,
+        };
+        if ours && store.remove(key).is_err() {
+            drop(store);
+            self.storage_failed();
+        }
+    }
+
     /// Closes the tabs' channel and gives back the presence lock (both may run twice).
     fn leave_tabs(&self) {
         if let Some(c) = &self.channel {
@@ -553,15 +661,18 @@ impl Inner {
         // Read first: a borrow held by the `match` scrutinee would still be alive in
         // `storage_failed()`, whose `borrow_mut()` would panic (a wasm trap).
         let read = self.store.borrow().read(key);
-        let raw = match read {
-            Ok(r) => r,
+        let value = match read {
+            Ok(v) => v,
             Err(_) => return self.storage_failed(),
         };
-        let Some(raw) = raw else { return };
-        let fields = js::parse_json(&raw).and_then(|v| js::stored_fields(&v));
+        if value.is_undefined() {
+            return;
+        }
+        let fields = js::stored_fields(&value);
         let future =
             matches!(&fields, Some(f) if matches!(f.v, Field::Num(v) if v > STORE_VERSION));
-        let adopted = match fields.and_then(|f| parse_stored(f, now.wall, now.mono)) {
+        let token = fields.and_then(|f| self.core.borrow().entry(f, now));
+        let adopted = match token {
             Some(t) => self.core.borrow_mut().restore(now, t),
             None => false,
         };
@@ -571,6 +682,7 @@ impl Inner {
             // A newer version of this library owns it (another tab): leave it be.
             self.log(LOG_INFO, "ignoring a stored entry of a newer format");
         } else {
+            // Another participant's entry goes too: this tab now belongs to ours.
             self.log(
                 LOG_INFO,
                 "removed a corrupt, foreign or expired stored entry",
@@ -587,6 +699,7 @@ impl Inner {
 
     /// Everything that comes back from JS.
     fn on_event(self: &Rc<Self>, kind: u32, id: f64, v: JsValue) {
+        let _entered = self.enter();
         let id = id as u64;
         match kind {
             EV_TIMER => self.on_timer(),
@@ -625,10 +738,20 @@ impl Inner {
 
     fn on_peer(self: &Rc<Self>, data: JsValue) {
         let now = js::now();
-        match get(&data, "t").as_string().as_deref() {
+        let t = get(&data, "t").as_string();
+        let p = js::party(&data);
+        if t.as_deref() == Some("hello") {
+            return self.switched(&p);
+        }
+        // Every message names its participant: another participant's tabs (or, for
+        // a manager with a participant, tabs without one) are neither heard nor answered.
+        if !self.core.borrow().is_ours(&p) {
+            return self.log(LOG_DEBUG, "ignored a message of another participant");
+        }
+        match t.as_deref() {
             Some("token") => {
-                let token = js::stored_fields(&get(&data, "e"))
-                    .and_then(|f| parse_stored(f, now.wall, now.mono));
+                let fields = js::stored_fields(&get(&data, "e"));
+                let token = fields.and_then(|f| self.core.borrow().entry(f, now));
                 if let Some(t) = token {
                     if self.core.borrow_mut().external(now, t) {
                         self.log(LOG_INFO, "adopted a token from another tab");
@@ -643,7 +766,10 @@ impl Inner {
                 self.core.borrow_mut().clear(now, false);
             }
             Some("ask") => {
-                let entry = self.core.borrow().usable(now).map(js::entry);
+                let entry = {
+                    let core = self.core.borrow();
+                    core.usable(now).map(|t| js::entry(t, core.identity()))
+                };
                 let n = get(&data, "n");
                 match entry {
                     Some(e) => self.post("token", Some(&e), &n),
@@ -679,18 +805,26 @@ impl Inner {
         }
     }
 
-    /// Posts `{ t, e?, n? }` to the other tabs.
+    /// The channel message `{ t, e?, n?, p? }`; `p` names our participant.
+    fn message(&self, t: &str, e: Option<&Object>, n: &JsValue) -> Object {
+        let m = Object::new();
+        set(&m, "t", &t.into());
+        if let Some(e) = e {
+            set(&m, "e", e);
+        }
+        if !n.is_undefined() {
+            set(&m, "n", n);
+        }
+        if let Some(p) = self.core.borrow().identity() {
+            set(&m, "p", &p.into());
+        }
+        m
+    }
+
+    /// Posts a message to the other tabs.
     fn post(&self, t: &str, e: Option<&Object>, n: &JsValue) {
         if let Some(ch) = &self.channel {
-            let m = Object::new();
-            set(&m, "t", &t.into());
-            if let Some(e) = e {
-                set(&m, "e", e);
-            }
-            if !n.is_undefined() {
-                set(&m, "n", n);
-            }
-            let _ = ch.post_message(&m);
+            let _ = ch.post_message(&self.message(t, e, n));
         }
     }
 
@@ -705,7 +839,10 @@ impl Inner {
                 Output::CallBroker { id, reason } => self.start(id, reason),
                 Output::Persist => self.persist(),
                 Output::BroadcastToken => {
-                    let e = self.core.borrow().token(js::now()).map(js::entry);
+                    let e = {
+                        let core = self.core.borrow();
+                        core.token(js::now()).map(|t| js::entry(t, core.identity()))
+                    };
                     if let Some(e) = e {
                         self.post("token", Some(&e), &JsValue::UNDEFINED);
                     }
@@ -752,17 +889,21 @@ impl Inner {
         if self.store.borrow().kind() == StoreKind::Memory {
             return;
         }
-        let text = self.core.borrow().token(now).map(|t| {
-            js_sys::JSON::stringify(&js::entry(t))
-                .ok()
-                .and_then(|s| s.as_string())
-        });
-        let res = match text {
-            Some(Some(s)) => self.store.borrow().write(key, &s),
-            _ => self.store.borrow().remove(key),
+        let text = {
+            let core = self.core.borrow();
+            core.token(now).map(|t| {
+                js_sys::JSON::stringify(&js::entry(t, core.identity()))
+                    .ok()
+                    .and_then(|s| s.as_string())
+            })
         };
-        if res.is_err() {
-            self.storage_failed();
+        match text {
+            Some(Some(s)) => {
+                if self.store.borrow().write(key, &s).is_err() {
+                    self.storage_failed();
+                }
+            }
+            _ => self.forget(),
         }
     }
 
@@ -917,7 +1058,17 @@ impl Inner {
         if self.locks {
             let mut name = self.opts.storage_key.clone();
             name.push_str(":refresh");
+            name.push_str(&self.opts.scope);
             js::pipe(&js::lock(&name, &signal), self.mb(), EV_LOCK, id as f64);
+            // A holder renews within timeoutMs (plus its peer wait); a script that
+            // holds the lock for good must not wedge us: then we go on without it.
+            let wait = Timeout::new(
+                self.opts.timeout_ms + LOCK_GRACE_MS,
+                self.mb(),
+                EV_LOCK_WAIT,
+                id as f64,
+            );
+            self.set_stage(Stage::Locking, Some(wait));
         } else {
             // As if granted, in a microtask: never re-enter `process()`.
             js::soon(self.mb(), EV_LOCK, id as f64);
@@ -958,6 +1109,13 @@ impl Inner {
                 if let Ok(f) = v.dyn_into::<Function>() {
                     drop(Undo(f));
                 }
+            }
+            (EV_LOCK_WAIT, Some(Stage::Locking)) => {
+                self.log(
+                    LOG_WARN,
+                    "the cross-tab lock is held too long (another script?); renewing without it",
+                );
+                self.locked(id);
             }
             (EV_LOCK_REFUSED, Some(Stage::Locking)) => {
                 // Refused (an opaque-origin sandboxed frame has `navigator.locks` but
@@ -1019,16 +1177,11 @@ impl Inner {
         let now = js::now();
         let kind = self.store.borrow().kind();
         if kind == StoreKind::Local {
-            let raw = self
-                .store
-                .borrow()
-                .read(&self.opts.storage_key)
+            let value = self.store.borrow().read(&self.opts.storage_key);
+            let t = value
                 .ok()
-                .flatten();
-            let t = raw
-                .and_then(|r| js::parse_json(&r))
                 .and_then(|v| js::stored_fields(&v))
-                .and_then(|f| parse_stored(f, now.wall, now.mono));
+                .and_then(|f| self.core.borrow().entry(f, now));
             if let Some(t) = t {
                 self.core.borrow_mut().external(now, t);
             }
@@ -1044,8 +1197,7 @@ impl Inner {
         // without Web Locks the wait ends after PEER_WAIT_MS.
         match &self.presence {
             Some((own, _)) => {
-                let mut prefix = self.opts.storage_key.clone();
-                prefix.push_str(":tab:");
+                let prefix = presence_prefix(&self.opts);
                 self.set_stage(Stage::Counting, None);
                 js::pipe(
                     &js::count_locks(&prefix, own),
@@ -1110,21 +1262,31 @@ impl Inner {
 }
 
 /// The broker URL's answer, `[status, Retry-After]`, `[status, null, body]` or `[0]`
-/// (see `post` in js.rs).
+/// (see `post` in js.rs; the body arrives parsed, `null` when it was not JSON or too
+/// large).
 fn url_reply(v: &JsValue) -> Reply {
     let a: &js_sys::Array = v.unchecked_ref();
     let status = a.get(0).as_f64().unwrap_or(0.0) as u16;
-    match a.get(2).as_string() {
+    match a.length() {
         _ if status == 0 => Reply::Redirect,
-        Some(body) => Reply::Body {
+        3 => Reply::Body {
             status,
-            fields: js::parse_json(&body).and_then(|v| js::response_fields(&v)),
+            fields: js::response_fields(&a.get(2)),
         },
-        None => Reply::Status {
+        _ => Reply::Status {
             status,
             retry_after: a.get(1).as_string(),
         },
     }
+}
+
+/// `{storageKey}:tab{scope}:`, the names of the presence locks of this participant's tabs.
+fn presence_prefix(opts: &Options) -> String {
+    let mut name = opts.storage_key.clone();
+    name.push_str(":tab");
+    name.push_str(&opts.scope);
+    name.push(':');
+    name
 }
 
 /// A broker function may throw `{ status }` to report an HTTP-like outcome (so that a

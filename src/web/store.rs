@@ -2,7 +2,6 @@
 //! Storage that throws (sandboxed frames, Safari private mode, quota) degrades to
 //! memory with one warning.
 
-use alloc::string::String;
 
 /// The storage the app asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,11 +57,12 @@ impl Store {
         self.kind
     }
 
-    /// Reads the entry.
-    pub fn read(&self, key: &str) -> Result<Option<String>, StoreFailed> {
+    /// Reads the entry, parsed on the JS side (its text never enters wasm memory):
+    /// `undefined` when absent (or memory), `null` when corrupt, else the value.
+    pub fn read(&self, key: &str) -> Result<wasm_bindgen::JsValue, StoreFailed> {
         match &self.area {
-            None => Ok(None),
-            Some(a) => a.get_item(key).map_err(|_| StoreFailed),
+            None => Ok(wasm_bindgen::JsValue::UNDEFINED),
+            Some(a) => super::js::load(a, key).map_err(|_| StoreFailed),
         }
     }
 

@@ -60,7 +60,7 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
       return res.end(`<!doctype html><script>
         window.answers = [];
         addEventListener("message", (e) => window.answers.push({ origin: e.origin, data: e.data }));
-        parent.postMessage({ name: "GetDelegatedAccessToken" }, "*");
+        (window.opener || parent).postMessage({ name: "GetDelegatedAccessToken" }, "*");
       </script>`);
     }
     if (url.pathname === "/" || url.pathname === "/page.html") {
@@ -68,6 +68,10 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
       if (state.csp) headers["content-security-policy"] = state.csp;
       res.writeHead(200, headers);
       return res.end(`<!doctype html><meta charset="utf-8"><title>mdh-token test</title><body>test page</body>`);
+    }
+    if (url.pathname === "/go") {
+      res.writeHead(302, { location: url.searchParams.get("to") });
+      return res.end();
     }
     if (url.pathname === "/redirect-target") {
       res.writeHead(200, { "content-type": "application/json" });
@@ -105,8 +109,10 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
     res.end(JSON.stringify({ participantID: "p-1", participantIdentifier: "PT-1", demographics: { firstName: "Ada" }, echo: body }));
   }
 
-  function token() {
-    const access_token = "tk" + crypto.randomBytes(30).toString("base64url");
+  // `who` (the request's `x-participant` header) is written into the token, so tests can
+  // tell whose token a page holds: `tk` + who + `.` + random.
+  function token(who = "") {
+    const access_token = "tk" + (who ? who + "." : "") + crypto.randomBytes(30).toString("base64url");
     state.issued.push(access_token);
     state.expiry.set(access_token, Date.now() + state.lifetime * 1000);
     return { access_token, expires_in: state.lifetime, token_type: "Bearer" };
@@ -119,6 +125,7 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
     state.open++;
     state.maxOpen = Math.max(state.maxOpen, state.open);
     res.on("close", () => state.open--);
+    const who = req.headers["x-participant"] ?? "";
     const step = state.script.shift() ?? { status: 200 };
     if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
     if (step.hang) return; // never answers; the client must time out
@@ -129,8 +136,8 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
     }
     const status = step.status ?? 200;
     let payload = step.body;
-    if (payload === undefined) payload = status === 200 ? token() : { error: "scripted" };
-    if (typeof payload === "function") payload = payload(token);
+    if (payload === undefined) payload = status === 200 ? token(who) : { error: "scripted" };
+    if (typeof payload === "function") payload = payload(() => token(who));
     const text = typeof payload === "string" ? payload : JSON.stringify(payload);
     res.writeHead(status, { "content-type": step.contentType ?? "application/json", "cache-control": "no-store", ...step.headers });
     res.end(text);

@@ -319,6 +319,9 @@ async function main() {
   tokens = await createTokenManager({
     broker: "/api/mdh/token",
     headers: BROKER_HEADERS,
+    // Whose tokens these are: this tab never restores or adopts another participant's
+    // (a shared computer, a second sign-in without logging out).
+    participant: session.participant?.id,
     storage: "session",
     devtools: true,
     logLevel: "info",
