@@ -18,7 +18,7 @@ const { getToken, peek } = TokenManager.prototype;
 // L1788-1806; the same test). A manager there is passive: memory, no channel, no lock,
 // no timer-driven renewal, and getToken()/refresh() reject with code "passive" instead
 // of calling the broker.
-const PASSIVE = { __proto__: null, storage: "memory", crossTab: false, autoRefresh: false };
+const PASSIVE = { storage: "memory", crossTab: false, autoRefresh: false };
 function passive() {
   try {
     const q = new URLSearchParams(document.location.search);
@@ -55,9 +55,9 @@ export async function createTokenManager(options) {
   // handing it out again is exactly what it would do (and withdraws it on any change),
   // so most getToken()/peek() calls never cross into wasm (see bench/).
   let token = null, from = 0, until = 0;
-  const inert = passive() && typeof options == "object" && options !== null;
-  const opts = inert ? new Proxy(options, { get: (o, k) => (k in PASSIVE ? PASSIVE[k] : o[k]) }) : options;
-  const m = TokenManager.create(opts, (t, u) => {
+  const inert = passive() && typeof options == "object" && options !== null && !Array.isArray(options);
+  // A copy of the own properties (the only ones read as options) with PASSIVE's on top.
+  const m = TokenManager.create(inert ? { ...options, ...PASSIVE } : options, (t, u) => {
     token = t;
     from = Date.now();
     until = u;

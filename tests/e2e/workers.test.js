@@ -214,14 +214,15 @@ test("a worker whose renewal gave up tries again at once on the worker's online 
   reset(LIFETIME);
   const ctx = await newContext(t);
   const page = await openPage(ctx, server);
-  const options = JSON.stringify({ crossTab: false, retry: { maxAttempts: 1, maxDelayMs: 60_000 } });
+  const options = JSON.stringify({ crossTab: false, retry: { maxDelayMs: 60_000 } });
   const worker = await startWorker(page, workerUrl("/upload-worker.js", { options }));
   await worker.evaluate(() => self.ready.then((tm) => tm.getToken()).then(() => true));
-  server.state.script.push({ status: 503 });
-  // The renewal fails; the next attempt is a minute away.
+  // A final error (a 2xx that is no token) ends the renewal: the next attempt is a
+  // minute away, or comes with the next wake-up.
+  server.state.script.push({ status: 200, body: {} });
   const paused = await until(() => worker.evaluate(() => {
     const s = self.tm.status();
-    return s.lastError === "broker_failed" && s.nextAttemptAt - Date.now() > 30_000 && s;
+    return s.lastError === "invalid_response" && s.nextAttemptAt - Date.now() > 30_000 && s;
   }), { timeout: 20_000, what: "the worker's renewal gave up" });
   assert.equal(server.state.calls.length, 2, paused.state);
   // Chromium does not fire `online` at workers, though HTML says it should (its
@@ -229,7 +230,7 @@ test("a worker whose renewal gave up tries again at once on the worker's online 
   // and Playwright's offline emulation does not reach them: dispatch it as it should come.
   await worker.evaluate(() => self.dispatchEvent(new Event("online")));
   await until(() => server.state.calls.length === 3, { timeout: 5_000, what: "a broker call right after online" });
-  const fresh = issuedHere()[1];
+  const fresh = await until(() => issuedHere()[1], { what: "the new token" });
   await until(() => worker.evaluate((f) => self.tm.peek()?.access_token === f, fresh), { what: "the new token in the worker" });
 });
 
