@@ -39,6 +39,13 @@ export interface RetryOptions {
 export interface TokenManagerOptions {
   /** URL POSTed with `Accept: application/json`, or a broker function. */
   broker: string | BrokerFunction;
+  /**
+   * An opaque id of the signed-in participant, from your app's session (1 to 1024
+   * characters). The manager never restores, adopts or answers with a token of another
+   * participant, and the origin's tabs of another participant under the same
+   * storageKey let go of theirs when this one starts.
+   */
+  participant?: string;
   /** Extra headers for the broker POST (e.g. a CSRF token). */
   headers?: Record<string, string>;
   /** `fetch` credentials for the broker POST. Default "same-origin". */
@@ -83,6 +90,7 @@ export type TokenErrorCode =
   | "cleared"
   | "destroyed"
   | "invalid_options"
+  | "unsupported_environment"
   | "internal"
   /** On MyDataHelps.js's connectExternalAccount popup return page: no broker call there. */
   | "passive";
@@ -132,6 +140,19 @@ export interface MyDataHelpsLike {
   ): void;
   on(eventName: string, callback: (event: unknown) => void): void;
   off(eventName: string, callback: (event: unknown) => void): void;
+  /** Raises an SDK event; attachSdk uses it for `applicationDidBecomeVisible` (see `revive`). */
+  triggerEvent?(event: { type: string }): void;
+}
+
+export interface AttachSdkOptions {
+  /** MyDataHelps base URL passed with each token. Default: the manager's `baseUrl`. */
+  baseUrl?: string;
+  /**
+   * Raise the SDK's `applicationDidBecomeVisible` once when a token reaches it after it
+   * had none usable (at attach, after an expiry gap, after a clear), so that views that
+   * failed meanwhile (MyDataHelps UI) load again. Not on ordinary renewals. Default true.
+   */
+  revive?: boolean;
 }
 
 /** Stops an integration; idempotent. */
@@ -149,6 +170,8 @@ export interface ServeFramesOptions {
   baseUrl?: string;
   /** Sent as `participantID` when given. */
   participantId?: string;
+  /** Also answer windows that are not frames of this page (popups, openers). Default false. */
+  anyWindow?: boolean;
 }
 
 export interface TokenManager {
@@ -168,7 +191,7 @@ export interface TokenManager {
    * Feeds MyDataHelps.js with each token exactly once and renews on tokenWillExpire;
    * survey frames (startSurvey) get the current token, held back until there is one.
    */
-  attachSdk(sdk: MyDataHelpsLike, options?: { baseUrl?: string }): SdkDetach;
+  attachSdk(sdk: MyDataHelpsLike, options?: AttachSdkOptions): SdkDetach;
   /** Answers GetDelegatedAccessToken from frames of the listed origins only. */
   serveFrames(options: ServeFramesOptions): Detach;
   /** fetch with the bearer token for the origin of baseUrl; renews and retries once on 401. */
@@ -177,7 +200,11 @@ export interface TokenManager {
   destroy(): void;
 }
 
-/** Loads the wasm (once) and starts a manager. Rejects with `invalid_options`. */
+/**
+ * Loads the wasm (once) and starts a manager. Rejects with `invalid_options`, or with
+ * `unsupported_environment` outside a browser page or worker (create it on the client)
+ * and when the wasm URL answers a web page (Vite's dev server: `optimizeDeps.exclude`).
+ */
 export function createTokenManager(options: TokenManagerOptions): Promise<TokenManager>;
 
 /** The devtools helper exposed with `devtools: true`. */

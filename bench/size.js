@@ -4,7 +4,9 @@
 // What counts: every file reached through package.json's `files` list that a browser
 // loads — `.js`, `.mjs` and `.wasm` (directories such as `pkg/snippets/` are walked).
 // Type declarations (`.d.ts`) and anything else in `files` are not shipped to a
-// browser and are left out. A listed browser file that is missing is an error: the
+// browser and are left out. The React binding (`react/`, the `mdh-token/react` entry)
+// is its own entry, loaded only by React apps: it is measured on its own
+// (`shippedSize({ entry: "react" })`), not in the package's figure. A listed browser file that is missing is an error: the
 // figure would be wrong, so nothing is returned.
 //
 // How: each file is compressed on its own, as a server would send it, with GNU gzip
@@ -25,6 +27,8 @@ import { fileURLToPath } from "node:url";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 const BROWSER_EXT = /\.(m?js|wasm)$/;
+// Entries measured apart from the package (own `exports` subpaths): name → folder.
+const ENTRIES = { react: "react/" };
 
 let gnuGzip; // undefined = not probed yet
 function hasGnuGzip() {
@@ -60,8 +64,11 @@ function walk(dir) {
   return out;
 }
 
-/** The files (relative to root, `/`-separated, sorted) that the package ships to a browser. */
-export function shippedFiles({ root = ROOT } = {}) {
+/**
+ * The files (relative to root, `/`-separated, sorted) that the package ships to a browser;
+ * with `entry` ("react"), those of that separate entry instead.
+ */
+export function shippedFiles({ root = ROOT, entry } = {}) {
   const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
   if (!Array.isArray(manifest.files)) throw new Error("package.json has no `files` list");
   const found = new Set();
@@ -77,10 +84,16 @@ export function shippedFiles({ root = ROOT } = {}) {
     }
     // anything else (index.d.ts, README, ...) is not loaded by a browser
   }
-  if (![...found].some((f) => f.endsWith(".wasm"))) {
+  const all = [...found].map((f) => f.split(path.sep).join("/")).sort();
+  if (entry !== undefined) {
+    if (!Object.hasOwn(ENTRIES, entry)) throw new Error(`no separate entry ${entry}`);
+    return all.filter((f) => f.startsWith(ENTRIES[entry]));
+  }
+  const core = all.filter((f) => !Object.values(ENTRIES).some((dir) => f.startsWith(dir)));
+  if (!core.some((f) => f.endsWith(".wasm"))) {
     throw new Error("no .wasm among the shipped files: build first (bash scripts/build.sh)");
   }
-  return [...found].map((f) => f.split(path.sep).join("/")).sort();
+  return core;
 }
 
 /**
@@ -88,8 +101,8 @@ export function shippedFiles({ root = ROOT } = {}) {
  * @returns {{ method: string, total: number, wasm: number, js: number, raw: number,
  *             files: { path: string, bytes: number, gzip: number }[] }}
  */
-export function shippedSize({ root = ROOT } = {}) {
-  const files = shippedFiles({ root }).map((p) => {
+export function shippedSize({ root = ROOT, entry } = {}) {
+  const files = shippedFiles({ root, entry }).map((p) => {
     const abs = path.join(root, p);
     return { path: p, bytes: fs.statSync(abs).size, gzip: gzipSize(abs) };
   });
@@ -111,5 +124,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   } else {
     for (const f of s.files) console.log(`${String(f.gzip).padStart(8)} B gzip  ${String(f.bytes).padStart(8)} B raw  ${f.path}`);
     console.log(`${String(s.total).padStart(8)} B gzip total (wasm ${s.wasm}, JS ${s.js}); ${s.method}`);
+    for (const entry of Object.keys(ENTRIES)) {
+      const e = shippedSize({ entry });
+      console.log(`${String(e.total).padStart(8)} B gzip  mdh-token/${entry} (its own entry, not in the total)`);
+    }
   }
 }

@@ -30,3 +30,11 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# Test apps that install like a host's (tests/apps/*: own package.json and lock, e.g.
+# React 17 + MyDataHelps UI with its `overrides` entry), the same way.
+for app in tests/apps/*/; do
+  if [ ! -d "${app}node_modules" ] || [ "${app}package-lock.json" -nt "${app}node_modules/.package-lock.json" ]; then
+    npm ci --prefix "$app" --no-audit --no-fund
+  fi
+done

@@ -12,13 +12,18 @@ export { init as default, TokenManager };
 let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
+// A TokenError, in the shape of bad() in src/web/options.js (which only the wasm glue
+// imports: importing it here would bundle it twice).
+const fail = (code, detail) => Object.assign(new Error("mdh-token: " + detail), { name: "TokenError", code, status: 0 });
+// For a place mdh-token cannot run.
+const unsupported = (detail) => fail("unsupported_environment", detail);
+
 // MyDataHelps.js's connectExternalAccount popup comes back to this page with
 // ?connectExternalAccount=…&messageID=…&success=…, where its constructor posts the
 // result to the opener (or a BroadcastChannel) and closes the window (5.7.0 L1361,
 // L1788-1806; the same test). A manager there is passive: memory, no channel, no lock,
 // no timer-driven renewal, and getToken()/refresh() reject with code "passive" instead
 // of calling the broker.
-const PASSIVE = { storage: "memory", crossTab: false, autoRefresh: false };
 function passive() {
   try {
     const q = new URLSearchParams(document.location.search);
@@ -27,37 +32,66 @@ function passive() {
     return false; // no document: a worker
   }
 }
-const refuse = () =>
-  Promise.reject(
-    Object.assign(new Error("mdh-token: passive on a connectExternalAccount return page: no broker call here"), {
-      name: "TokenError",
-      code: "passive",
-      status: 0,
-    }),
-  );
+// The options as read (own properties; a getter that throws reads as undefined, as in
+// own() of options.js), with the passive ones on top.
+function passiveOptions(o) {
+  const c = {};
+  try {
+    for (const k of Object.keys(o)) {
+      try {
+        c[k] = o[k];
+      } catch {}
+    }
+  } catch {}
+  return Object.assign(c, { storage: "memory", crossTab: false, autoRefresh: false });
+}
+const refuse = () => Promise.reject(fail("passive", "passive on a connectExternalAccount return page: no broker call here"));
 
-/** @type {import("../index").createTokenManager} */
-export async function createTokenManager(options) {
-  // A failed load (offline, CSP) is not cached: the next call tries again.
-  ready ??= init({ module_or_path: new URL("./mdh_token_bg.wasm", import.meta.url) }).then(
+// The wasm, next to this bundle. Vite's dev server pre-bundles dependencies into
+// node_modules/.vite/deps/ without the wasm (vitejs/vite#8427) and answers its
+// index.html there instead: from there, take the one in the installed package.
+function wasmUrl() {
+  const url = new URL("./mdh_token_bg.wasm", import.meta.url);
+  return /\/\.vite\/deps\//.test(url.pathname) ? new URL("../../mdh-token/pkg/mdh_token_bg.wasm", url) : url;
+}
+
+// Loads and initialises the wasm. A failed load (offline, CSP) is not cached: the next
+// createTokenManager() tries again.
+function load() {
+  const url = wasmUrl(), res = fetch(url);
+  return init({ module_or_path: res }).then(
     () => {
       let methods;
       [methods, devtools] = TokenManager.__integrations();
       Object.assign(TokenManager.prototype, methods);
     },
-    (e) => {
+    async (e) => {
       ready = undefined;
+      // A page instead of the wasm: a dev server's fallback for a file it does not have.
+      // (When the fetch itself failed, `await res` rethrows that same error.)
+      if (/^text\/html/.test((await res).headers.get("content-type"))) {
+        throw unsupported(`${url} is a web page, not the wasm (Vite dev server? add optimizeDeps: { exclude: ["mdh-token"] })`);
+      }
       throw e;
     },
   );
+}
+
+/** @type {import("../index").createTokenManager} */
+export async function createTokenManager(options) {
+  // A page or a worker (a server-side render has neither): importing is side-effect
+  // free everywhere, creating is not.
+  if (typeof window === "undefined" && typeof WorkerGlobalScope === "undefined") {
+    throw unsupported("needs a browser page or worker; with SSR, create it on the client (e.g. in useEffect)");
+  }
+  ready ??= load();
   await ready;
   // Hot path: the wasm publishes a token object with the wall time until which
   // handing it out again is exactly what it would do (and withdraws it on any change),
   // so most getToken()/peek() calls never cross into wasm (see bench/).
   let token = null, from = 0, until = 0;
-  const inert = passive() && typeof options == "object" && options !== null && !Array.isArray(options);
-  // A copy of the own properties (the only ones read as options) with PASSIVE's on top.
-  const m = TokenManager.create(inert ? { ...options, ...PASSIVE } : options, (t, u) => {
+  const inert = passive() && typeof options == "object" && options !== null;
+  const m = TokenManager.create(inert ? passiveOptions(options) : options, (t, u) => {
     token = t;
     from = Date.now();
     until = u;

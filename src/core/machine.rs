@@ -4,7 +4,9 @@
 
 use super::backoff::{parse_retry_after, RetryPolicy, Rng};
 use super::error::{ErrorCode, TokenError};
-use super::token::{parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token};
+use super::token::{
+    parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token,
+};
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -406,7 +406,11 @@ fn wake_ends_a_give_up_pause_at_once() {
     assert_eq!(sim.calls.len(), 2);
     sim.core.wake(sim.now, Wake::Recheck);
     sim.run_for(S);
-    assert_eq!(sim.calls.len(), 2, "one failure in the last 30 s spends the budget of 1");
+    assert_eq!(
+        sim.calls.len(),
+        2,
+        "one failure in the last 30 s spends the budget of 1"
+    );
     // After max_attempts failures within max_delay, a wake (online, visible, focus —
     // a click can raise one) waits for the failure budget: no storm of wakes can
     // make more than max_attempts failed calls per max_delay.
@@ -426,7 +430,11 @@ fn wake_ends_a_give_up_pause_at_once() {
     sim.run_for(40.0 * S);
     assert_eq!(sim.calls.len(), 7);
     let resumed = sim.calls[6].0;
-    assert!(resumed >= first_failure + 30.0 * S, "{}", resumed - first_failure);
+    assert!(
+        resumed >= first_failure + 30.0 * S,
+        "{}",
+        resumed - first_failure
+    );
     assert!(resumed <= gave_up + 30.0 * S + S, "{}", resumed - gave_up);
 }
 
@@ -718,7 +726,10 @@ mod props {
                 .prop_map(|secs| body("tok", secs)),
             (0u8..8).prop_map(failure),
             Just(status(404)),
-            Just(Reply::Body { status: 200, fields: None }),
+            Just(Reply::Body {
+                status: 200,
+                fields: None
+            }),
         ]
     }
 
@@ -885,16 +896,31 @@ fn a_far_expiry_from_another_tab_never_blocks_later_real_tokens() {
     };
     let now = sim.now;
     // Forged: a 40-day expiry, or issued a minute from now. Refused at the door.
-    assert!(sim.core.entry(entry(now.wall, now.wall + 40.0 * 86_400.0 * S), now).is_none());
-    assert!(sim.core.entry(entry(now.wall + 60.0 * S, now.wall + H), now).is_none());
+    assert!(sim
+        .core
+        .entry(entry(now.wall, now.wall + 40.0 * 86_400.0 * S), now)
+        .is_none());
+    assert!(sim
+        .core
+        .entry(entry(now.wall + 60.0 * S, now.wall + H), now)
+        .is_none());
     // The most a forger gets through: 30 days, issued now. A real token issued after
     // it still wins, although it expires far sooner.
-    let forged = sim.core.entry(entry(now.wall, now.wall + 30.0 * 86_400.0 * S), now).unwrap();
+    let forged = sim
+        .core
+        .entry(entry(now.wall, now.wall + 30.0 * 86_400.0 * S), now)
+        .unwrap();
     assert!(sim.core.external(now, forged));
     sim.advance(S);
-    let real = sim.core.entry(entry(sim.now.wall - 10.0, sim.now.wall + H), sim.now).unwrap();
+    let real = sim
+        .core
+        .entry(entry(sim.now.wall - 10.0, sim.now.wall + H), sim.now)
+        .unwrap();
     assert!(sim.core.external(sim.now, real));
-    assert_eq!(sim.core.token(sim.now).unwrap().expires_at, sim.now.wall + H);
+    assert_eq!(
+        sim.core.token(sim.now).unwrap().expires_at,
+        sim.now.wall + H
+    );
 }
 
 #[test]
@@ -912,13 +938,22 @@ fn entries_of_another_participant_are_never_adopted() {
         issued_at: Field::Num(now.wall),
         expires_at: Field::Num(now.wall + H),
     };
-    assert!(sim.core.entry(entry(Field::Str("ada".into())), now).is_some());
-    assert!(sim.core.entry(entry(Field::Str("ben".into())), now).is_none());
+    assert!(sim
+        .core
+        .entry(entry(Field::Str("ada".into())), now)
+        .is_some());
+    assert!(sim
+        .core
+        .entry(entry(Field::Str("ben".into())), now)
+        .is_none());
     assert!(sim.core.entry(entry(Field::Missing), now).is_none());
     assert!(sim.core.is_ours(&Field::Str("ada".into())));
     assert!(!sim.core.is_ours(&Field::Missing));
     let anon = Sim::new(cfg(), 3600.0);
-    assert!(anon.core.entry(entry(Field::Str("ada".into())), now).is_none());
+    assert!(anon
+        .core
+        .entry(entry(Field::Str("ada".into())), now)
+        .is_none());
     assert!(anon.core.is_ours(&Field::Missing));
 }
 

@@ -95,20 +95,32 @@ const methods = {
   attachSdk(sdk, options) {
     const base = this.__base(); // throws once the manager stopped on a bug
     const url = baseUrl(options, base);
+    const revive = get(options, "revive") ?? true;
+    if (typeof revive !== "boolean") throw bad("revive must be a boolean");
     const setToken = get(sdk, "setParticipantAccessToken"), on = get(sdk, "on"), off = get(sdk, "off");
     if (typeof setToken !== "function" || typeof on !== "function" || typeof off !== "function") {
       throw bad("attachSdk expects MyDataHelps (setParticipantAccessToken, on, off)");
     }
-    // The last token pushed: every push stacks a never-cleared timer in MyDataHelps.js 5.7.
-    let last, sent;
+    // Revive: MyDataHelps.js 5.7.0's connect() refuses every call once its token is past
+    // `tokenExpires` (L1029-1036; setParticipantAccessToken sets it, L1049) and, before
+    // its first token, leaves calls waiting for a host app that is not there
+    // (L1037-1041). MyDataHelps UI views load once per mount and again only on the SDK
+    // event applicationDidBecomeVisible. So the first push after such a gap (at attach,
+    // after an expiry, after a clear) raises that event once, through the SDK's own
+    // triggerEvent (L335-342: it runs the handlers of `event.type`). Ordinary renewals,
+    // made while the SDK's token is still valid, raise nothing.
+    let last, sent, until = +get(sdk, "tokenExpires") || 0;
     const push = (t) => {
       const access = get(t, "access_token");
       if (typeof access !== "string" || access === last) return;
       last = access;
+      const gap = Date.now() >= until;
+      until = Date.now() + t.expires_in * 1000;
       try {
         setToken.call(sdk, (sent = sdkToken(t)), url);
+        if (gap && revive) sdk.triggerEvent?.({ type: "applicationDidBecomeVisible" });
       } catch {
-        this.__log(WARN, "MyDataHelps.setParticipantAccessToken threw");
+        this.__log(WARN, "MyDataHelps threw on a new token");
       }
     };
     // Surveys: MyDataHelps.js 5.7.0 answers a survey frame's GetDelegatedAccessToken
@@ -141,10 +153,14 @@ const methods = {
       this.getToken().catch(() => this.__log(WARN, "a survey waits for a token"));
     };
     win?.addEventListener("message", onFrame, true);
-    const unsubscribe = this.on("token", (t) => {
-      push(t);
-      if (held.length) queueMicrotask(deliver);
-    });
+    // Every push stacks a never-cleared timer in MyDataHelps.js 5.7, hence `last`.
+    const unsubscribe = [
+      this.on("token", (t) => {
+        push(t);
+        if (held.length) queueMicrotask(deliver);
+      }),
+      this.on("cleared", () => (until = 0)),
+    ];
     const willExpire = () => this.__nudge();
     try {
       on.call(sdk, "tokenWillExpire", willExpire);
@@ -152,7 +168,7 @@ const methods = {
     const current = this.peek();
     const ready = current === null ? this.getToken().then((t) => (push(t), true)) : (push(current), Promise.resolve(true));
     const detach = once(() => {
-      unsubscribe();
+      unsubscribe.map((f) => f());
       win?.removeEventListener("message", onFrame, true);
       held = [];
       try {

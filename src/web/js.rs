@@ -5,8 +5,8 @@
 
 use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
 use js_sys::{Function, Object, Promise, Reflect};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = r#"
 export function hasLocks() {
@@ -32,15 +32,15 @@ export function abortable(p, signal) {
 // strings cut just past the longest token we accept, so that a huge value never
 // crosses into wasm memory.
 export function fields(v, keys) {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
-  return keys.split(" ").map((k) => {
-    try {
+  try {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+    return keys.split(" ").map((k) => {
       const x = Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined;
       return typeof x === "string" && x.length > 16385 ? x.slice(0, 16385) : x;
-    } catch {
-      return undefined;
-    }
-  });
+    });
+  } catch {
+    return null; // a revoked Proxy, a throwing getter: not a plain object
+  }
 }
 // A stored entry, parsed here so that its text never crosses into wasm: undefined when
 // absent, null when corrupt or larger than an entry can be.
@@ -271,7 +271,6 @@ pub fn entry(t: &crate::core::Token, identity: Option<&str>) -> Object {
     }
     o
 }
-
 
 /// A function's `.call1`, where an exception is a value, not a panic.
 pub fn call1(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {

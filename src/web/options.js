@@ -25,10 +25,20 @@ export function get(o, k) {
 // An option: `o[k]` as an own property only, so that a polluted Object.prototype
 // (`Object.prototype.baseUrl = …`) never becomes an option.
 export function own(o, k) {
-  return typeof o === "object" && o !== null && Object.prototype.hasOwnProperty.call(o, k) ? get(o, k) : undefined;
+  try {
+    return typeof o === "object" && o !== null && Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-const isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const isRecord = (v) => {
+  try {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+  } catch {
+    return false; // a revoked Proxy
+  }
+};
 
 // The index of `o[k]` in `names` (the first when absent).
 function pick(o, k, names, detail) {

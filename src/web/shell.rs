@@ -431,7 +431,10 @@ impl Shell {
         }
         if i.core.borrow().is_destroyed() {
             i.forget();
-            js::tell(&i.opts.storage_key, &i.message("clear", None, &JsValue::UNDEFINED));
+            js::tell(
+                &i.opts.storage_key,
+                &i.message("clear", None, &JsValue::UNDEFINED),
+            );
             return;
         }
         i.core.borrow_mut().clear(js::now(), true);
@@ -603,7 +606,10 @@ impl Inner {
         if self.core.borrow().is_ours(p) {
             return;
         }
-        self.log(LOG_INFO, "another participant signed in here; letting go of the token");
+        self.log(
+            LOG_INFO,
+            "another participant signed in here; letting go of the token",
+        );
         self.core.borrow_mut().clear(js::now(), false);
         self.process();
         self.arm();

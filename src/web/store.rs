@@ -2,7 +2,6 @@
 //! Storage that throws (sandboxed frames, Safari private mode, quota) degrades to
 //! memory with one warning.
 
-
 /// The storage the app asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreKind {

@@ -27,8 +27,10 @@ export function packageBuilt() {
  * `keepAlive: false` closes every connection after its answer, so that Chromium never
  * resends a request on a reused socket (it does so once when a reused socket dies,
  * which would consume an extra `{ drop: true }` step).
+ * `api(url)` may answer an authorised delegated API request with its own JSON body
+ * (undefined: the default participant answer).
  */
-export async function startServer({ lifetime = 3600, csp = null, routes = {}, keepAlive = true } = {}) {
+export async function startServer({ lifetime = 3600, csp = null, routes = {}, keepAlive = true, api = () => undefined } = {}) {
   const state = {
     lifetime,
     script: [],          // queued answers; empty = a healthy token
@@ -106,7 +108,7 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
     }
     state.apiCalls.at(-1).ok = true;
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ participantID: "p-1", participantIdentifier: "PT-1", demographics: { firstName: "Ada" }, echo: body }));
+    res.end(JSON.stringify(api(url) ?? { participantID: "p-1", participantIdentifier: "PT-1", demographics: { firstName: "Ada" }, echo: body }));
   }
 
   // `who` (the request's `x-participant` header) is written into the token, so tests can

@@ -364,3 +364,24 @@ test("a broker function whose signal is already aborted leaves no unhandled reje
   assert.equal(r, "cleared");
   await until(() => p.evaluate(() => new Promise((res) => setTimeout(() => res(true), 50))), { what: "a task turn" });
 });
+
+test("a revoked Proxy as options or as a broker answer is a typed error, and the manager keeps working", { skip, timeout: 40_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    const { createTokenManager } = await import("/index.js");
+    const revoked = () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; };
+    const opts = await createTokenManager(revoked()).then(() => "created", (e) => e.code);
+    let n = 0;
+    const tm = await createTokenManager({
+      crossTab: false,
+      broker: async () => (++n === 1 ? revoked() : { access_token: "tk.after", token_type: "Bearer", expires_in: 3600 }),
+    });
+    const errors = [];
+    tm.on("error", (e) => errors.push(e.code));
+    // A promise cannot even settle with a revoked Proxy (its `then` throws): the
+    // broker function failed, and is retried.
+    const first = await tm.getToken().then((t) => t.access_token, (e) => e.code);
+    return { opts, first, calls: n, errors };
+  });
+  assert.deepEqual(r, { opts: "invalid_options", first: "tk.after", calls: 2, errors: ["broker_unreachable"] });
+});

@@ -94,6 +94,58 @@ test("attachSdk rejects things that are not the SDK, and detach stops the pushes
   assert.equal(r.handler, null, "tokenWillExpire listener removed");
 });
 
+test("attachSdk revive: applicationDidBecomeVisible once per token that ends a gap (attach, expiry, clear), never on renewals or with revive: false", { skip }, async () => {
+  suite.server.reset(4); // 4 s tokens: renewal at 2 s
+  await createManager(suite.page, { crossTab: false, retry: { maxAttempts: 100, baseDelayMs: 50, maxDelayMs: 100 } });
+  // A stand-in SDK with MyDataHelps.js's triggerEvent contract (handlers of event.type).
+  await suite.page.evaluate(() => {
+    window.sdkLog = [];
+    window.makeSdk = (name, extra = {}) => ({
+      setParticipantAccessToken: () => window.sdkLog.push(name + ":push"),
+      on() {}, off() {},
+      triggerEvent: (e) => window.sdkLog.push(name + ":" + e.type),
+      ...extra,
+    });
+    window.detachA = window.tm.attachSdk(window.makeSdk("a"));
+    window.detachOff = window.tm.attachSdk(window.makeSdk("off"), { revive: false });
+    // Has a token of its own, valid for a minute: attaching is not the end of a gap.
+    window.detachB = window.tm.attachSdk(window.makeSdk("b", { tokenExpires: Date.now() + 60000 }));
+    return Promise.all([window.detachA.ready, window.detachOff.ready, window.detachB.ready]);
+  });
+  const log = () => suite.page.evaluate(() => window.sdkLog.slice());
+  const V = "applicationDidBecomeVisible";
+  assert.deepEqual(await log(), ["a:push", `a:${V}`, "off:push", "b:push"]);
+  await until(() => log().then((l) => l.filter((x) => x === "a:push").length >= 2), { what: "a renewal" });
+  assert.equal((await log()).filter((x) => x.endsWith(V)).length, 1, "renewals raise nothing");
+
+  // Broker down past expiry, then up: the first token after the gap revives a and b.
+  suite.server.state.script = Array.from({ length: 100000 }, () => ({ status: 503 }));
+  await until(() => suite.page.evaluate(() => window.events.some((e) => e.name === "expired")), { what: "expired" });
+  const mark = (await log()).length;
+  suite.server.state.script = [];
+  await until(() => log().then((l) => l.length >= mark + 3), { what: "pushes after the gap" });
+  await until(() => log().then((l) => l.slice(mark).filter((x) => x.endsWith(":push")).length >= 6), { what: "a renewal after the gap" });
+  const after = (await log()).slice(mark);
+  assert.deepEqual(after.filter((x) => x.endsWith(V)), [`a:${V}`, `b:${V}`], "once per SDK, and not on the renewal after");
+  assert.ok(after.indexOf(`a:${V}`) === after.indexOf("a:push") + 1, "raised right after the push that ended the gap");
+
+  // A clear (logout, 401) makes the SDK's token unusable: the next token revives.
+  const mark2 = (await log()).length;
+  await suite.page.evaluate(async () => { window.tm.clear(); await window.tm.getToken(); });
+  assert.deepEqual((await log()).slice(mark2).filter((x) => x.endsWith(V)).sort(), [`a:${V}`, `b:${V}`]);
+
+  // Bad revive values are refused; a triggerEvent that throws is logged, the token still arrives.
+  const r = await suite.page.evaluate(async () => {
+    const bad = (() => { try { window.tm.attachSdk(window.makeSdk("x"), { revive: "yes" }); return "attached"; } catch (e) { return e.code; } })();
+    let pushed = false;
+    const thrower = window.makeSdk("t", { setParticipantAccessToken: () => { pushed = true; }, triggerEvent: () => { throw new Error("handler failed"); } });
+    await window.tm.attachSdk(thrower).ready;
+    return { bad, pushed, state: window.tm.status().state };
+  });
+  assert.deepEqual(r, { bad: "invalid_options", pushed: true, state: "valid" });
+  assert.ok(suite.page.logs.some((l) => l.includes("MyDataHelps threw on a new token")));
+});
+
 test("serveFrames answers only listed origins, posting to that exact origin", { skip }, async () => {
   const other = suite.server.url.replace("127.0.0.1", "localhost"); // same server, another origin
   await createManager(suite.page, { crossTab: false });

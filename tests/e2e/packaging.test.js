@@ -1,5 +1,7 @@
 // Packaging: the types under `tsc --strict`, and the `npm pack` tarball installed into
-// a throwaway app — bundled by Vite 7 and loaded with no bundler — run in Chromium.
+// a throwaway app — bundled by Vite 7 (build and dev server) and webpack 5, and loaded
+// with no bundler — run in Chromium; imported in Node, where creating a manager fails
+// with a TokenError.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -22,6 +24,23 @@ const tokens = await createTokenManager({
 });
 const t = await tokens.getToken();
 document.body.dataset.result = t.token_type + ":" + t.expires_in + ":" + tokens.status().state;
+`;
+
+// The same with 4 s tokens from a counting broker: renewals every 2 s.
+const RENEWING = `import { createTokenManager } from "mdh-token";
+(async () => {
+  let n = 0;
+  const tokens = await createTokenManager({
+    crossTab: false,
+    broker: async () => ({ access_token: "tk" + ++n, token_type: "Bearer", expires_in: 4 }),
+  });
+  const seen = [];
+  tokens.on("token", (t) => {
+    seen.push(t.access_token);
+    if (seen.length === 3) document.body.dataset.result = seen.join(",") + ":" + tokens.status().state;
+  });
+  await tokens.getToken();
+})().catch((e) => (document.body.dataset.result = "error:" + e.name + ":" + e.code + ":" + e.message));
 `;
 
 function serve(dir) {
@@ -67,7 +86,9 @@ before(async () => {
   app = path.join(tmp, "app");
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "throwaway", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tgz], { cwd: app, stdio: "pipe" });
+  // React (this package's devDependency, so in the npm cache) for mdh-token/react.
+  const react = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies.react;
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tgz, `react@${react}`, `react-dom@${react}`], { cwd: app, stdio: "pipe" });
   browser = await launch();
 });
 after(async () => {
@@ -76,15 +97,17 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test("index.d.ts has no `any` and a consumer compiles under tsc --strict (misuse does not)", { skip }, () => {
-  const dts = fs.readFileSync(path.join(ROOT, "index.d.ts"), "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
-  assert.doesNotMatch(dts, /\bany\b/);
+test("index.d.ts and react/index.d.ts have no `any` and consumers compile under tsc --strict (misuse does not)", { skip }, () => {
+  for (const f of ["index.d.ts", "react/index.d.ts"]) {
+    const dts = fs.readFileSync(path.join(ROOT, f), "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    assert.doesNotMatch(dts, /\bany\b/, f);
+  }
   execFileSync(bin("tsc"), ["-p", path.join(ROOT, "tests/types")], { stdio: "pipe" });
 });
 
 test("the tarball ships only the package files", { skip }, () => {
   const files = fs.readdirSync(path.join(app, "node_modules/mdh-token"), { recursive: true }).sort();
-  for (const f of ["index.js", "index.d.ts", "package.json", "pkg/mdh_token.js", "pkg/mdh_token_bg.wasm"]) assert.ok(files.includes(f), f);
+  for (const f of ["index.js", "index.d.ts", "package.json", "pkg/mdh_token.js", "pkg/mdh_token_bg.wasm", "react/index.js", "react/index.d.ts"]) assert.ok(files.includes(f), f);
   assert.ok(!files.some((f) => f.startsWith("src") || f.startsWith("www") || f.startsWith("tests") || f.endsWith(".rs")), files.join(" "));
 });
 
@@ -124,4 +147,140 @@ test("a plain <script type=module> page loads the installed package with no bund
   } finally {
     server.close();
   }
+});
+
+// Vite's dev server, in-process. `root` holds index.html and main.js; `config` is inline
+// (no config file), with a fresh dependency optimisation each time.
+async function viteDev(root, main, config = {}) {
+  const { createServer } = await import("vite");
+  fs.mkdirSync(root, { recursive: true });
+  fs.writeFileSync(path.join(root, "index.html"), `<!doctype html><meta charset="utf-8"><body><script type="module" src="./main.js"></script></body>`);
+  fs.writeFileSync(path.join(root, "main.js"), main);
+  const server = await createServer({
+    root, configFile: false, logLevel: "error", clearScreen: false,
+    server: { host: "127.0.0.1", port: 0, hmr: false },
+    ...config,
+    optimizeDeps: { force: true, ...config.optimizeDeps },
+  });
+  await server.listen();
+  return server;
+}
+
+// The result of the page at `url`, and the paths it fetched mdh-token's JS and wasm from.
+async function devResult(url) {
+  const page = await browser.newPage();
+  const fetched = [];
+  page.on("request", (r) => { if (/mdh[-_]token|chunk-/.test(r.url())) fetched.push(new URL(r.url()).pathname); });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => document.body && document.body.dataset.result, null, { timeout: 20000 }).catch(() => {});
+  const result = await page.evaluate(() => document.body.dataset.result ?? null);
+  await page.close();
+  return { result, errors, fetched };
+}
+
+test("Vite 7's dev server with no config (mdh-token pre-bundled into node_modules/.vite/deps) loads the wasm and renews", { skip }, async () => {
+  const server = await viteDev(app, RENEWING);
+  try {
+    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0]);
+    assert.deepEqual(errors, []);
+    assert.equal(result, "tk1,tk2,tk3:valid");
+    assert.ok(fetched.some((p) => p.startsWith("/node_modules/.vite/deps/mdh-token.js")), `pre-bundled: ${fetched.join(" ")}`);
+    assert.ok(fetched.includes("/node_modules/mdh-token/pkg/mdh_token_bg.wasm"), `wasm from the package: ${fetched.join(" ")}`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("Vite 7's dev server with its cache elsewhere: a TokenError names optimizeDeps.exclude, and that one line fixes it", { skip }, async () => {
+  let server = await viteDev(app, RENEWING, { cacheDir: path.join(app, ".vite-cache") });
+  try {
+    const { result } = await devResult(server.resolvedUrls.local[0]);
+    assert.match(result ?? "", /^error:TokenError:unsupported_environment:mdh-token: .*mdh_token_bg\.wasm is a web page, not the wasm/);
+    assert.ok(result.includes(`optimizeDeps: { exclude: ["mdh-token"] }`), result);
+  } finally {
+    await server.close();
+  }
+  server = await viteDev(app, RENEWING, { cacheDir: path.join(app, ".vite-cache"), optimizeDeps: { exclude: ["mdh-token"] } });
+  try {
+    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0]);
+    assert.deepEqual(errors, []);
+    assert.equal(result, "tk1,tk2,tk3:valid");
+    assert.ok(fetched.includes("/node_modules/mdh-token/pkg/mdh_token.js"), `not pre-bundled: ${fetched.join(" ")}`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("Vite 7's dev server: a React 19 app in a sub-folder (deps served through /@fs/) with mdh-token/react in StrictMode", { skip }, async () => {
+  const main = `import { StrictMode, createElement as h } from "react";
+import { createRoot } from "react-dom/client";
+import { TokenProvider, useTokenStatus } from "mdh-token/react";
+function Status() {
+  const s = useTokenStatus();
+  if (s && s.state === "valid") document.body.dataset.result = s.state + ":" + s.brokerCalls;
+  return h("p", null, s ? s.state : "none");
+}
+const options = { crossTab: false, broker: async () => ({ access_token: "tk1", token_type: "Bearer", expires_in: 3600 }) };
+createRoot(document.body.appendChild(document.createElement("div"))).render(
+  h(StrictMode, null, h(TokenProvider, { options, onError: (e) => (document.body.dataset.result = "error:" + e.code) }, h(Status))));
+`;
+  const server = await viteDev(path.join(app, "vite-react"), main);
+  try {
+    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0]);
+    assert.deepEqual(errors, []);
+    assert.equal(result, "valid:1");
+    assert.ok(fetched.some((p) => /\/node_modules\/\.vite\/deps\//.test(p)), `pre-bundled: ${fetched.join(" ")}`);
+    assert.ok(fetched.some((p) => p.endsWith("/node_modules/mdh-token/pkg/mdh_token_bg.wasm")), `wasm from the package: ${fetched.join(" ")}`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a webpack 5 app that imports the installed package builds, loads and renews in Chromium", { skip }, async () => {
+  const { default: webpack } = await import("webpack");
+  const dir = path.join(app, "webpack-app");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "main.js"), RENEWING);
+  fs.writeFileSync(path.join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><body><script src="./dist/main.js"></script></body>`);
+  const stats = await new Promise((resolve, reject) => webpack({
+    mode: "production", context: dir, entry: "./main.js", devtool: false,
+    output: { path: path.join(dir, "dist"), filename: "main.js", clean: true },
+    performance: { hints: false },
+  }, (err, st) => (err ? reject(err) : resolve(st))));
+  assert.ok(!stats.hasErrors(), stats.toString("errors-only"));
+  const assets = fs.readdirSync(path.join(dir, "dist"));
+  assert.ok(assets.some((f) => f.endsWith(".wasm")), `webpack emitted the wasm: ${assets.join(" ")}`);
+  const server = await serve(dir);
+  try {
+    const { result, errors } = await resultOf(`http://127.0.0.1:${server.address().port}/`);
+    assert.deepEqual(errors, []);
+    assert.equal(result, "tk1,tk2,tk3:valid");
+  } finally {
+    server.close();
+  }
+});
+
+test("in Node, importing is side-effect free and createTokenManager rejects with a TokenError unsupported_environment (a worker scope is not refused)", { skip }, () => {
+  const script = `
+const before = Object.getOwnPropertyNames(globalThis).sort().join();
+const { createTokenManager } = await import("mdh-token");
+const react = await import("mdh-token/react");
+const after = Object.getOwnPropertyNames(globalThis).sort().join();
+const out = { same: before === after, react: Object.keys(react).sort() };
+const p = createTokenManager({ broker: "/api/mdh/token" });
+out.promise = p instanceof Promise;
+try { await p; out.created = true; } catch (e) { out.error = { name: e.name, code: e.code, status: e.status, isError: e instanceof Error, message: e.message }; }
+globalThis.WorkerGlobalScope = class {}; // what a worker has, and Node does not
+try { await createTokenManager({ broker: "/api/mdh/token" }); } catch (e) { out.worker = e.code ?? e.name; }
+console.log(JSON.stringify(out));
+`;
+  const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: app, encoding: "utf8" }));
+  assert.equal(out.same, true, "no global added by importing");
+  assert.deepEqual(out.react, ["TokenProvider", "useTokenManager", "useTokenStatus"]);
+  assert.equal(out.promise, true);
+  assert.deepEqual({ ...out.error, message: undefined }, { name: "TokenError", code: "unsupported_environment", status: 0, isError: true, message: undefined });
+  assert.match(out.error.message, /^mdh-token: .*browser page or worker.*on the client.*useEffect/);
+  assert.notEqual(out.worker, "unsupported_environment");
 });

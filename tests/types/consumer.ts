@@ -6,7 +6,9 @@ import {
   type TokenStatus,
   type MyDataHelpsLike,
   type MdhTokenDevtools,
+  type AttachSdkOptions,
 } from "mdh-token";
+import RealMyDataHelps from "@careevolution/mydatahelps-js";
 
 declare const MyDataHelps: MyDataHelpsLike;
 declare const mdhToken: MdhTokenDevtools;
@@ -38,7 +40,7 @@ export async function main(): Promise<number> {
   const bearer: "Bearer" = t.token_type;
   MyDataHelps.setParticipantAccessToken(t, "https://mydatahelps.org/");
   const off = tokens.on("error", (e: TokenError) => {
-    const code: "broker_unreachable" | "broker_timeout" | "broker_rejected" | "broker_failed" | "invalid_response" | "cleared" | "destroyed" | "invalid_options" | "internal" | "passive" = e.code;
+    const code: "broker_unreachable" | "broker_timeout" | "broker_rejected" | "broker_failed" | "invalid_response" | "cleared" | "destroyed" | "invalid_options" | "unsupported_environment" | "internal" | "passive" = e.code;
     void code, e.status, e.retryAt;
   });
   off();
@@ -48,6 +50,9 @@ export async function main(): Promise<number> {
   const detach = tokens.attachSdk(MyDataHelps, { baseUrl: "https://mydatahelps.org/" });
   await detach.ready;
   detach();
+  // The real MyDataHelps.js 5.7.0 (its own types) fits MyDataHelpsLike.
+  const sdkOptions: AttachSdkOptions = { revive: false };
+  tokens.attachSdk(RealMyDataHelps, sdkOptions)();
   const stop = tokens.serveFrames({ origins: ["https://mydatahelps.org"], participantId: "p" });
   stop();
   const res: Response = await tokens.fetch("https://mydatahelps.org/api/v1/delegated/participant", { method: "GET" });

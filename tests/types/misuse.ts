@@ -15,4 +15,6 @@ export async function misuse(): Promise<void> {
   void tokens.status().access_token;
   // @ts-expect-error serveFrames needs origins
   tokens.serveFrames({});
+  // @ts-expect-error revive is a boolean
+  tokens.attachSdk({ setParticipantAccessToken() {}, on() {}, off() {} }, { revive: "no" });
 }

@@ -120,3 +120,41 @@ test("demo page: renewals happen and MyDataHelps.js keeps working across them, t
   assert.deepEqual(pageErrors, []);
   assert.ok(!/Content Security Policy/i.test(consoleText), consoleText);
 });
+
+test("demo page: signing in as Ben in a tab where Ada was signed in shows Ben's data, never Ada's", { timeout: 90_000 }, async (t) => {
+  const missing = ["index.js", "pkg/mdh_token.js"].filter((f) => !existsSync(path.join(PACKAGE_ROOT, f)));
+  if (missing.length) {
+    t.skip(`package not built (${missing.join(", ")} missing in ${PACKAGE_ROOT}): run \`npm run build\` first`);
+    return;
+  }
+  const { chromium } = await import("playwright-core");
+  const app = await startServer({ port: 0, tokenLifetimeSeconds: 600, keysDir: false, repoRoot: PACKAGE_ROOT, log: () => {} });
+  t.after(() => app.close());
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  t.after(() => browser.close());
+  const page = await (await browser.newContext()).newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  const sdkOk = (who) => page.waitForFunction(
+    (w) => [...document.querySelectorAll('#sdk-list li[data-ok="true"]')].some((li) => li.textContent.includes(w)),
+    who, { polling: 100, timeout: WAIT_MS });
+
+  await page.goto(new URL("/signin", app.url).href);
+  await page.getByRole("button", { name: /Ada Park/ }).click();
+  await page.waitForURL(app.url);
+  await sdkOk("Ada Park");
+  const adaEra = app.emulator.issuedTokens().length;
+  // The same tab, no sign-out: the sign-in page again, and Ben.
+  await page.goto(new URL("/signin", app.url).href);
+  await page.getByRole("button", { name: /Ben Okafor/ }).click();
+  await page.waitForURL(app.url);
+  await sdkOk("Ben Okafor");
+  const seen = await page.evaluate(() => ({
+    who: document.getElementById("who-name").textContent,
+    rows: [...document.querySelectorAll("#sdk-list li")].map((li) => li.textContent),
+    stored: Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)),
+  }));
+  assert.equal(seen.who, "Ben Okafor");
+  assert.ok(seen.rows.every((r) => !r.includes("Ada Park")), seen.rows.join(" | "));
+  const issuedForAda = app.emulator.issuedTokens().slice(0, adaEra);
+  for (const s of seen.stored) for (const tok of issuedForAda) assert.ok(!s.includes(tok), "Ada's token is not in this tab's storage");
+});

@@ -136,3 +136,28 @@ test("no path traversal out of any served folder", async (t) => {
     assert.ok(!res.body.includes(SECRET) && !res.body.includes("root:") && !res.body.includes("PRIVATE KEY"), p);
   }
 });
+
+test("the session gate holds for every spelling of index.html", async (t) => {
+  const { app } = await serve(t);
+  for (const p of ["/index.html", "/%69ndex.html", "/index%2ehtml", "/%69ndex%2Ehtml"]) {
+    const res = await fetch(new URL(p, app.url), { redirect: "manual" });
+    assert.equal(res.status, 303, p);
+    assert.equal(res.headers.get("location"), "/signin", p);
+  }
+});
+
+test("sign-in and sign-out clear the browser's stored state (Clear-Site-Data)", async (t) => {
+  const { app } = await serve(t);
+  const res = await fetch(new URL("/signin", app.url), {
+    method: "POST",
+    redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: app.url, "Sec-Fetch-Site": "same-origin" },
+    body: new URLSearchParams({ participant: ADA }).toString(),
+  });
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get("clear-site-data"), '"storage"');
+  const cookie = res.headers.get("set-cookie").split(";")[0];
+  const out = await fetch(new URL("/api/signout", app.url), { method: "POST", headers: { Cookie: cookie, "X-Requested-With": "mdh-token" } });
+  assert.equal(out.status, 204);
+  assert.equal(out.headers.get("clear-site-data"), '"storage"');
+});
