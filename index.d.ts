@@ -37,7 +37,7 @@ export interface RetryOptions {
 }
 
 export interface TokenManagerOptions {
-  /** URL POSTed with `Accept: application/json`, or a broker function. */
+  /** URL POSTed with the JSON body `{ "reason": … }` (`Content-Type` and `Accept: application/json`), or a broker function. */
   broker: string | BrokerFunction;
   /**
    * An opaque id of the signed-in participant, from your app's session (1 to 1024

@@ -3,10 +3,12 @@
 //
 // What counts: every file reached through package.json's `files` list that a browser
 // loads — `.js`, `.mjs` and `.wasm` (directories such as `pkg/snippets/` are walked).
-// Type declarations (`.d.ts`) and anything else in `files` are not shipped to a
-// browser and are left out. The React binding (`react/`, the `mdh-token/react` entry)
-// is its own entry, loaded only by React apps: it is measured on its own
-// (`shippedSize({ entry: "react" })`), not in the package's figure. A listed browser file that is missing is an error: the
+// Type declarations (`.d.ts`), the server-only broker (`broker/`, the
+// `mdh-token/broker` entry) and anything else in `files` are not shipped to a browser
+// and are left out. The React binding (`react/`, the `mdh-token/react` entry) is its
+// own entry, loaded only by React apps: it is measured on its own
+// (`shippedSize({ entry: "react" })`), not in the package's figure. A listed browser
+// file that is missing is an error: the
 // figure would be wrong, so nothing is returned.
 //
 // How: each file is compressed on its own, as a server would send it, with GNU gzip
@@ -29,6 +31,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const BROWSER_EXT = /\.(m?js|wasm)$/;
 // Entries measured apart from the package (own `exports` subpaths): name → folder.
 const ENTRIES = { react: "react/" };
+// Entries of `files` that run on the host's server, never in a page.
+const SERVER_ONLY = ["broker/"];
 
 let gnuGzip; // undefined = not probed yet
 function hasGnuGzip() {
@@ -73,6 +77,7 @@ export function shippedFiles({ root = ROOT, entry } = {}) {
   if (!Array.isArray(manifest.files)) throw new Error("package.json has no `files` list");
   const found = new Set();
   for (const entry of manifest.files) {
+    if (SERVER_ONLY.some((dir) => `${entry}/`.startsWith(dir))) continue;
     const abs = path.join(root, entry);
     if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) {
       for (const f of walk(abs)) if (BROWSER_EXT.test(f)) found.add(path.relative(root, f));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, idempotently: the wasm target, the
-# wasm-bindgen CLI matching the pinned crate, Debian's Chromium + ChromeDriver, and the
-# npm devDependencies. Safe to run again: each step checks before it installs.
+# wasm-bindgen CLI matching the pinned crate, Debian's Chromium + ChromeDriver and
+# redis-server, and the npm devDependencies. Safe to run again: each step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WB_VERSION=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
@@ -22,6 +22,18 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     apt-get install -y -q chromium chromium-driver
   else
     echo "setup: Chromium is missing; run: sudo apt-get install chromium chromium-driver" >&2
+    exit 1
+  fi
+fi
+
+# redis-server: the broker's multi-instance tests run a real one (tests/broker/redis.test.js).
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -q
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q redis-server
+  else
+    echo "setup: redis-server is missing; run: sudo apt-get install redis-server" >&2
     exit 1
   fi
 fi

@@ -1,11 +1,11 @@
 // The demo server: one node:http process serving the demo page, the built package, the real
-// MyDataHelps.js, a reference broker and (by default) a MyDataHelps emulator.
+// MyDataHelps.js, the shipped broker (mdh-token/broker) and (by default) a MyDataHelps emulator.
 // `www/server.js` is the CLI; tests call startServer() in-process on port 0.
 import { createServer } from "node:http";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createBroker, BrokerError } from "./lib/broker.js";
+import { createBroker } from "mdh-token/broker";
 import { createEmulator, TOKEN_PATH } from "./lib/emulator.js";
 import { BASE_HEADERS, HttpError, mediaType, readBody, redirect, resolveUnder, sendJson, serveFile } from "./lib/http.js";
 import { ephemeralKeyPair, fromPrivatePem, loadOrCreateKeyPair } from "./lib/keys.js";
@@ -23,8 +23,8 @@ const CLEAR_STORAGE = '"storage"';
 // statement, so the page loads it as a module; evaluating it sets window.MyDataHelps.
 const SDK_FILES = new Set(["MyDataHelps.js", "MyDataHelps.min.js", "MyDataHelps.min.js.map", "MyDataHelps.css"]);
 
-// The CSRF-ish guard of the broker: a custom header cannot be sent cross-origin without a
-// CORS preflight, and this server never answers one.
+// The CSRF guard of sign-out: a custom header cannot be sent cross-origin without a CORS
+// preflight, and this server never answers one. (The broker has its own: a JSON body.)
 const XRW = "x-requested-with";
 const XRW_VALUE = "mdh-token";
 
@@ -97,7 +97,7 @@ export async function startServer({
     brokerConfig = {
       tokenUrl: `${withSlash(upstream.baseUrl)}identityserver/connect/token`,
       serviceAccount: upstream.serviceAccount,
-      privateKey: fromPrivatePem(upstream.privateKeyPem).privateKey,
+      privateKey: fromPrivatePem(upstream.privateKeyPem).privateKey, // PKCS#8 or PKCS#1 PEM
     };
   } else {
     const keys = keyPair ?? (keysDir ? loadOrCreateKeyPair(keysDir) : ephemeralKeyPair());
@@ -112,26 +112,6 @@ export async function startServer({
     brokerConfig = { serviceAccount, privateKey: keys.privateKey }; // tokenUrl once the port is known
   }
   let broker = null;
-
-  async function handleBroker(req, res) {
-    // no-store on every answer, errors included: nothing from here belongs in a cache.
-    const noStore = { "Cache-Control": "no-store" };
-    if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "POST", ...noStore });
-    if (req.headers[XRW] !== XRW_VALUE) return sendJson(res, 403, { error: "missing_x_requested_with" }, noStore);
-    // The body is read only to be drained: identity comes from the session cookie alone.
-    await readBody(req);
-    const participantId = sessions.participantOf(req);
-    if (!participantId) return sendJson(res, 401, { error: "not_signed_in" }, noStore);
-    try {
-      const token = await broker.participantToken(participantId);
-      log(`broker: participant token for ${participantId.slice(0, 8)}… (expires_in ${token.expires_in}s)`);
-      sendJson(res, 200, token, noStore);
-    } catch (err) {
-      if (!(err instanceof BrokerError)) throw err;
-      const headers = err.retryAfter ? { ...noStore, "Retry-After": err.retryAfter } : noStore;
-      sendJson(res, err.status, { error: err.error }, headers);
-    }
-  }
 
   async function handleSignIn(req, res) {
     const current = sessions.participantOf(req);
@@ -169,7 +149,7 @@ export async function startServer({
     const p = new URL(`http://demo.invalid${raw.startsWith("/") ? raw : `/${raw}`}`).pathname;
     const read = req.method === "GET" || req.method === "HEAD";
 
-    if (p === "/api/mdh/token") return handleBroker(req, res);
+    if (p === "/api/mdh/token") return broker.node(req, res);
     if (p === "/signin") return handleSignIn(req, res);
     if (p === "/api/signout") {
       if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "POST" });
@@ -248,7 +228,8 @@ export async function startServer({
     brokerConfig.tokenUrl = internalOrigin + TOKEN_PATH;
     emulator.setTokenUrl(brokerConfig.tokenUrl);
   }
-  broker = createBroker({ ...brokerConfig, now, upstreamTimeoutMs, log });
+  // Identity comes from the demo's session cookie only: never from the page's request.
+  broker = createBroker({ ...brokerConfig, participant: (req) => sessions.participantOf(req), now, upstreamTimeoutMs, log });
 
   const shownHost = loopback === "127.0.0.1" && host !== "0.0.0.0" && host !== "::" ? "localhost" : loopback;
   return {

@@ -4,6 +4,7 @@
 //! glue are cheaper than that feature set.
 
 use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
+use alloc::string::String;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -119,14 +120,19 @@ export function storage(local) {
 export function log(level, msg) {
   console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg);
 }
-// The broker POST: fetch plumbing only; the core judges the answer. Resolves with
+// The broker POST: fetch plumbing only; the core judges the answer. The body says why
+// ({"reason":"initial"|"scheduled"|"forced"|"expired"}, for the broker's cache); its JSON
+// type is not CORS-safelisted, so no cross-site form can forge this request. Resolves with
 // [status, Retry-After] for an error status, [status, null, body] for a 2xx and [0]
 // for a redirect (never followed: a token endpoint must not redirect).
 // The body is read up to 64 KiB (a token response is well under 20 KiB) and parsed
 // here: [status, null, object-or-null]; null past the cap or when it is not JSON. The
 // request's init has no prototype, so a polluted Object.prototype adds nothing to it.
-export async function post(url, headers, credentials, signal) {
-  const init = Object.assign(Object.create(null), { method: "POST", headers, credentials, redirect: "manual", signal });
+// With `participant`, the body names it too, so that the broker can refuse a page bound
+// to another participant than its session's (a shared computer after a sign-in elsewhere).
+export async function post(url, headers, credentials, signal, reason, participant) {
+  headers.set("Content-Type", "application/json");
+  const init = Object.assign(Object.create(null), { method: "POST", headers, credentials, redirect: "manual", signal, body: JSON.stringify({ reason, participant }) });
   const r = await fetch(url, init);
   if (r.type === "opaqueredirect") return [0];
   if (!r.ok) return [r.status, r.headers.get("retry-after")];
@@ -177,6 +183,8 @@ extern "C" {
         headers: &JsValue,
         credentials: &str,
         signal: &web_sys::AbortSignal,
+        reason: &str,
+        participant: Option<String>,
     ) -> Promise;
 }
 

@@ -1252,7 +1252,14 @@ impl Inner {
             return;
         };
         let p = match &self.opts.broker {
-            Broker::Url(url) => js::post(url, &self.opts.headers, self.opts.credentials, &signal),
+            Broker::Url(url) => js::post(
+                url,
+                &self.opts.headers,
+                self.opts.credentials,
+                &signal,
+                reason.as_str(),
+                self.core.borrow().identity().map(String::from),
+            ),
             Broker::Func(f) => {
                 let arg = Object::new();
                 set(&arg, "signal", &signal);

@@ -111,6 +111,20 @@ test("the tarball ships only the package files", { skip }, () => {
   assert.ok(!files.some((f) => f.startsWith("src") || f.startsWith("www") || f.startsWith("tests") || f.endsWith(".rs")), files.join(" "));
 });
 
+test("the tarball ships mdh-token/broker with its types, importable on the server with jose installed", { skip }, () => {
+  const dir = path.join(app, "node_modules/mdh-token");
+  for (const f of ["broker/index.js", "broker/index.d.ts", "broker/store.js", "broker/key.js"]) assert.ok(fs.existsSync(path.join(dir, f)), f);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  assert.deepEqual(manifest.exports["./broker"], { types: "./broker/index.d.ts", default: "./broker/index.js" });
+  assert.ok(manifest.dependencies.jose, "jose is a runtime dependency");
+  const out = execFileSync(
+    process.execPath,
+    ["--input-type=module", "-e", 'const b = await import("mdh-token/broker"); console.log(Object.keys(b).sort().join(","))'],
+    { cwd: app, encoding: "utf8" },
+  );
+  assert.equal(out.trim(), "BrokerError,createBroker,memoryStore,redisStore");
+});
+
 test("a Vite 7 app that imports the installed package builds and runs in Chromium", { skip }, async () => {
   const build = (name, main) => {
     const dir = path.join(app, name);
@@ -130,6 +144,9 @@ test("a Vite 7 app that imports the installed package builds and runs in Chromiu
   } finally {
     server.close();
   }
+  // Nothing of the server half reaches the browser bundle.
+  const bundled = fs.readdirSync(dist, { recursive: true }).filter((f) => f.endsWith(".js")).map((f) => fs.readFileSync(path.join(dist, f), "utf8")).join("\n");
+  assert.ok(!/delegated_participant|client_assertion|createBroker/.test(bundled), "no broker code in the page bundle");
   const added = gzipSizeOf(dist) - gzipSizeOf(base);
   console.log(`# Vite 7 app: ${added} B gzip added by mdh-token (JS + wasm)`);
   assert.ok(added > 0);

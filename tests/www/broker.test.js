@@ -1,13 +1,14 @@
-// The reference broker: identity from the session only, the CSRF guard, service-token
-// caching, and how upstream failures reach the browser.
+// The demo's broker (the shipped mdh-token/broker, mounted with broker.node): identity
+// from the session only, the CSRF guard, service- and participant-token caching, and how
+// upstream failures reach the browser. tests/broker/ tests the module on its own.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ADA, BEN, CHLOE, serve, signIn, broker, participantInfo } from "./helpers.js";
 
 const setFault = (app, mode) => app.emulator.setFaultMode(mode);
 
-async function tokenFor(app, cookie) {
-  const res = await broker(app, cookie);
+async function tokenFor(app, cookie, reason = "initial") {
+  const res = await broker(app, cookie, { reason });
   assert.equal(res.status, 200);
   return res.json();
 }
@@ -93,34 +94,58 @@ test("no session → 401 JSON; a forged cookie is no session", async (t) => {
   assert.equal(app.emulator.stats.clientCredentials + app.emulator.stats.delegatedParticipant, 0, "no upstream call without a session");
 });
 
-test("missing or wrong X-Requested-With → 403, even with a session", async (t) => {
+test("a cross-site or non-JSON POST → 403 / 415, even with a session", async (t) => {
   const { app } = await serve(t);
   const cookie = await signIn(app, ADA);
-  for (const headers of [{}, { "X-Requested-With": "XMLHttpRequest" }, { "X-Requested-With": "" }]) {
+  const json = { "Content-Type": "application/json" };
+  const refused = [
+    // What a cross-site <form> can send: no JSON content type.
+    [{ "Content-Type": "application/x-www-form-urlencoded" }, 415, "json_required"],
+    [{ "Content-Type": "text/plain" }, 415, "json_required"],
+    [{}, 415, "json_required"],
+    // A cross-site fetch that somehow got a JSON content type through (no preflight is ever granted).
+    [{ ...json, "Sec-Fetch-Site": "cross-site", Origin: "https://evil.example" }, 403, "cross_site_request"],
+    [{ ...json, "Sec-Fetch-Site": "same-site", Origin: "https://sub.localhost" }, 403, "cross_site_request"],
+    [{ ...json, Origin: "https://evil.example" }, 403, "cross_site_request"],
+    [{ ...json, Origin: "null" }, 403, "cross_site_request"],
+  ];
+  for (const [headers, status, error] of refused) {
     const res = await broker(app, cookie, { headers });
-    assert.equal(res.status, 403, JSON.stringify(headers));
-    assert.equal((await res.json()).error, "missing_x_requested_with");
+    assert.equal(res.status, status, JSON.stringify(headers));
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    assert.equal((await res.json()).error, error);
   }
   assert.equal((await fetch(new URL("/api/mdh/token", app.url), { headers: { Cookie: cookie } })).status, 405, "GET is not allowed");
   assert.equal(app.emulator.stats.delegatedParticipant, 0);
+  const own = await broker(app, cookie, { headers: { ...json, "Sec-Fetch-Site": "same-origin", Origin: new URL(app.url).origin } });
+  assert.equal(own.status, 200, "the page's own request passes");
 });
 
 test("the participant comes from the session only; a body naming another is ignored", async (t) => {
   const { app } = await serve(t);
   const cookie = await signIn(app, ADA);
   const bodies = [
-    { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ participant_id: BEN, participantID: BEN }) },
-    { headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `participant_id=${CHLOE}` },
+    JSON.stringify({ reason: "forced", participant_id: BEN, participantID: BEN }),
+    JSON.stringify({ reason: "forced", participant_id: CHLOE, participant: ADA, sub: CHLOE }),
   ];
-  for (const { headers, body } of bodies) {
-    const res = await broker(app, cookie, { headers: { "X-Requested-With": "mdh-token", ...headers }, body });
+  for (const body of bodies) {
+    const res = await broker(app, cookie, { headers: { "Content-Type": "application/json" }, body });
     assert.equal(res.status, 200);
     assert.equal(await whoseToken(app, (await res.json()).access_token), ADA);
   }
+  // `participant` (what a manager bound to a participant sends) naming someone else is
+  // never obeyed either: the request is refused outright.
+  const other = await broker(app, cookie, {
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ reason: "forced", participant: CHLOE }),
+  });
+  assert.equal(other.status, 403);
+  assert.deepEqual(await other.json(), { error: "participant_mismatch" });
   // The query string is no back door either.
   const viaQuery = await fetch(new URL(`/api/mdh/token?participant_id=${BEN}`, app.url), {
     method: "POST",
-    headers: { Cookie: cookie, "X-Requested-With": "mdh-token" },
+    headers: { Cookie: cookie, "Content-Type": "application/json" },
+    body: JSON.stringify({ reason: "forced" }),
   });
   assert.equal(await whoseToken(app, (await viaQuery.json()).access_token), ADA);
 });
@@ -129,38 +154,59 @@ test("one service token serves many participant tokens until shortly before it e
   const { app, clock } = await serve(t);
   const cookies = await Promise.all([ADA, BEN, CHLOE].map((id) => signIn(app, id)));
 
-  // Concurrent first requests share one in-flight client_credentials call (single flight).
+  // Concurrent first requests share one client_credentials call (single flight), and each
+  // participant's two requests share one delegated_participant call.
   const first = await Promise.all([...cookies, ...cookies].map((c) => broker(app, c)));
   assert.deepEqual(first.map((r) => r.status), Array(6).fill(200));
   assert.equal(app.emulator.stats.clientCredentials, 1);
-  assert.equal(app.emulator.stats.delegatedParticipant, 6);
+  assert.equal(app.emulator.stats.delegatedParticipant, 3);
 
-  // Sequential ones reuse the cache.
+  // Later renewals the page forces reuse the cached service token.
   clock.advance(200_000);
-  for (const c of cookies) await tokenFor(app, c);
+  for (const c of cookies) await tokenFor(app, c, "forced");
   assert.equal(app.emulator.stats.clientCredentials, 1);
+  assert.equal(app.emulator.stats.delegatedParticipant, 6);
 
   // Inside the last 30 s of the 300 s service token the broker renews it first.
   clock.advance(71_000); // 271 s after issue
-  await tokenFor(app, cookies[0]);
+  await tokenFor(app, cookies[0], "forced");
   assert.equal(app.emulator.stats.clientCredentials, 2);
-  await tokenFor(app, cookies[1]);
+  await tokenFor(app, cookies[1], "forced");
   assert.equal(app.emulator.stats.clientCredentials, 2);
-  assert.equal(app.emulator.stats.delegatedParticipant, 11);
+  assert.equal(app.emulator.stats.delegatedParticipant, 8);
+});
+
+test("a participant token is reused while more than half its life is left, and never past it", async (t) => {
+  const { app, clock } = await serve(t, { tokenLifetimeSeconds: 90 });
+  const cookie = await signIn(app, ADA);
+  const a = await tokenFor(app, cookie);
+  clock.advance(39_000); // 51 s left: more than 45 + 5
+  const b = await tokenFor(app, cookie, "scheduled");
+  assert.equal(b.access_token, a.access_token, "a reload or another tab gets the cached token");
+  assert.equal(b.expires_in, 51, "with the life it really has left");
+  assert.equal(app.emulator.stats.delegatedParticipant, 1);
+  clock.advance(2_000); // 49 s left: inside the reuse margin
+  const c = await tokenFor(app, cookie, "scheduled");
+  assert.notEqual(c.access_token, a.access_token);
+  assert.equal(c.expires_in, 90);
+  const d = await tokenFor(app, cookie, "forced");
+  assert.notEqual(d.access_token, c.access_token, "forced bypasses the cache");
+  assert.equal(app.emulator.stats.delegatedParticipant, 3);
+  assert.equal(await whoseToken(app, d.access_token), ADA);
 });
 
 test("a revoked cached service token is replaced once, transparently", async (t) => {
   const { app } = await serve(t);
   const cookie = await signIn(app, ADA);
   await tokenFor(app, cookie);
-  app.emulator.revokeAll(); // as if MyDataHelps restarted
-  const body = await tokenFor(app, cookie);
+  app.emulator.revokeAll(); // as if MyDataHelps restarted: the page's token stops working, so it forces
+  const body = await tokenFor(app, cookie, "forced");
   assert.equal(await whoseToken(app, body.access_token), ADA);
   assert.equal(app.emulator.stats.clientCredentials, 2);
 });
 
 test("upstream failures map to what the page's retry logic expects, leaking nothing", async (t) => {
-  const { app } = await serve(t, { upstreamTimeoutMs: 100, faultSlowMs: 5_000 });
+  const { app, clock } = await serve(t, { upstreamTimeoutMs: 100, faultSlowMs: 5_000 });
   const cookie = await signIn(app, ADA);
   const issuedBefore = new Set(app.emulator.issuedTokens());
   const cases = [
@@ -176,14 +222,16 @@ test("upstream failures map to what the page's retry logic expects, leaking noth
   ];
   for (const [fault, status, error, warm] of cases) {
     await t.test(`${fault} (${warm ? "cached" : "no"} service token) → ${status}`, async () => {
+      // Past the shared failure memory (≤ 60 s) and the rate-limit window of the last case.
+      clock.advance(61_000);
       if (warm) {
         setFault(app, "ok");
-        await tokenFor(app, cookie);
+        await tokenFor(app, cookie, "forced");
       } else {
-        app.broker.forgetServiceToken();
+        clock.advance(300_000); // the 300 s service token is past its renewal point
       }
       setFault(app, fault);
-      const res = await broker(app, cookie);
+      const res = await broker(app, cookie, { reason: "forced" });
       assert.equal(res.status, status);
       assert.equal(res.headers.get("cache-control"), "no-store");
       const text = await res.text();
@@ -192,8 +240,9 @@ test("upstream failures map to what the page's retry logic expects, leaking noth
       if (fault === "down") assert.equal(res.headers.get("retry-after"), "5", "Retry-After is passed through");
     });
   }
+  clock.advance(61_000);
   setFault(app, "ok");
-  assert.equal((await broker(app, cookie)).status, 200, "recovers as soon as upstream does");
+  assert.equal((await broker(app, cookie, { reason: "forced" })).status, 200, "recovers as soon as upstream does");
   assert.ok(app.emulator.issuedTokens().length > issuedBefore.size);
 });
 
@@ -203,19 +252,20 @@ test("a participant MyDataHelps does not know → 403 (final, not retried by the
   // mode this is a GUID in MDH_PARTICIPANT_IDS that the project does not (or no longer) has.
   await assert.rejects(app.broker.participantToken("00000000-0000-4000-8000-000000000000"), (err) => {
     assert.equal(err.status, 403);
-    assert.equal(err.error, "participant_not_allowed");
+    assert.equal(err.code, "participant_not_allowed");
     return true;
   });
 });
 
 test("logs never contain a token", async (t) => {
   const lines = [];
-  const { app } = await serve(t, { log: (line) => lines.push(line), upstreamTimeoutMs: 100, faultSlowMs: 5_000 });
+  const { app, clock } = await serve(t, { log: (line) => lines.push(line), upstreamTimeoutMs: 100, faultSlowMs: 5_000 });
   const cookie = await signIn(app, ADA);
   await tokenFor(app, cookie);
   for (const fault of ["down", "malformed", "401", "slow"]) {
+    clock.advance(61_000); // past the shared failure memory: each fault reaches upstream
     setFault(app, fault);
-    await broker(app, cookie);
+    await broker(app, cookie, { reason: "forced" });
   }
   assert.ok(lines.length >= 2);
   const all = lines.join("\n");

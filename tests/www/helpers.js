@@ -1,10 +1,9 @@
 // Shared set-up for the demo-server tests: an in-process server on port 0, a virtual clock,
 // one RSA key pair per test process (generating one per test would dominate the run time).
-import { randomUUID } from "node:crypto";
+import { randomUUID, sign } from "node:crypto";
 import { request } from "node:http";
 import { startServer } from "../../www/app.js";
 import { ephemeralKeyPair } from "../../www/lib/keys.js";
-import { signJwt } from "../../www/lib/jwt.js";
 import { EMULATED_PARTICIPANTS } from "../../www/lib/participants.js";
 
 export const ACCOUNT = "RKStudio.1234.demo";
@@ -39,12 +38,19 @@ export async function signIn(app, participantId) {
   return res.headers.get("set-cookie").split(";")[0];
 }
 
-/** POST /api/mdh/token as the demo page does (header on unless headers say otherwise). */
-export function broker(app, cookie, { headers = { "X-Requested-With": "mdh-token" }, body } = {}) {
+/**
+ * POST /api/mdh/token as the page's mdh-token does: a JSON body `{ reason }` with
+ * `Content-Type: application/json` (and the demo page's extra X-Requested-With), unless
+ * `headers` / `body` say otherwise.
+ */
+export function broker(app, cookie, { reason = "initial", headers, body } = {}) {
   return fetch(new URL("/api/mdh/token", app.url), {
     method: "POST",
-    headers: { ...(cookie ? { Cookie: cookie } : {}), ...headers },
-    body,
+    headers: {
+      ...(cookie ? { Cookie: cookie } : {}),
+      ...(headers ?? { "Content-Type": "application/json", "X-Requested-With": "mdh-token" }),
+    },
+    body: body ?? JSON.stringify({ reason }),
   });
 }
 
@@ -55,6 +61,17 @@ export function tokenEndpoint(app, fields, contentType = "application/x-www-form
     headers: { "Content-Type": contentType },
     body: new URLSearchParams(fields).toString(),
   });
+}
+
+const b64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+/**
+ * A compact JWT signed RS256 with node:crypto whatever `header` claims: tests forge
+ * assertions (an HS256 header over an RSA signature, say) that no JWT library would make.
+ */
+export function signJwt(claims, privateKey, header = { alg: "RS256", typ: "JWT" }) {
+  const input = `${b64url(header)}.${b64url(claims)}`;
+  return `${input}.${sign("sha256", Buffer.from(input), privateKey).toString("base64url")}`;
 }
 
 /** A client assertion as the broker builds it; `claims` overrides, `key` signs. */

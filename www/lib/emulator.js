@@ -1,10 +1,10 @@
 // A MyDataHelps emulator: the token endpoint (both grants the broker uses) and the one
 // participant API call the demo makes. Strict where MyDataHelps is strict, so a broker that
 // passes here is built right; it is not a model of everything MyDataHelps does.
-// Facts: /work/shared/MYDATAHELPS.md. OAuth error shapes: RFC 6749 §5.2.
+// Facts: docs/mydatahelps.md. OAuth error shapes: RFC 6749 §5.2.
 import { randomBytes } from "node:crypto";
+import { compactVerify, decodeJwt } from "jose";
 import { HttpError, mediaType, readBody, sendJson, sendText } from "./http.js";
-import { decodeJwt, verifyJwtSignature, JwtError } from "./jwt.js";
 
 export const TOKEN_PATH = "/mdh/identityserver/connect/token";
 export const PARTICIPANT_PATH = "/mdh/api/v1/delegated/participant";
@@ -66,25 +66,28 @@ export function createEmulator({
   }
 
   /** RFC 7523 §3 checks; every failure is client authentication failing → invalid_client. */
-  function clientCredentials(form) {
+  async function clientCredentials(form) {
     if (form.get("scope") !== "api") throw new OAuthError("invalid_scope", "scope must be api");
     const type = form.get("client_assertion_type");
     const assertion = form.get("client_assertion");
     if (!type || !assertion) throw new OAuthError("invalid_request", "client_assertion_type and client_assertion are required");
     if (type !== ASSERTION_TYPE) throw new OAuthError("invalid_client", "unsupported client_assertion_type");
-    let decoded;
+    if (assertion.length > 16 * 1024) throw new OAuthError("invalid_client", "not a JWT");
+    let claims;
     try {
-      decoded = decodeJwt(assertion);
-    } catch (err) {
-      throw new OAuthError("invalid_client", err instanceof JwtError ? err.message : "bad client assertion");
+      // Unverified: only to find the account's key; nothing is trusted before the signature.
+      claims = decodeJwt(assertion);
+    } catch {
+      throw new OAuthError("invalid_client", "not a compact JWT");
     }
-    const { claims } = decoded;
     const key = typeof claims.iss === "string" ? serviceAccounts.get(claims.iss) : undefined;
     if (!key) throw new OAuthError("invalid_client", "unknown service account");
     try {
-      verifyJwtSignature(decoded, key);
+      // RS256 and nothing else, so "alg: none" and HS256-with-the-public-key confusion
+      // (RFC 8725 §2.1) cannot get through.
+      await compactVerify(assertion, key, { algorithms: ["RS256"] });
     } catch (err) {
-      throw new OAuthError("invalid_client", err.message);
+      throw new OAuthError("invalid_client", err?.code === "ERR_JOSE_ALG_NOT_ALLOWED" ? "only RS256 is accepted" : "signature does not verify");
     }
     if (claims.sub !== claims.iss) throw new OAuthError("invalid_client", "sub must equal iss");
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
@@ -151,7 +154,7 @@ export function createEmulator({
       let answer;
       if (grant === "client_credentials") {
         stats.clientCredentials++;
-        answer = clientCredentials(form);
+        answer = await clientCredentials(form);
       } else if (grant === "delegated_participant") {
         stats.delegatedParticipant++;
         answer = delegatedParticipant(form);

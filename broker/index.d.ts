@@ -1,0 +1,156 @@
+// Types of mdh-token/broker, the server half of mdh-token (runs on Node 20+, Deno, Bun and
+// edge runtimes). Self-contained: no @types/node needed.
+
+/** Why the page asks: sent by mdh-token in the POST body as `{ "reason": … }`. */
+export type Reason = "initial" | "scheduled" | "forced" | "expired";
+
+/** What the page (and `participantToken`) gets: RFC 6749 §5.1, nothing else. */
+export interface ParticipantToken {
+  access_token: string;
+  /** Whole seconds the token has left now (a cached token: less than its lifetime). */
+  expires_in: number;
+  token_type: "Bearer";
+}
+
+/** The few members of a Node `http.IncomingMessage` (or Express request) the broker reads. */
+export interface NodeRequest {
+  method?: string;
+  headers: Record<string, string | string[] | undefined>;
+  socket?: { encrypted?: boolean } | null;
+  readableEnded?: boolean;
+  /** A body a framework already parsed (express.json(), Fastify): used instead of the stream. */
+  body?: unknown;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
+  once(event: "error", listener: (err: Error) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+  pause(): unknown;
+}
+
+/** The few members of a Node `http.ServerResponse` (or Express response) the broker writes. */
+export interface NodeResponse {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body: Uint8Array): unknown;
+}
+
+/**
+ * A cache store shared by broker instances. `memoryStore()` and `redisStore(client)`
+ * implement it; a custom one must make `add` atomic (Redis `SET key value NX PX ttl`) and
+ * `remove` a compare-and-delete.
+ */
+export interface BrokerStore {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets the key only when absent; true when it did. */
+  add(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Deletes the key only while it still holds `value`. */
+  remove(key: string, value: string): Promise<void>;
+  /** +1 on a counter that lives `windowMs` from its first increment. */
+  incr(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+}
+
+/** A Node `crypto.KeyObject` (structurally: what the broker checks and calls). */
+export interface KeyObjectLike {
+  readonly type: string;
+  readonly asymmetricKeyType?: string;
+  export(options: { type: "pkcs8"; format: "pem" }): string | { toString(): string };
+}
+
+export interface BrokerOptions<R = Request | NodeRequest> {
+  /** Absolute URL of MyDataHelps' `…/identityserver/connect/token` (https; http only for localhost). */
+  tokenUrl: string;
+  /** The service account name (assertion `iss` and `sub`), e.g. "RKStudio.1234.myapp". */
+  serviceAccount: string;
+  /** Its RSA private key: PEM (PKCS#8 "PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY"), a Node KeyObject or a CryptoKey (RSASSA-PKCS1-v1_5, SHA-256, "sign"). */
+  privateKey: string | KeyObjectLike | CryptoKey;
+  /**
+   * The participant id from the host's own session, or null (→ 401). Called with what the
+   * handler got: the `Request` for `handle`, the Node request for `node`. Never read the
+   * id from the request body or query.
+   */
+  participant(request: R): string | null | undefined | Promise<string | null | undefined>;
+  /** Default "RKStudio.DelegatedParticipant". */
+  clientId?: string;
+  /** Default "secret". */
+  clientSecret?: string;
+  /** The participant grant's scope. Default "api" (the service grant always sends "api"). */
+  scope?: string;
+  /** Shared cache (`redisStore(client)` for several instances); default: this process's memory. */
+  store?: BrokerStore | null;
+  /** Receives log lines; none contains a token, an assertion or a key. Default: silent. */
+  log?: (line: string) => void;
+  /** Epoch-ms clock. Default Date.now. */
+  now?: () => number;
+  /** Default globalThis.fetch. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** Per upstream call. Default 8000. */
+  upstreamTimeoutMs?: number;
+  /** Renew the service token this long before it expires (at most half its life). Default 30000. */
+  serviceTokenRenewMs?: number;
+  /** Hand a cached participant token out again (initial / scheduled only). Default true. */
+  cacheParticipantTokens?: boolean;
+  /**
+   * Refuse (403 participant_mismatch) a page whose manager names another participant
+   * (its `participant` option, sent in the POST body) than `participant(request)`.
+   * Pass the same id on the page. Default true.
+   */
+  matchPageParticipant?: boolean;
+  /** MyDataHelps calls per participant per window; false: no limit. Default { max: 10, windowMs: 60000 }. */
+  rateLimit?: { max: number; windowMs: number } | false;
+  /** Largest request body read. Default 1024. */
+  maxBodyBytes?: number;
+  /** Origins besides the request's own that may POST (e.g. the public origin behind a proxy). Default []. */
+  allowedOrigins?: string[];
+  /** A shared-store call slower than this counts as the store being down. Default 500. */
+  storeTimeoutMs?: number;
+}
+
+export interface Broker<R = Request | NodeRequest> {
+  /** The Web-standard handler: Next.js route handlers, Hono, Deno.serve, Bun.serve, Workers. */
+  handle(request: Request): Promise<Response>;
+  /** The same as a Node `http` / Express handler. Never rejects. */
+  node(req: NodeRequest & R, res: NodeResponse): Promise<void>;
+  /** A token for a participant the caller identified itself; rejects with a BrokerError. */
+  participantToken(participantId: string, options?: { reason?: Reason }): Promise<ParticipantToken>;
+}
+
+/** Creates a broker; throws a TypeError for bad options. */
+export function createBroker<R = Request | NodeRequest>(options: BrokerOptions<R>): Broker<R>;
+
+/** This process's memory. */
+export function memoryStore(options?: { now?: () => number }): BrokerStore;
+
+/** Commands a host-made client as raw Redis commands. */
+export type RedisCommand = (args: string[]) => Promise<unknown>;
+
+/**
+ * A Redis store over a client the host creates and connects: node-redis v4+ (`sendCommand`),
+ * ioredis (`call`), or a function. The broker imports no Redis library.
+ */
+export function redisStore(
+  client: { sendCommand(args: string[]): Promise<unknown> } | { call(...args: string[]): Promise<unknown> } | RedisCommand,
+  options?: { prefix?: string },
+): BrokerStore;
+
+/** A failure meant for the page: `status` and a stable `code`, never upstream text. */
+export class BrokerError extends Error {
+  readonly name: "BrokerError";
+  readonly status: number;
+  readonly code:
+    | "rate_limited"
+    | "upstream_unavailable"
+    | "upstream_timeout"
+    | "upstream_error"
+    | "upstream_unreachable"
+    | "upstream_malformed"
+    | "broker_misconfigured"
+    | "participant_unauthorized"
+    | "participant_not_allowed"
+    | "payload_too_large"
+    | "invalid_body";
+  /** Seconds, as sent in Retry-After. */
+  readonly retryAfter?: string;
+  constructor(status: number, code: BrokerError["code"], retryAfter?: string);
+}
