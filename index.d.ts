@@ -91,7 +91,9 @@ export type TokenErrorCode =
   | "destroyed"
   | "invalid_options"
   | "unsupported_environment"
-  | "internal";
+  | "internal"
+  /** On MyDataHelps.js's connectExternalAccount popup return page: no broker call there. */
+  | "passive";
 
 /** Every rejection and `error` event payload. Its message never contains the token. */
 export interface TokenError extends Error {
@@ -185,7 +187,10 @@ export interface TokenManager {
   on<K extends TokenEventName>(name: K, listener: (payload: TokenEvents[K]) => void): () => void;
   status(): TokenStatus;
   setLogLevel(level: LogLevel): void;
-  /** Feeds MyDataHelps.js with each token exactly once and renews on tokenWillExpire. */
+  /**
+   * Feeds MyDataHelps.js with each token exactly once and renews on tokenWillExpire;
+   * survey frames (startSurvey) get the current token, held back until there is one.
+   */
   attachSdk(sdk: MyDataHelpsLike, options?: AttachSdkOptions): SdkDetach;
   /** Answers GetDelegatedAccessToken from frames of the listed origins only. */
   serveFrames(options: ServeFramesOptions): Detach;

@@ -12,11 +12,40 @@ export { init as default, TokenManager };
 let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
-// A TokenError for a place mdh-token cannot run, in the shape of bad() in
-// src/web/options.js (which only the wasm glue imports: importing it here would bundle
-// it twice).
-const unsupported = (detail) =>
-  Object.assign(new Error("mdh-token: " + detail), { name: "TokenError", code: "unsupported_environment", status: 0 });
+// A TokenError, in the shape of bad() in src/web/options.js (which only the wasm glue
+// imports: importing it here would bundle it twice).
+const fail = (code, detail) => Object.assign(new Error("mdh-token: " + detail), { name: "TokenError", code, status: 0 });
+// For a place mdh-token cannot run.
+const unsupported = (detail) => fail("unsupported_environment", detail);
+
+// MyDataHelps.js's connectExternalAccount popup comes back to this page with
+// ?connectExternalAccount=…&messageID=…&success=…, where its constructor posts the
+// result to the opener (or a BroadcastChannel) and closes the window (5.7.0 L1361,
+// L1788-1806; the same test). A manager there is passive: memory, no channel, no lock,
+// no timer-driven renewal, and getToken()/refresh() reject with code "passive" instead
+// of calling the broker.
+function passive() {
+  try {
+    const q = new URLSearchParams(document.location.search);
+    return !!(q.get("connectExternalAccount") && q.get("messageID") && q.get("success"));
+  } catch {
+    return false; // no document: a worker
+  }
+}
+// The options as read (own properties; a getter that throws reads as undefined, as in
+// own() of options.js), with the passive ones on top.
+function passiveOptions(o) {
+  const c = {};
+  try {
+    for (const k of Object.keys(o)) {
+      try {
+        c[k] = o[k];
+      } catch {}
+    }
+  } catch {}
+  return Object.assign(c, { storage: "memory", crossTab: false, autoRefresh: false });
+}
+const refuse = () => Promise.reject(fail("passive", "passive on a connectExternalAccount return page: no broker call here"));
 
 // The wasm, next to this bundle. Vite's dev server pre-bundles dependencies into
 // node_modules/.vite/deps/ without the wasm (vitejs/vite#8427) and answers its
@@ -61,7 +90,8 @@ export async function createTokenManager(options) {
   // handing it out again is exactly what it would do (and withdraws it on any change),
   // so most getToken()/peek() calls never cross into wasm (see bench/).
   let token = null, from = 0, until = 0;
-  const m = TokenManager.create(options, (t, u) => {
+  const inert = passive() && typeof options == "object" && options !== null;
+  const m = TokenManager.create(inert ? passiveOptions(options) : options, (t, u) => {
     token = t;
     from = Date.now();
     until = u;
@@ -72,6 +102,10 @@ export async function createTokenManager(options) {
   };
   m.getToken = () => (fresh() ? Promise.resolve(token) : getToken.call(m));
   m.peek = () => (fresh() ? token : peek.call(m));
+  if (inert) {
+    m.getToken = m.refresh = refuse;
+    m.__nudge = () => {};
+  }
   const name = m.__devtools();
   if (name) devtools(m, name);
   return m;

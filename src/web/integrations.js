@@ -109,7 +109,7 @@ const methods = {
     // after an expiry, after a clear) raises that event once, through the SDK's own
     // triggerEvent (L335-342: it runs the handlers of `event.type`). Ordinary renewals,
     // made while the SDK's token is still valid, raise nothing.
-    let last, until = +get(sdk, "tokenExpires") || 0;
+    let last, sent, until = +get(sdk, "tokenExpires") || 0;
     const push = (t) => {
       const access = get(t, "access_token");
       if (typeof access !== "string" || access === last) return;
@@ -117,14 +117,50 @@ const methods = {
       const gap = Date.now() >= until;
       until = Date.now() + t.expires_in * 1000;
       try {
-        setToken.call(sdk, sdkToken(t), url);
+        setToken.call(sdk, (sent = sdkToken(t)), url);
         if (gap && revive) sdk.triggerEvent?.({ type: "applicationDidBecomeVisible" });
       } catch {
         this.__log(WARN, "MyDataHelps threw on a new token");
       }
     };
+    // Surveys: MyDataHelps.js 5.7.0 answers a survey frame's GetDelegatedAccessToken
+    // with the object it was last given (`mdh.token`) after a getParticipantInfo() that
+    // rejects once that token expired, and the survey hangs (startDelegatedSurvey,
+    // L1765-1768). This capture listener runs before the SDK's (added by each
+    // startSurvey): with a usable token it makes the SDK's copy current, seconds left
+    // included; without one it holds the request back and delivers it again once the
+    // manager has a token (getToken() now, else its next renewal).
+    const frames = new URL(url).origin;
+    const win = typeof window == "object" ? window : null;
+    let held = [], again;
+    const deliver = () => {
+      for (const ev of held.splice(0)) {
+        again = new MessageEvent("message", { data: ev.data, origin: ev.origin, source: ev.source });
+        win.dispatchEvent(again);
+      }
+      again = null;
+    };
+    const onFrame = (ev) => {
+      if (ev === again || ev.origin !== frames || get(ev.data, "name") !== "GetDelegatedAccessToken") return;
+      const t = this.peek();
+      if (t) {
+        push(t);
+        if (sent) sent.expires_in = t.expires_in;
+        return;
+      }
+      ev.stopImmediatePropagation();
+      held.push(ev);
+      this.getToken().catch(() => this.__log(WARN, "a survey waits for a token"));
+    };
+    win?.addEventListener("message", onFrame, true);
     // Every push stacks a never-cleared timer in MyDataHelps.js 5.7, hence `last`.
-    const unsubscribe = [this.on("token", push), this.on("cleared", () => (until = 0))];
+    const unsubscribe = [
+      this.on("token", (t) => {
+        push(t);
+        if (held.length) queueMicrotask(deliver);
+      }),
+      this.on("cleared", () => (until = 0)),
+    ];
     const willExpire = () => this.__nudge();
     try {
       on.call(sdk, "tokenWillExpire", willExpire);
@@ -133,6 +169,8 @@ const methods = {
     const ready = current === null ? this.getToken().then((t) => (push(t), true)) : (push(current), Promise.resolve(true));
     const detach = once(() => {
       unsubscribe.map((f) => f());
+      win?.removeEventListener("message", onFrame, true);
+      held = [];
       try {
         off.call(sdk, "tokenWillExpire", willExpire);
       } catch {}

@@ -75,18 +75,19 @@ export function pipe(p, mailbox, kind, id) {
 // The `on()` unsubscribe function; a no-op once the manager itself is gone.
 export function unsubscriber(mailbox, kind, id) { return () => { try { mailbox(kind, id); } catch {} }; }
 // mailbox(kind) when the page may have slept: visible again, online, shown, focused.
-// Returns the function that stops listening.
+// A worker has no document: it listens on its global, where only `online` may come
+// (HTML fires it at WorkerGlobalScope; Chromium does not). Returns the function that stops.
 export function wakeups(mailbox, kind) {
-  if (typeof window === "undefined") return () => {};
-  const doc = window.document;
+  const g = globalThis, doc = g.document;
+  if (typeof g.addEventListener !== "function") return () => {};
   const wake = () => mailbox(kind, 0);
   const vis = () => { if (doc.visibilityState === "visible") wake(); };
   const names = ["online", "pageshow", "focus"];
   doc?.addEventListener("visibilitychange", vis);
-  for (const n of names) window.addEventListener(n, wake);
+  for (const n of names) g.addEventListener(n, wake);
   return () => {
     doc?.removeEventListener("visibilitychange", vis);
-    for (const n of names) window.removeEventListener(n, wake);
+    for (const n of names) g.removeEventListener(n, wake);
   };
 }
 // The tabs' channel; messages go to mailbox(kind, 0, data).
