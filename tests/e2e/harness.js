@@ -287,6 +287,27 @@ export async function wasmStats(page) {
 }
 
 /**
+ * Registers the hooks of a file whose tests share one test server (`startServer(options)`)
+ * and one browser, and proves at the end that nothing printed into `s.printed` held
+ * token material. Returns a live view: `s.server`, `s.browser`, `s.printed`.
+ */
+export function sharedBrowser({ before, after, assert, skip }, options = {}) {
+  const s = { server: null, browser: null, printed: [] };
+  before(async () => {
+    if (skip) return;
+    s.server = await startServer(options);
+    s.browser = await launch();
+  });
+  after(async () => {
+    if (skip) return;
+    assertNoLeak(assert, s.server, s.printed);
+    await s.browser.close();
+    await s.server.close();
+  });
+  return s;
+}
+
+/**
  * Registers the hooks of a suite that runs each test in a fresh browser context with a
  * fresh page on one shared test server, and proves at the end that nothing any page
  * printed or threw held token material. Returns a live view: `s.server`, `s.page`.

@@ -318,8 +318,7 @@ test("tokens.fetch() refuses redirects: the token never follows one", { skip, ti
   const r = await p.evaluate(async ({ base, target }) => {
     const { createTokenManager } = await import("/index.js");
     const tm = await createTokenManager({ broker: "/broker", crossTab: false, baseUrl: base + "/" });
-    // The test server answers /broker-redirect? no: a scripted 302 from the broker route
-    // is the broker's; here a same-origin URL that redirects elsewhere.
+    // A URL on baseUrl's own origin that redirects to another origin.
     return tm.fetch(base + "/go?to=" + encodeURIComponent(target + "/mdh/api/v1/delegated/participant"))
       .then((res) => "followed:" + res.status, (e) => e.name);
   }, { base: server.url, target: other.url });

@@ -5,28 +5,14 @@
 // participant (the `x-participant` header) into each token: `tk<who>.<random>`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import {
-  startServer, launch, openPage, until, assertNoLeak, packageBuilt, pageFaults, storageDump,
-} from "./harness.js";
+import { sharedBrowser, openPage, until, packageBuilt, pageFaults, storageDump } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
-let server, browser;
-const printed = [];
-
-before(async () => {
-  if (skip) return;
-  server = await startServer({ keepAlive: false });
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-});
+const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false });
+const { printed } = suite;
 
 async function context(t) {
-  const ctx = await browser.newContext();
+  const ctx = await suite.browser.newContext();
   t.after(async () => {
     for (const p of ctx.pages()) {
       printed.push(...p.logs);
@@ -63,52 +49,52 @@ const noTokenOf = async (page, who) => {
 
 for (const storage of ["memory", "session", "local"]) {
   test(`${storage}: the same tab signs in as Ada, then as Ben after a reload: Ben never gets Ada's token`, { skip }, async (t) => {
-    server.reset();
+    suite.server.reset();
     const ctx = await context(t);
-    const page = await openPage(ctx, server);
+    const page = await openPage(ctx, suite.server);
     await manager(page, "tm", "ada", storage);
     assert.equal(whose(await token(page, "tm")), "ada");
     await page.reload();
     await manager(page, "tm", "ben", storage);
     assert.equal(whose(await token(page, "tm")), "ben");
-    assert.equal(server.state.calls.length, 2, "Ben's manager made its own broker call");
+    assert.equal(suite.server.state.calls.length, 2, "Ben's manager made its own broker call");
     await noTokenOf(page, "ada");
   });
 
   test(`${storage}: a second manager for Ben in the same page clears Ada's manager`, { skip }, async (t) => {
-    server.reset();
+    suite.server.reset();
     const ctx = await context(t);
-    const page = await openPage(ctx, server);
+    const page = await openPage(ctx, suite.server);
     await manager(page, "ada", "ada", storage);
     assert.equal(whose(await token(page, "ada")), "ada");
     await manager(page, "ben", "ben", storage);
     assert.equal(whose(await token(page, "ben")), "ben");
     await until(async () => (await peek(page, "ada")) === null, { what: "Ada's manager letting go of her token" });
     assert.deepEqual(await page.evaluate(() => window.adaEvents), ["token", "cleared"]);
-    assert.equal(server.state.calls.length, 2);
+    assert.equal(suite.server.state.calls.length, 2);
     await noTokenOf(page, "ada");
   });
 
   test(`${storage}: a new tab as Ben while Ada's tab is live calls the broker and clears Ada's tab`, { skip }, async (t) => {
-    server.reset();
+    suite.server.reset();
     const ctx = await context(t);
-    const a = await openPage(ctx, server);
-    const b = await openPage(ctx, server);
+    const a = await openPage(ctx, suite.server);
+    const b = await openPage(ctx, suite.server);
     await manager(a, "tm", "ada", storage);
     assert.equal(whose(await token(a, "tm")), "ada");
     await manager(b, "tm", "ben", storage);
     assert.equal(whose(await token(b, "tm")), "ben");
-    assert.equal(server.state.calls.length, 2, "no token came from Ada's tab");
+    assert.equal(suite.server.state.calls.length, 2, "no token came from Ada's tab");
     await until(async () => (await peek(a, "tm")) === null, { what: "Ada's tab letting go of her token" });
     assert.equal(whose(await peek(b, "tm")), "ben");
     await noTokenOf(b, "ada");
   });
 
   test(`${storage}: a stored entry of another participant (or of none) is never adopted`, { skip }, async (t) => {
-    server.reset();
+    suite.server.reset();
     const ctx = await context(t);
     for (const planted of [entry("ada"), entry("")]) {
-      const page = await openPage(ctx, server);
+      const page = await openPage(ctx, suite.server);
       await page.evaluate((e) => {
         sessionStorage.setItem("mdh-token", JSON.stringify(e));
         localStorage.setItem("mdh-token", JSON.stringify(e));
@@ -122,13 +108,13 @@ for (const storage of ["memory", "session", "local"]) {
       }
       await page.close();
     }
-    assert.equal(server.state.calls.length, 2);
+    assert.equal(suite.server.state.calls.length, 2);
   });
 
   test(`${storage}: a token from a tab of another participant (or of none) is never adopted`, { skip }, async (t) => {
-    server.reset();
+    suite.server.reset();
     const ctx = await context(t);
-    const a = await openPage(ctx, server);
+    const a = await openPage(ctx, suite.server);
     // Tab A speaks the channel protocol as Ada (and as a manager without participant):
     // it answers every question with her token and broadcasts it unasked.
     await a.evaluate(({ ada, anon }) => {
@@ -145,10 +131,10 @@ for (const storage of ["memory", "session", "local"]) {
         }
       };
     }, { ada: entry("ada"), anon: entry("") });
-    const b = await openPage(ctx, server);
+    const b = await openPage(ctx, suite.server);
     await manager(b, "tm", "ben", storage);
     assert.equal(whose(await token(b, "tm")), "ben");
-    assert.equal(server.state.calls.length, 1, "Ben's tab called the broker");
+    assert.equal(suite.server.state.calls.length, 1, "Ben's tab called the broker");
     await a.evaluate(() => window.sendAll());
     // A later token of Ben's, broadcast after Ada's: it arrives after hers, so once it
     // is adopted hers had her chance and was refused.
@@ -161,7 +147,7 @@ for (const storage of ["memory", "session", "local"]) {
 
 test("participant must be a non-empty string", { skip }, async (t) => {
   const ctx = await context(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   const codes = await page.evaluate(async () => {
     const { createTokenManager } = await import("/index.js");
     const out = [];
