@@ -7,7 +7,6 @@ use super::error::{ErrorCode, TokenError};
 use super::token::{
     parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token,
 };
-use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -257,7 +256,9 @@ pub struct Lifecycle {
     broker_calls: u64,
     last_error: Option<TokenError>,
     destroyed: bool,
-    out: VecDeque<Output>,
+    /// Work for the shell, oldest first (a few items at a time: a Vec is smaller code
+    /// than a VecDeque).
+    out: Vec<Output>,
 }
 
 impl Lifecycle {
@@ -279,13 +280,13 @@ impl Lifecycle {
             broker_calls: 0,
             last_error: None,
             destroyed: false,
-            out: VecDeque::new(),
+            out: Vec::new(),
         }
     }
 
     /// The next piece of work for the shell.
     pub fn poll(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        (!self.out.is_empty()).then(|| self.out.remove(0))
     }
 
     /// The current token, if it has not expired.
@@ -460,10 +461,10 @@ impl Lifecycle {
             Ok(token) => {
                 self.renewal = None;
                 self.adopt(token);
-                self.out.push_back(Output::Persist);
-                self.out.push_back(Output::BroadcastToken);
-                self.out.push_back(Output::Emit(Event::Token));
-                self.out.push_back(Output::Settle(Ok(())));
+                self.out.push(Output::Persist);
+                self.out.push(Output::BroadcastToken);
+                self.out.push(Output::Emit(Event::Token));
+                self.out.push(Output::Settle(Ok(())));
             }
             Err((e, retry_after)) => self.fail(now, e, retry_after),
         }
@@ -494,11 +495,11 @@ impl Lifecycle {
             self.halted = true;
             self.token = None;
             self.last_error = Some(e.clone());
-            self.out.push_back(Output::Persist);
-            self.out.push_back(Output::BroadcastClear);
-            self.out.push_back(Output::Emit(Event::Error(e.clone())));
-            self.out.push_back(Output::Emit(Event::Cleared));
-            self.out.push_back(Output::Settle(Err(e)));
+            self.out.push(Output::Persist);
+            self.out.push(Output::BroadcastClear);
+            self.out.push(Output::Emit(Event::Error(e.clone())));
+            self.out.push(Output::Emit(Event::Cleared));
+            self.out.push(Output::Settle(Err(e)));
         } else if e.code.is_retryable(e.status) && failures < self.cfg.retry.max_attempts {
             let delay = self
                 .cfg
@@ -508,7 +509,7 @@ impl Lifecycle {
             r.phase = Phase::Waiting(now.mono + delay);
             e.retry_at = Some(now.wall + delay);
             self.last_error = Some(e.clone());
-            self.out.push_back(Output::Emit(Event::Error(e)));
+            self.out.push(Output::Emit(Event::Error(e)));
         } else {
             // Gave up (or a final error): pause, keep any valid token. With no
             // token there is nothing to resume (the app asks again): announce
@@ -524,8 +525,8 @@ impl Lifecycle {
                 e.retry_at = Some(now.wall + pause);
             }
             self.last_error = Some(e.clone());
-            self.out.push_back(Output::Emit(Event::Error(e.clone())));
-            self.out.push_back(Output::Settle(Err(e)));
+            self.out.push(Output::Emit(Event::Error(e.clone())));
+            self.out.push(Output::Settle(Err(e)));
         }
     }
 
@@ -545,18 +546,18 @@ impl Lifecycle {
         let fresh = token.remaining(now.wall, now.mono) > self.window(&token);
         let issued_at = token.issued_at;
         self.adopt(token);
-        self.out.push_back(Output::Persist);
-        self.out.push_back(Output::Emit(Event::Token));
+        self.out.push(Output::Persist);
+        self.out.push(Output::Emit(Event::Token));
         let satisfies = |r: &Renewal| fresh && r.forced_at.is_none_or(|f| issued_at >= f);
         match &self.renewal {
             // A request already sent will bring an even newer token: let it finish.
             Some(r) if matches!(r.phase, Phase::Sent(_)) => {}
             Some(r) if satisfies(r) => {
                 self.renewal = None;
-                self.out.push_back(Output::Settle(Ok(())));
+                self.out.push(Output::Settle(Ok(())));
             }
             Some(_) => {}
-            None => self.out.push_back(Output::Settle(Ok(()))),
+            None => self.out.push(Output::Settle(Ok(()))),
         }
         self.evaluate(now);
         true
@@ -584,20 +585,20 @@ impl Lifecycle {
         self.resume_at = None;
         self.halted = false;
         self.last_error = None;
-        self.out.push_back(Output::Abort);
+        self.out.push(Output::Abort);
         if local {
-            self.out.push_back(Output::Persist);
-            self.out.push_back(Output::BroadcastClear);
+            self.out.push(Output::Persist);
+            self.out.push(Output::BroadcastClear);
         } else if had {
             // The other tab removed shared storage; ours may be per-tab.
-            self.out.push_back(Output::Persist);
+            self.out.push(Output::Persist);
         }
         // Only a real transition is an event: `clear()` with nothing to clear (say,
         // from inside a `cleared` listener) emits nothing, so it cannot recurse.
         if had {
-            self.out.push_back(Output::Emit(Event::Cleared));
+            self.out.push(Output::Emit(Event::Cleared));
         }
-        self.out.push_back(Output::Settle(Err(TokenError::new(
+        self.out.push(Output::Settle(Err(TokenError::new(
             ErrorCode::Cleared,
             "the token was cleared",
         ))));
@@ -613,8 +614,8 @@ impl Lifecycle {
         self.destroyed = true;
         self.renewal = None;
         self.resume_at = None;
-        self.out.push_back(Output::Abort);
-        self.out.push_back(Output::Settle(Err(destroyed())));
+        self.out.push(Output::Abort);
+        self.out.push(Output::Settle(Err(destroyed())));
     }
 
     /// Milliseconds from `now` until the shell must call [`Lifecycle::tick`]; `None`
@@ -707,7 +708,7 @@ impl Lifecycle {
             forced_at,
             phase: Phase::Queued,
         });
-        self.out.push_back(Output::CallBroker { id, reason });
+        self.out.push(Output::CallBroker { id, reason });
     }
 
     /// Applies the clock: token events, due retries, due resumption, and proactive
@@ -723,11 +724,11 @@ impl Lifecycle {
             if rem <= 0.0 && !self.expired_sent {
                 self.expired_sent = true;
                 self.expiring_sent = true;
-                self.out.push_back(Output::Emit(Event::Expired));
-                self.out.push_back(Output::Persist);
+                self.out.push(Output::Emit(Event::Expired));
+                self.out.push(Output::Persist);
             } else if rem <= self.window(t) && !self.expiring_sent {
                 self.expiring_sent = true;
-                self.out.push_back(Output::Emit(Event::Expiring));
+                self.out.push(Output::Emit(Event::Expiring));
             }
             due = rem <= self.window(t);
             expired = rem < min_valid(t);
@@ -738,7 +739,7 @@ impl Lifecycle {
                     self.next_id += 1;
                     r.id = self.next_id;
                     r.phase = Phase::Queued;
-                    self.out.push_back(Output::CallBroker {
+                    self.out.push(Output::CallBroker {
                         id: r.id,
                         reason: r.reason,
                     });

@@ -64,6 +64,12 @@ export function tell(name, msg) {
   } catch {}
 }
 export function freeze(o) { return Object.freeze(o); }
+// [promise, resolve, reject]: smaller than a Rust closure for the Promise executor.
+export function deferred() {
+  let res, rej;
+  const p = new Promise((a, b) => ((res = a), (rej = b)));
+  return [p, res, rej];
+}
 // Every callback into the wasm goes to one function per manager, mailbox(kind, id, value),
 // so the wasm holds one closure instead of one per timer, listener and promise.
 export function after(ms, mailbox, kind, id) { return setTimeout(() => mailbox(kind, id), ms); }
@@ -161,6 +167,7 @@ extern "C" {
     pub fn load(area: &web_sys::Storage, key: &str) -> Result<JsValue, JsValue>;
     pub fn tell(name: &str, msg: &JsValue);
     pub fn freeze(o: &Object) -> Object;
+    pub fn deferred() -> js_sys::Array;
     pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
     pub fn soon(mailbox: &Function, kind: u32, id: f64);
     pub fn pipe(p: &Promise, mailbox: &Function, kind: u32, id: f64);

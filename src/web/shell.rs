@@ -970,7 +970,11 @@ impl Inner {
             }
             Access::Fail(e) => Promise::reject(&to_js_error(&e)),
             Access::Wait => {
-                Promise::new(&mut |res, rej| self.waiters.borrow_mut().push((res, rej)))
+                let d = js::deferred();
+                self.waiters
+                    .borrow_mut()
+                    .push((d.get(1).unchecked_into(), d.get(2).unchecked_into()));
+                d.get(0).unchecked_into()
             }
         }
     }
