@@ -137,6 +137,9 @@ function measureSizes() {
   return { method: gzipMethod(), ours, comparators };
 }
 
+// What `import "mdh-token"` loads: the file package.json's exports name, as served here.
+const PACKAGE_ENTRY = "/" + JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).exports["."].default.replace(/^\.\//, "");
+
 // In-page: import + ready, for mdh-token and for oidc-client-ts, in alternating order.
 async function measureStartup(browser, server) {
   const context = await browser.newContext();
@@ -144,10 +147,10 @@ async function measureStartup(browser, server) {
   try {
     for (let i = 0; i <= STARTUP_PAGES; i++) {
       const page = await newPage(context, server);
-      const r = await page.evaluate(async ({ mdhFirst }) => {
+      const r = await page.evaluate(async ({ mdhFirst, entry }) => {
         async function mdh() {
           const t0 = performance.now();
-          const mod = await import("/index.js");
+          const mod = await import(entry);
           const t1 = performance.now();
           const tm = await mod.createTokenManager({ broker: "/broker?s=startup", crossTab: false });
           const t2 = performance.now();
@@ -167,7 +170,7 @@ async function measureStartup(browser, server) {
         if (mdhFirst) { out.mdh = await mdh(); out.oidc = await oidc(); }
         else { out.oidc = await oidc(); out.mdh = await mdh(); }
         return out;
-      }, { mdhFirst: i % 2 === 0 });
+      }, { mdhFirst: i % 2 === 0, entry: PACKAGE_ENTRY });
       rows.push(r);
       await page.close();
     }

@@ -6,7 +6,7 @@
 // StrictMode's simulated unmount and remount in development, which thereby keeps one
 // manager and one broker call.
 import * as React from "react";
-import { createTokenManager } from "../index.js";
+import { createTokenManager } from "../pkg/mdh_token.js";
 
 const { createElement, createContext, useContext, useEffect, useRef, useState } = React;
 

@@ -1,6 +1,7 @@
 // The package's JS entry, bundled by scripts/build.sh with the wasm-bindgen glue and
 // its snippets into pkg/mdh_token.js (so `./mdh_token_bg.wasm` below is next to the
-// bundle); index.js re-exports createTokenManager from there. It initialises the wasm
+// bundle); package.json's exports name that bundle (index.js re-exports it, for
+// paths written against it). It initialises the wasm
 // once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
 // fetch, devtools: src/web/integrations.js) are JS methods over the public API.
@@ -75,6 +76,15 @@ function load() {
       throw e;
     },
   );
+}
+
+// Importing starts fetching and compiling the wasm (in a page or a worker; never on a
+// server), so that createTokenManager() finds it under way: one round trip less on the
+// critical path. A failure here is not final: load() forgets it and the first
+// createTokenManager() tries again and reports it.
+if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
+  ready = load();
+  ready.catch(() => {});
 }
 
 /** @type {import("../index").createTokenManager} */
