@@ -78,15 +78,6 @@ function load() {
   );
 }
 
-// Importing starts fetching and compiling the wasm (in a page or a worker; never on a
-// server), so that createTokenManager() finds it under way: one round trip less on the
-// critical path. A failure here is not final: load() forgets it and the first
-// createTokenManager() tries again and reports it.
-if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
-  ready = load();
-  ready.catch(() => {});
-}
-
 /** @type {import("../index").createTokenManager} */
 export async function createTokenManager(options) {
   // A page or a worker (a server-side render has neither): importing is side-effect
