@@ -25,16 +25,8 @@ export function virtualClock(start = Date.UTC(2026, 0, 15, 9, 0, 0)) {
   return { now: () => t, advance: (ms) => void (t += ms) };
 }
 
-/** Polls `fn` until it returns a truthy value; fails after `timeout` ms. */
-export async function until(fn, { timeout = 15_000, interval = 20, what = "condition" } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
+import { until } from "../support/poll.js";
+export { until };
 
 const listen = (server) => new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
 const closeServer = (server) =>

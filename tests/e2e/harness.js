@@ -198,16 +198,7 @@ export async function createManager(page, options = {}) {
   }, options);
 }
 
-/** Polls `fn` until it returns a truthy value; fails after `timeout` ms. */
-export async function until(fn, { timeout = 15000, interval = 25, what = "condition" } = {}) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
+export { until } from "../support/poll.js";
 
 /** No issued token, nor any 40-character piece of one, in what the pages printed or threw. */
 export function assertNoLeak(assert, server, texts) {
