@@ -12,7 +12,7 @@ export const FAULTS_PATH = "/mdh/_faults";
 export const FAULT_MODES = Object.freeze(["ok", "down", "slow", "401", "malformed"]);
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-// Both spellings appear in CareEvolution's public material (MYDATAHELPS.md).
+// Both spellings appear in CareEvolution's public material (docs/mydatahelps.md).
 const DELEGATED_CLIENTS = new Set(["RKStudio.DelegatedParticipant", "MyDataHelps.DelegatedParticipant"]);
 const DELEGATED_SCOPES = new Set(["api", "api user/*.read"]);
 const CLOCK_SKEW_S = 60;
