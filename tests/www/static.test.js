@@ -12,15 +12,21 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const CONTRACT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
 const SECRET = "SECRET-MARKER-3b1f";
 
-/** A fake repo root holding a "built package", so these tests do not need the real build. */
+/**
+ * A fake repo root holding a "built package" as scripts/build.sh leaves it (index.js,
+ * pkg/mdh_token.js, pkg/mdh_token_bg.wasm, pkg/.stamp; no pkg/snippets/: the build bundles
+ * them), plus files that must not be served, so these tests do not need the real build.
+ * `pkg/nested/` stands for any folder under pkg/: served, but no way out of it.
+ */
 function fakeRepo(t) {
   const root = mkdtempSync(path.join(tmpdir(), "mdh-token-www-"));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  mkdirSync(path.join(root, "pkg", "snippets", "mdh-token-0123abcd"), { recursive: true });
+  mkdirSync(path.join(root, "pkg", "nested"), { recursive: true });
   writeFileSync(path.join(root, "index.js"), 'export * from "./pkg/mdh_token.js";\n');
   writeFileSync(path.join(root, "pkg", "mdh_token.js"), "export const x = 1;\n");
   writeFileSync(path.join(root, "pkg", "mdh_token_bg.wasm"), Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
-  writeFileSync(path.join(root, "pkg", "snippets", "mdh-token-0123abcd", "inline0.js"), "export const y = 2;\n");
+  writeFileSync(path.join(root, "pkg", ".stamp"), `${SECRET}\n`);
+  writeFileSync(path.join(root, "pkg", "nested", "inline0.js"), "export const y = 2;\n");
   writeFileSync(path.join(root, "pkg", "mdh_token.d.ts"), `// ${SECRET}\n`);
   writeFileSync(path.join(root, "pkg", ".hidden.js"), `// ${SECRET}\n`);
   writeFileSync(path.join(root, "package.json"), JSON.stringify({ secret: SECRET }));
@@ -75,7 +81,7 @@ test("the built package is served under /mdh-token/ with correct MIME types", as
     "/mdh-token/index.js": /^text\/javascript/,
     "/mdh-token/pkg/mdh_token.js": /^text\/javascript/,
     "/mdh-token/pkg/mdh_token_bg.wasm": /^application\/wasm$/,
-    "/mdh-token/pkg/snippets/mdh-token-0123abcd/inline0.js": /^text\/javascript/,
+    "/mdh-token/pkg/nested/inline0.js": /^text\/javascript/,
   };
   for (const [url, type] of Object.entries(expect)) {
     const res = await fetch(new URL(url, app.url));
@@ -110,7 +116,8 @@ test("no path traversal out of any served folder", async (t) => {
     "/mdh-token/pkg/%2E%2E%2Fsecret.js",
     "/mdh-token/pkg/..%2fsecret.js",
     "/mdh-token/pkg/..%5csecret.js",
-    "/mdh-token/pkg/snippets/..%2f..%2fsecret.js",
+    "/mdh-token/pkg/nested/..%2f..%2fsecret.js",
+    "/mdh-token/pkg/.stamp",
     "/mdh-token/pkg/%2fetc%2fpasswd",
     "/mdh-token/pkg//etc/passwd",
     "/mdh-token/pkg/mdh_token.js%00.js",
