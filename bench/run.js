@@ -9,9 +9,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { chromium } from "playwright-core";
 import { ROOT, shippedSize, gzipSize, gzipMethod } from "./size.js";
-import { CHROMIUM_ARGS, chromiumExecutable } from "../tests/support/browsers.js";
+import { launchChromium } from "../tests/support/browsers.js";
 
 const OUT = path.join(ROOT, "bench/results.json");
 
@@ -347,7 +346,7 @@ async function main() {
   const size = measureSizes();
 
   const server = await startServer();
-  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const chromiumVersion = browser.version();
   let startup, hot, sfTab, sfXtab, sfTabs;
   try {

@@ -7,8 +7,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, chromiumExecutable } from "../support/browsers.js";
+import { launchChromium } from "../support/browsers.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json" };
@@ -157,7 +156,7 @@ export async function startServer({ lifetime = 3600, csp = null, routes = {}, ke
 }
 
 export async function launch() {
-  return chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
+  return launchChromium();
 }
 
 /**

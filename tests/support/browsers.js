@@ -3,7 +3,7 @@
 // the browsers' flags, and a W3C WebDriver session in each engine (selenium-webdriver
 // talking to a driver we start ourselves, so Selenium Manager never runs and nothing is
 // downloaded). Every tier reads it: tier 2 through the CLI below (scripts/test.sh), tier
-// 3 and the bench by importing it.
+// 3 and the bench by importing it (launchChromium, openSession).
 //
 //   node tests/support/browsers.js path NAME          absolute path of a program, or exit 1
 //   node tests/support/browsers.js capabilities NAME  wasm-bindgen-test-runner's webdriver.json
@@ -66,6 +66,15 @@ export const CHROMIUM_ARGS = [
 /** Debian's Chromium for playwright-core's `executablePath`. */
 export function chromiumExecutable() {
   return need("chromium");
+}
+
+/**
+ * Debian's Chromium driven by playwright-core, with CHROMIUM_ARGS: the one way the
+ * tests and the bench launch it. `options` adds playwright launch options (`timeout`).
+ */
+export async function launchChromium(options = {}) {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({ ...options, executablePath: chromiumExecutable(), args: CHROMIUM_ARGS });
 }
 
 /**

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../../www/app.js";
-import { CHROMIUM_ARGS, chromiumExecutable } from "../support/browsers.js";
+import { launchChromium } from "../support/browsers.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 // Another build of the package (an unpacked tarball, say) can be pointed at with this.
@@ -23,11 +23,9 @@ test("demo page: renewals happen and MyDataHelps.js keeps working across them, t
     t.skip(`package not built (${missing.join(", ")} missing in ${PACKAGE_ROOT}): run \`npm run build\` first`);
     return;
   }
-  const { chromium } = await import("playwright-core");
-
   const app = await startServer({ port: 0, tokenLifetimeSeconds: LIFETIME_S, keysDir: false, repoRoot: PACKAGE_ROOT, log: () => {} });
   t.after(() => app.close());
-  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  const browser = await launchChromium({ timeout: WAIT_MS });
   t.after(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
   const page = await context.newPage();
@@ -118,10 +116,9 @@ test("demo page: signing in as Ben in a tab where Ada was signed in shows Ben's 
     t.skip(`package not built (${missing.join(", ")} missing in ${PACKAGE_ROOT}): run \`npm run build\` first`);
     return;
   }
-  const { chromium } = await import("playwright-core");
   const app = await startServer({ port: 0, tokenLifetimeSeconds: 600, keysDir: false, repoRoot: PACKAGE_ROOT, log: () => {} });
   t.after(() => app.close());
-  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: CHROMIUM_ARGS, timeout: WAIT_MS });
+  const browser = await launchChromium({ timeout: WAIT_MS });
   t.after(() => browser.close());
   const page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(WAIT_MS);
