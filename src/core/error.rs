@@ -85,3 +85,81 @@ impl TokenError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_strings() {
+        // README.md's table of error codes (the ones the core raises).
+        let all = [
+            (ErrorCode::BrokerUnreachable, "broker_unreachable"),
+            (ErrorCode::BrokerTimeout, "broker_timeout"),
+            (ErrorCode::BrokerRejected, "broker_rejected"),
+            (ErrorCode::BrokerFailed, "broker_failed"),
+            (ErrorCode::InvalidResponse, "invalid_response"),
+            (ErrorCode::Destroyed, "destroyed"),
+            (ErrorCode::Cleared, "cleared"),
+            (ErrorCode::InvalidOptions, "invalid_options"),
+            (ErrorCode::Internal, "internal"),
+        ];
+        for (code, s) in all {
+            assert_eq!(code.as_str(), s);
+        }
+    }
+
+    #[test]
+    fn only_transport_failures_429_and_5xx_are_retried() {
+        for status in [0, 200, 429, 500, 503, 599] {
+            assert!(ErrorCode::BrokerUnreachable.is_retryable(status));
+            assert!(ErrorCode::BrokerTimeout.is_retryable(status));
+        }
+        for (status, retry) in [
+            (429, true),
+            (500, true),
+            (502, true),
+            (599, true),
+            (0, false),
+            (400, false),
+            (404, false),
+            (428, false),
+            (430, false),
+            (499, false),
+            (600, false),
+        ] {
+            assert_eq!(
+                ErrorCode::BrokerFailed.is_retryable(status),
+                retry,
+                "{status}"
+            );
+        }
+        for code in [
+            ErrorCode::BrokerRejected,
+            ErrorCode::InvalidResponse,
+            ErrorCode::Destroyed,
+            ErrorCode::Cleared,
+            ErrorCode::InvalidOptions,
+            ErrorCode::Internal,
+        ] {
+            for status in [0, 401, 429, 503] {
+                assert!(!code.is_retryable(status), "{code:?} {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn constructors_carry_status_and_no_retry_time() {
+        let e = TokenError::new(ErrorCode::Cleared, "the token was cleared");
+        assert_eq!(
+            (e.code, e.status, e.retry_at),
+            (ErrorCode::Cleared, 0, None)
+        );
+        assert_eq!(e.detail, "the token was cleared");
+        let e = TokenError::with_status(ErrorCode::BrokerFailed, 503, "x");
+        assert_eq!(
+            (e.code, e.status, e.retry_at),
+            (ErrorCode::BrokerFailed, 503, None)
+        );
+    }
+}

@@ -1011,3 +1011,246 @@ fn every_adopted_token_has_a_new_generation_even_within_one_millisecond() {
     assert_eq!(sim.calls.len(), 2);
     assert_eq!(sim.calls[0].0, sim.calls[1].0);
 }
+
+// Tests added for mutation testing (`npm run mutants`): each pins behaviour that a
+// surviving mutant changed.
+
+/// A token from another tab, issued and expiring at these wall times.
+fn peer_token(now: Now, issued: f64, expires: f64) -> Token {
+    crate::core::parse_stored(
+        StoredFields {
+            v: Field::Num(1.0),
+            p: Field::Missing,
+            access_token: Field::Str("peer".into()),
+            issued_at: Field::Num(issued),
+            expires_at: Field::Num(expires),
+        },
+        now.wall,
+        now.mono,
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn reason_and_state_strings_are_the_documented_ones() {
+    // index.d.ts: RenewalReason and TokenState.
+    for (r, s) in [
+        (Reason::Initial, "initial"),
+        (Reason::Scheduled, "scheduled"),
+        (Reason::Forced, "forced"),
+        (Reason::Expired, "expired"),
+    ] {
+        assert_eq!(r.as_str(), s);
+    }
+    for (st, s) in [
+        (State::Empty, "empty"),
+        (State::Valid, "valid"),
+        (State::Renewing, "renewing"),
+        (State::Backoff, "backoff"),
+        (State::Expired, "expired"),
+        (State::Destroyed, "destroyed"),
+    ] {
+        assert_eq!(st.as_str(), s);
+    }
+}
+
+#[test]
+fn a_token_is_expired_at_its_exact_expiry() {
+    let mut sim = Sim::started(
+        Config {
+            auto_refresh: false,
+            ..cfg()
+        },
+        3600.0,
+    );
+    // Sent at 0: it expires at 3600 s.
+    sim.advance(3599.0 * S - 1.0);
+    assert!(sim.core.token(sim.now).is_some());
+    assert_eq!(sim.core.status(sim.now).state, State::Valid);
+    sim.advance(1.0);
+    assert!(sim.core.token(sim.now).is_none());
+    let st = sim.core.status(sim.now);
+    assert_eq!(
+        (st.state, st.expires_in, st.masked),
+        (State::Expired, None, None)
+    );
+}
+
+#[test]
+fn a_destroyed_lifecycle_says_so_and_adopts_no_peer_token() {
+    let mut sim = Sim::started(cfg(), 3600.0);
+    assert!(!sim.core.is_destroyed());
+    let peer = peer_token(sim.now, sim.now.wall, sim.now.wall + H);
+    sim.core.destroy();
+    assert!(sim.core.is_destroyed());
+    assert!(!sim.core.external(sim.now, peer));
+    assert!(sim.core.usable(sim.now).is_none());
+}
+
+#[test]
+fn an_expired_peer_token_is_not_adopted() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    let peer = peer_token(sim.now, sim.now.wall - H, sim.now.wall + S);
+    sim.advance(2.0 * S);
+    assert!(!sim.core.external(sim.now, peer));
+    sim.drain();
+    assert!(sim.events.is_empty() && sim.settles.is_empty());
+    assert_eq!(sim.core.status(sim.now).state, State::Empty);
+}
+
+#[test]
+fn only_the_current_queued_call_is_sent_and_counted() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    let id = match sim.core.poll() {
+        Some(Output::CallBroker { id, .. }) => id,
+        o => panic!("{o:?}"),
+    };
+    assert!(!sim.core.pending(id + 1));
+    assert!(!sim.core.begin_send(id + 1, sim.now), "an id never issued");
+    assert_eq!(sim.core.status(sim.now).broker_calls, 0);
+    assert!(sim.core.begin_send(id, sim.now));
+    assert!(!sim.core.pending(id));
+    assert!(!sim.core.begin_send(id, sim.now), "sent once");
+    assert_eq!(sim.core.status(sim.now).broker_calls, 1);
+    // The retry is another call with another id; the first one's id is refused.
+    sim.core.reply(id, sim.now, status(503));
+    let wait = sim.core.poll_timeout(sim.now).unwrap();
+    sim.advance(wait);
+    sim.core.tick(sim.now);
+    let retry = loop {
+        match sim.core.poll() {
+            Some(Output::CallBroker { id, .. }) => break id,
+            Some(_) => {}
+            None => panic!("no retry"),
+        }
+    };
+    assert_ne!(retry, id);
+    assert!(sim.core.pending(retry));
+    assert!(!sim.core.begin_send(id, sim.now), "the superseded id");
+    assert_eq!(sim.core.status(sim.now).broker_calls, 1);
+    assert!(sim.core.begin_send(retry, sim.now));
+    assert_eq!(sim.core.status(sim.now).broker_calls, 2);
+}
+
+#[test]
+fn a_token_with_exactly_its_floor_left_on_arrival_is_adopted() {
+    // 3 s token (floor 0.75 s) answered after 2.25 s: 0.75 s left, as usable() allows.
+    let mut sim = Sim::new(
+        Config {
+            auto_refresh: false,
+            ..cfg()
+        },
+        3.0,
+    );
+    sim.latency = 2250.0;
+    sim.core.get(sim.now);
+    sim.run_for(2250.0);
+    assert_eq!(sim.settles, vec![Ok(())]);
+    assert!(sim.core.usable(sim.now).is_some());
+    assert!(sim.errors().is_empty());
+}
+
+#[test]
+fn reuse_until_holds_in_a_give_up_pause_and_ends_at_the_floor_or_a_whole_second() {
+    // At a whole second left, the next millisecond shows another expires_in: no reuse.
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    assert_eq!(sim.core.reuse_until(sim.now), None);
+    sim.advance(1.0);
+    assert_eq!(sim.core.reuse_until(sim.now), Some(sim.now.wall + 999.0));
+
+    // Paused after giving up inside the window: get() starts nothing, so the object
+    // is reused up to the next whole second.
+    let one = Config {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        ..cfg()
+    };
+    let mut sim = Sim::started(one, 3600.0);
+    sim.latency = 0.0;
+    sim.script.push_back(Reply::Network);
+    sim.run_for(3479.0 * S + 250.0); // the window opened at 3480 s; 119.75 s left
+    assert_eq!(sim.calls.len(), 2);
+    assert!(sim.core.status(sim.now).next_attempt_at.is_some(), "paused");
+    assert_eq!(sim.core.reuse_until(sim.now), Some(sim.now.wall + 750.0));
+    assert_eq!(sim.core.get(sim.now), Access::Ready);
+    sim.run_for(0.0);
+    assert_eq!(sim.calls.len(), 2, "get() in the pause starts nothing");
+
+    // A 6 s token (floor 1.5 s, window 3 s) whose renewal is under way: reuse ends
+    // where the token falls under its floor, before the next whole second.
+    let mut sim = Sim::new(cfg(), 6.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.run_for(0.0);
+    sim.latency = 10.0 * S;
+    sim.run_for(4100.0); // renewal sent at 3 s, still in flight; 1.9 s left
+    assert_eq!(sim.calls.len(), 2);
+    assert_eq!(sim.core.reuse_until(sim.now), Some(sim.now.wall + 400.0));
+}
+
+#[test]
+fn wake_ends_a_give_up_pause_once_the_failure_budget_allows() {
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        base_delay_ms: 500.0,
+        max_delay_ms: 30_000.0,
+    };
+    let mut sim = Sim::started(
+        Config {
+            retry: policy,
+            ..cfg()
+        },
+        3600.0,
+    );
+    let wall0 = sim.now.wall - sim.now.mono;
+    sim.latency = 0.0;
+    sim.script.extend([
+        Reply::Status {
+            status: 503,
+            retry_after: Some("20".into()),
+        },
+        Reply::Network,
+    ]);
+    // The window opens at 3480 s: a failure then, the retry 20 s later fails too and
+    // the renewal gives up until 3530 s. The budget (2 failures per 30 s) frees at 3510 s.
+    sim.run_for(3514.0 * S);
+    assert_eq!(sim.calls.len(), 3);
+    assert_eq!(
+        sim.core.status(sim.now).next_attempt_at,
+        Some(wall0 + 3530.0 * S)
+    );
+    sim.core.wake(sim.now, Wake::Recheck);
+    sim.run_for(S);
+    assert_eq!(sim.calls.len(), 4, "the wake resumed the renewal");
+    assert_eq!(sim.calls[3].0, wall0 + 3515.0 * S);
+    assert!(sim.core.usable(sim.now).is_some());
+}
+
+#[test]
+fn an_older_peer_token_replaces_ours_the_moment_ours_expires() {
+    let mut sim = Sim::started(
+        Config {
+            auto_refresh: false,
+            ..cfg()
+        },
+        3600.0,
+    );
+    let ours = sim.core.token(sim.now).unwrap().clone();
+    // Issued before ours, but for two hours.
+    let peer = peer_token(sim.now, ours.issued_at - S, ours.issued_at - S + 2.0 * H);
+    assert!(!sim.core.external(sim.now, peer.clone()), "ours is newer");
+    sim.advance(ours.expires_at - sim.now.wall);
+    assert!(sim.core.token(sim.now).is_none(), "ours just expired");
+    assert!(sim.core.external(sim.now, peer));
+    assert_eq!(
+        sim.core.token(sim.now).unwrap().expires_at,
+        ours.issued_at - S + 2.0 * H
+    );
+}

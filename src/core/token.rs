@@ -432,4 +432,116 @@ mod tests {
             assert_eq!(got, ok, "{p:?} for {id:?}");
         }
     }
+
+    #[test]
+    fn debug_is_a_fixed_redaction_and_masks_count_every_byte() {
+        let t =
+            parse_response(resp(s("abcdefgh"), s("Bearer"), Field::Num(60.0)), 0.0, 0.0).unwrap();
+        assert_eq!(format!("{:?}", t.access), "AccessToken([redacted])");
+        assert_eq!(t.access.secret(), "abcdefgh");
+        for (tok, masked) in [
+            ("ab".to_string(), "ab…(2)".to_string()),
+            ("a".repeat(10), "aaaaaa…(10)".to_string()),
+            ("b".repeat(MAX_TOKEN_LEN), "bbbbbb…(16384)".to_string()),
+        ] {
+            let t = parse_response(
+                resp(Field::Str(tok), s("Bearer"), Field::Num(60.0)),
+                0.0,
+                0.0,
+            )
+            .unwrap();
+            assert_eq!(t.access.masked(), masked);
+        }
+    }
+
+    #[test]
+    fn remaining_is_the_smaller_of_the_wall_and_monotonic_views() {
+        let t = Token {
+            access: AccessToken::new("x".into()),
+            issued_at: 1_000.0,
+            expires_at: 61_000.0,
+            expires_mono: 60_000.0,
+        };
+        assert_eq!(t.remaining(11_000.0, 10_000.0), 50_000.0);
+        // The wall clock ran ahead (the device slept): wall time decides.
+        assert_eq!(t.remaining(41_000.0, 10_000.0), 20_000.0);
+        // The wall clock was set back: monotonic time decides.
+        assert_eq!(t.remaining(1_000.0, 30_000.0), 30_000.0);
+        assert_eq!(t.lifetime(), 60_000.0);
+    }
+
+    #[test]
+    fn a_token_of_only_padding_is_no_b64token() {
+        for bad in ["=", "==", "=a="] {
+            assert!(!is_b64token(bad), "{bad}");
+            let e =
+                parse_response(resp(s(bad), s("Bearer"), Field::Num(60.0)), 0.0, 0.0).unwrap_err();
+            assert_eq!(e.detail, "access_token is not an RFC 6750 b64token");
+        }
+        assert!(is_b64token("a=") && is_b64token("a") && is_b64token("0~"));
+    }
+
+    #[test]
+    fn expires_in_errors_say_which_rule_failed() {
+        let detail = |e: Field| {
+            parse_response(resp(s("abc"), s("Bearer"), e), 0.0, 0.0)
+                .unwrap_err()
+                .detail
+        };
+        let range = "expires_in is not a positive number of seconds up to 30 days";
+        let short = "expires_in is under 2 seconds: not a usable token";
+        for e in [Field::Num(0.0), Field::Num(-0.0), s("0"), Field::Num(-5.0)] {
+            assert_eq!(detail(e.clone()), range, "{e:?}");
+        }
+        for e in [Field::Num(1e-9), Field::Num(1.5), s("1")] {
+            assert_eq!(detail(e.clone()), short, "{e:?}");
+        }
+        // Digit strings of up to 10 characters, leading zeros included.
+        let secs = |e: &str| {
+            parse_response(resp(s("abc"), s("Bearer"), s(e)), 0.0, 0.0)
+                .map(|t| t.lifetime() / 1000.0)
+                .ok()
+        };
+        assert_eq!(secs("0000000090"), Some(90.0));
+        assert_eq!(secs("2592000"), Some(MAX_EXPIRES_IN_SECS));
+        assert_eq!(secs("2592001"), None);
+        assert_eq!(secs("00000000090"), None);
+    }
+
+    #[test]
+    fn stored_entries_at_the_bounds_of_their_times() {
+        let wall = 1_000_000.0;
+        let max = MAX_EXPIRES_IN_SECS * 1000.0;
+        let entry = |issued: f64, expires: f64| StoredFields {
+            v: Field::Num(1.0),
+            p: Field::Missing,
+            access_token: s("tok"),
+            issued_at: Field::Num(issued),
+            expires_at: Field::Num(expires),
+        };
+        // A lifetime of zero is none; thirty days issued now is the most there is.
+        assert_eq!(parse_stored(entry(wall, wall), wall, 0.0, None), None);
+        let longest = parse_stored(entry(wall, wall + max), wall, 0.0, None).unwrap();
+        assert_eq!(longest.expires_mono, max);
+        assert_eq!(
+            parse_stored(entry(wall, wall + max + 1.0), wall, 0.0, None),
+            None
+        );
+        // Issued at the skew bound, ending thirty days after that: it would end more than
+        // thirty days from now.
+        let ahead = wall + MAX_FUTURE_ISSUE_MS;
+        assert_eq!(
+            parse_stored(entry(ahead, ahead + max), wall, 0.0, None),
+            None
+        );
+        // Infinite times are refused.
+        assert_eq!(
+            parse_stored(entry(wall, f64::INFINITY), wall, 0.0, None),
+            None
+        );
+        assert_eq!(
+            parse_stored(entry(f64::NEG_INFINITY, wall + 1.0), wall, 0.0, None),
+            None
+        );
+    }
 }
