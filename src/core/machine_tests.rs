@@ -1254,3 +1254,80 @@ fn an_older_peer_token_replaces_ours_the_moment_ours_expires() {
         ours.issued_at - S + 2.0 * H
     );
 }
+
+#[test]
+fn restore_takes_only_a_live_token_into_an_empty_lifecycle() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    let expired = peer_token(sim.now, sim.now.wall - H, sim.now.wall + S);
+    let live = peer_token(sim.now, sim.now.wall, sim.now.wall + H);
+    let later = peer_token(sim.now, sim.now.wall + S, sim.now.wall + 2.0 * H);
+    sim.advance(2.0 * S);
+    assert!(!sim.core.restore(sim.now, expired), "expired");
+    assert!(sim.core.token(sim.now).is_none());
+    assert!(sim.core.restore(sim.now, live));
+    assert!(
+        !sim.core.restore(sim.now, later),
+        "a token is there already"
+    );
+    assert_eq!(
+        sim.core.token(sim.now).unwrap().expires_at,
+        sim.now.wall - 2.0 * S + H
+    );
+    let mut fresh = Sim::new(cfg(), 3600.0);
+    fresh.core.destroy();
+    let t = peer_token(fresh.now, fresh.now.wall, fresh.now.wall + H);
+    assert!(!fresh.core.restore(fresh.now, t), "destroyed");
+}
+
+#[test]
+fn status_tells_when_renewal_is_due_and_when_a_retry_comes() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.run_for(10.0 * S);
+    let sent = sim.calls[0].0;
+    let st = sim.core.status(sim.now);
+    assert_eq!(st.renew_at, Some(sent + 3480.0 * S));
+    assert_eq!(st.expires_at, Some(sent + 3600.0 * S));
+    // The wall clock set back an hour: renewal still comes after 3480 s of real time,
+    // which the wall clock now reads an hour earlier.
+    sim.now.wall -= H;
+    let st = sim.core.status(sim.now);
+    assert_eq!(st.renew_at, Some(sent + 3480.0 * S - H));
+    // In a backoff wait, next_attempt_at is the retry the error announced.
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.latency = 0.0;
+    sim.script.push_back(Reply::Status {
+        status: 503,
+        retry_after: Some("5".into()),
+    });
+    sim.core.get(sim.now);
+    sim.run_for(S);
+    let st = sim.core.status(sim.now);
+    let announced = sim.errors()[0].1.retry_at;
+    assert_eq!(st.state, State::Backoff);
+    assert_eq!(st.next_attempt_at, announced);
+    assert!(announced.unwrap() >= sim.calls[0].0 + 5.0 * S);
+}
+
+#[test]
+fn an_answer_to_a_call_from_before_a_clear_is_not_adopted() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    let first = match sim.core.poll() {
+        Some(Output::CallBroker { id, .. }) => id,
+        o => panic!("{o:?}"),
+    };
+    assert!(sim.core.begin_send(first, sim.now));
+    sim.core.clear(sim.now, true);
+    sim.core.get(sim.now);
+    sim.drain(); // the new call goes out
+    assert_eq!(sim.calls.len(), 1);
+    sim.core.reply(first, sim.now, body("before-clear", 3600.0));
+    assert!(
+        sim.core.token(sim.now).is_none(),
+        "the old answer is ignored"
+    );
+    sim.run_for(S);
+    assert_eq!(sim.core.token(sim.now).unwrap().access.secret(), "tok1");
+}
