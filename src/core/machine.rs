@@ -2,7 +2,8 @@
 //! `now`, the shell drains [`Lifecycle::poll`] for work and asks
 //! [`Lifecycle::poll_timeout`] when to wake it next.
 
-use super::backoff::{parse_retry_after, RetryPolicy, Rng};
+use super::backoff::{parse_retry_after, Rng};
+pub use super::config::Config;
 use super::error::{ErrorCode, TokenError};
 use super::token::{
     parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token,
@@ -22,31 +23,6 @@ pub struct Now {
     pub wall: f64,
     /// Monotonic ms.
     pub mono: f64,
-}
-
-/// Behaviour chosen by the app (validated by the facade).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    /// The participant this manager's tokens belong to (an opaque id from the host's
-    /// session). Entries and messages of another participant are never adopted.
-    pub identity: Option<String>,
-    /// Renew this long before expiry (capped at half the token's lifetime).
-    pub renew_before_ms: f64,
-    /// Retry policy per renewal.
-    pub retry: RetryPolicy,
-    /// Renew proactively on timers, not only when `getToken()` is called.
-    pub auto_refresh: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            identity: None,
-            renew_before_ms: 120_000.0,
-            retry: RetryPolicy::default(),
-            auto_refresh: true,
-        }
-    }
 }
 
 /// Why a broker call is made; passed to a broker function as `reason`.
@@ -152,13 +128,6 @@ pub enum Access {
     Fail(TokenError),
 }
 
-/// Why the shell calls [`Lifecycle::wake`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
-    /// Something that may change the picture: visibility, network back, clock jump.
-    Recheck,
-}
-
 /// The coarse state shown by `status()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -242,8 +211,6 @@ pub struct Lifecycle {
     renewal: Option<Renewal>,
     /// After a renewal gave up: monotonic time of the next automatic attempt.
     resume_at: Option<f64>,
-    /// After 401/403: no automatic attempt until the app asks again.
-    halted: bool,
     /// Monotonic times of the last `max_attempts` failed broker calls, a ring whose next
     /// slot is `failed_at`: the budget that keeps any sequence of broker answers from
     /// making more than `max_attempts` failed calls per `max_delay_ms`.
@@ -272,7 +239,6 @@ impl Lifecycle {
             expired_sent: false,
             renewal: None,
             resume_at: None,
-            halted: false,
             failed: Vec::new(),
             failed_at: 0,
             next_id: 0,
@@ -343,7 +309,7 @@ impl Lifecycle {
         }
         let t = self.usable(now)?;
         let rem = t.remaining(now.wall, now.mono);
-        let busy = self.renewal.is_some() || self.resume_at.is_some() || self.halted;
+        let busy = self.renewal.is_some() || self.resume_at.is_some();
         let mut left = rem - super::floor(rem / 1000.0) * 1000.0; // next whole-second tick
         left = left.min(rem - min_valid(t));
         if !busy {
@@ -366,13 +332,13 @@ impl Lifecycle {
             // Inside the window: serve the still-valid token and renew in the
             // background, even without autoRefresh.
             let in_window = t.remaining(now.wall, now.mono) <= self.window(t);
-            if in_window && self.renewal.is_none() && self.resume_at.is_none() && !self.halted {
+            if in_window && self.renewal.is_none() && self.resume_at.is_none() {
                 self.start_automatic(now, Reason::Scheduled);
             }
             return Access::Ready;
         }
         if self.renewal.is_none() {
-            // The app asks: that lifts a give-up pause and a 401 halt.
+            // The app asks: that lifts a give-up pause.
             let reason = if self.token.is_some() {
                 Reason::Expired
             } else {
@@ -406,7 +372,7 @@ impl Lifecycle {
 
     /// The page became visible, came online, or its clock jumped: a paused renewal
     /// (after giving up) is due at once; everything else is re-checked.
-    pub fn wake(&mut self, now: Now, _why: Wake) {
+    pub fn wake(&mut self, now: Now) {
         if self.destroyed {
             return;
         }
@@ -492,7 +458,6 @@ impl Lifecycle {
             // The participant's session is over: drop the token everywhere
             // and stay quiet until the app asks again.
             self.renewal = None;
-            self.halted = true;
             self.token = None;
             self.last_error = Some(e.clone());
             self.out.push(Output::Persist);
@@ -583,7 +548,6 @@ impl Lifecycle {
         self.token = None;
         self.renewal = None;
         self.resume_at = None;
-        self.halted = false;
         self.last_error = None;
         self.out.push(Output::Abort);
         if local {
@@ -691,7 +655,6 @@ impl Lifecycle {
         self.generation += 1;
         self.expiring_sent = false;
         self.expired_sent = false;
-        self.halted = false;
         self.resume_at = None;
         self.last_error = None;
     }
@@ -699,7 +662,6 @@ impl Lifecycle {
     fn start(&mut self, reason: Reason, forced_at: Option<f64>) {
         self.next_id += 1;
         let id = self.next_id;
-        self.halted = false;
         self.resume_at = None;
         self.renewal = Some(Renewal {
             id,
@@ -750,12 +712,7 @@ impl Lifecycle {
             // The pause is over; the renewal below starts if the token is still due.
             self.resume_at = None;
         }
-        if self.cfg.auto_refresh
-            && due
-            && self.renewal.is_none()
-            && self.resume_at.is_none()
-            && !self.halted
-        {
+        if self.cfg.auto_refresh && due && self.renewal.is_none() && self.resume_at.is_none() {
             self.start_automatic(now, reason_for(expired));
         }
     }

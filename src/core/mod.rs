@@ -63,15 +63,17 @@ mod float_tests {
 }
 
 mod backoff;
+mod config;
 mod error;
 mod machine;
+mod tab;
 mod token;
 
 pub use backoff::{parse_retry_after, RetryPolicy, Rng};
+pub use config::{Config, Level, Storage};
 pub use error::{ErrorCode, TokenError};
-pub use machine::{
-    Access, Config, Event, Lifecycle, Now, Output, Reason, Reply, State, Status, Wake,
-};
+pub use machine::{Access, Event, Lifecycle, Now, Output, Reason, Reply, State, Status};
+pub use tab::{Action, Env, Incoming, Kind, Msg, Restored, Tab, MAX_SLEEP_MS};
 pub use token::{
     parse_response, parse_stored, AccessToken, Field, ResponseFields, StoredFields, Token,
     MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, STORE_VERSION,
