@@ -78,3 +78,6 @@ pub use token::{
     parse_response, parse_stored, AccessToken, Field, ResponseFields, StoredFields, Token,
     MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, STORE_VERSION,
 };
+
+#[cfg(test)]
+mod sim_tests;
