@@ -9,7 +9,7 @@
 //! `MDH_SIM_SEEDS=n` runs n seeds (default 10,000); `MDH_SIM_SEED=s` replays one seed
 //! (a failure prints it); `MDH_SIM_TRACE=1` prints the replayed seed's steps.
 
-use super::machine::CLEAR_GRACE_MS;
+use super::lifecycle::CLEAR_GRACE_MS;
 use super::*;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::format;
@@ -323,7 +323,7 @@ impl World {
     /// the floor.
     fn check_token(&self, i: usize, t: Token) {
         let now = self.clock();
-        let floor = super::machine::MIN_VALID_MS.min(t.lifetime() / 4.0);
+        let floor = super::lifecycle::MIN_VALID_MS.min(t.lifetime() / 4.0);
         let who = self.tabs[i].who;
         assert!(
             t.access.secret().starts_with(person(who)),
@@ -413,7 +413,7 @@ impl World {
             }
         }
         if let Some(d) = self.tabs[i].tab.poll_timeout(self.clock()) {
-            assert!(d >= 0.0 && d <= MAX_SLEEP_MS, "tab {i}: timer {d}");
+            assert!((0.0..=MAX_SLEEP_MS).contains(&d), "tab {i}: timer {d}");
             self.tabs[i].timer += 1;
             // Timers fire late: a busy machine, a background tab.
             let late = if self.sc.faulty && self.r.chance(0.1) {

@@ -15,7 +15,7 @@
 use super::backoff::Rng;
 use super::config::{Level, Storage};
 use super::error::TokenError;
-use super::machine::{Access, Config, Event, Lifecycle, Now, Output, Reason, Reply};
+use super::lifecycle::{Access, Config, Event, Lifecycle, Now, Output, Reason, Reply};
 use super::token::{Field, StoredFields, STORE_VERSION};
 
 use alloc::string::String;

@@ -830,5 +830,5 @@ fn classify(reply: Reply, sent: Now, now: Now) -> Result<Token, (TokenError, Opt
 }
 
 #[cfg(test)]
-#[path = "machine_tests.rs"]
+#[path = "lifecycle_tests.rs"]
 mod tests;
