@@ -796,3 +796,30 @@ fn five_tabs(seed: u64) {
         );
     }
 }
+
+#[test]
+fn a_stored_value_that_is_no_object_is_removed_and_a_newer_format_left_alone() {
+    let mut t = Tab::new(Config::default(), Env::default(), 1);
+    let now = Now {
+        wall: WALL0,
+        mono: 0.0,
+    };
+    assert_eq!(t.restore(None, now), Restored::Nothing);
+    assert_eq!(
+        t.restore(Some(StoredFields::CORRUPT), now),
+        Restored::Remove
+    );
+    let mut newer = StoredFields::CORRUPT;
+    newer.v = Field::Num(STORE_VERSION + 1.0);
+    assert_eq!(t.restore(Some(newer), now), Restored::Newer);
+    let mut t = Tab::new(Config::default(), Env::default(), 1);
+    let f = StoredFields {
+        p: Field::Missing,
+        v: Field::Num(STORE_VERSION),
+        access_token: Field::Str("ok".into()),
+        issued_at: Field::Num(WALL0 - 1000.0),
+        expires_at: Field::Num(WALL0 + 3_600_000.0),
+    };
+    assert_eq!(t.restore(Some(f), now), Restored::Adopted);
+    assert!(t.life().usable(now).is_some());
+}

@@ -226,7 +226,8 @@ impl Tab {
         (!self.out.is_empty()).then(|| self.out.remove(0))
     }
 
-    /// Adopts the stored entry, if it is a usable one of ours, at start-up.
+    /// Adopts the stored entry, if it is a usable one of ours, at start-up. `None`: no
+    /// entry; a value that is not an object is [`StoredFields::CORRUPT`].
     pub fn restore(&mut self, fields: Option<StoredFields>, now: Now) -> Restored {
         let Some(f) = fields else {
             return Restored::Nothing;
