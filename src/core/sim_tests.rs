@@ -55,8 +55,12 @@ struct Scenario {
     two_people: bool,
     /// Faults: drops, kills, a failing or slow broker, very late timers.
     faulty: bool,
-    /// Without Web Locks (an old browser): best effort only.
+    /// Without Web Locks (an old browser), or with locks the browser refuses (an
+    /// opaque-origin sandboxed frame), or without `navigator.locks.query()` to list
+    /// the peers: best effort only.
     no_locks: bool,
+    refused: bool,
+    unlisted: bool,
     duration: f64,
 }
 
@@ -64,7 +68,7 @@ impl Scenario {
     /// No faults, Web Locks, one participant: the exact invariants hold. (Two
     /// participants evict each other's tabs by design: a `Hello` clears.)
     fn strict(&self) -> bool {
-        !self.faulty && !self.no_locks && !self.two_people
+        !self.faulty && !self.no_locks && !self.two_people && !self.refused && !self.unlisted
     }
 
     fn pick(r: &mut R) -> Scenario {
@@ -90,6 +94,8 @@ impl Scenario {
             two_people: r.chance(0.15),
             faulty: r.chance(0.5),
             no_locks: r.chance(0.1),
+            refused: r.chance(0.05),
+            unlisted: r.chance(0.05),
             duration: r.range(30.0, 120.0) * S,
         }
     }
@@ -100,7 +106,10 @@ enum Ev {
     Timer(usize, u64),
     Deliver(usize, Incoming),
     Grant(usize, u64),
-    Peers(usize, u64, Vec<String>),
+    Peers(usize, u64, Option<Vec<String>>),
+    Refused(usize, u64),
+    /// The device's wall clock moves by this much (sleep, a user setting it).
+    Jump(f64),
     Reply(usize, u64, Reply),
     Get(usize),
     Refresh(usize),
@@ -161,13 +170,15 @@ struct World {
     local: Option<StoredFields>,
     issued: u64,
     calls: Vec<(f64, usize, Reason)>,
-    /// The latest successful renewal per participant: (time, issued_at).
+    /// The latest successful renewal per participant: (wall time, issued_at).
+    /// (Strict runs, which check them, have no clock jumps.)
     renewed: [Option<(f64, f64)>; 2],
-    /// The latest clear per participant.
+    /// The wall time of the latest clear per participant.
     cleared: [Option<f64>; 2],
     trace: bool,
     steps: u64,
     killed_in_flight: u64,
+    wall_offset: f64,
 }
 
 fn person(who: usize) -> &'static str {
@@ -206,6 +217,7 @@ impl World {
             trace: false,
             steps: 0,
             killed_in_flight: 0,
+            wall_offset: 0.0,
         };
         for _ in 0..w.sc.tabs {
             let at = w.r.range(0.0, 300.0);
@@ -220,6 +232,10 @@ impl World {
             let tab = w.r.below(w.sc.tabs + 2);
             let ev = match k {
                 0 if w.sc.faulty => Ev::Kill(tab),
+                8 if w.sc.faulty => {
+                    let d = w.r.range(1.0, 7200.0) * S;
+                    Ev::Jump(if w.r.chance(0.5) { d } else { -d })
+                }
                 1 if w.sc.faulty => Ev::Open,
                 2 => Ev::Clear(tab),
                 3 if w.sc.faulty => Ev::Refresh(tab),
@@ -238,7 +254,7 @@ impl World {
 
     fn clock(&self) -> Now {
         Now {
-            wall: WALL0 + self.now,
+            wall: WALL0 + self.now + self.wall_offset,
             mono: self.now,
         }
     }
@@ -281,7 +297,7 @@ impl World {
             tab: Tab::new(cfg, env, seed),
             who,
             alive: true,
-            opened: self.now,
+            opened: self.clock().wall,
             timer: 0,
             held: None,
             out: Vec::new(),
@@ -345,6 +361,10 @@ impl World {
             }
             let now = self.clock();
             match a {
+                Action::Lock(id) if self.sc.refused => {
+                    let d = self.r.range(0.0, 5.0);
+                    self.at(self.now + d, Ev::Refused(i, id));
+                }
                 Action::Lock(id) => {
                     let who = self.tabs[i].who;
                     self.queue[who].push_back((i, id));
@@ -364,6 +384,7 @@ impl World {
                         .filter(|&j| j != i && self.live(j) && self.tabs[j].who == who)
                         .map(|j| j.to_string())
                         .collect();
+                    let ids = (!self.sc.unlisted).then_some(ids);
                     let d = self.r.range(0.0, 30.0);
                     self.at(self.now + d, Ev::Peers(i, id, ids));
                 }
@@ -571,7 +592,7 @@ impl World {
     /// it late counts): other tabs may refuse it.
     fn tainted(&self, who: usize, t: &Token) -> bool {
         let heard = 400.0; // the longest healthy delivery
-        self.cleared[who].is_some_and(|c| t.issued_at <= WALL0 + c + heard + CLEAR_GRACE_MS)
+        self.cleared[who].is_some_and(|c| t.issued_at <= c + heard + CLEAR_GRACE_MS)
     }
 
     fn kill(&mut self, i: usize) {
@@ -610,9 +631,14 @@ impl World {
             | Ev::Refresh(i)
             | Ev::Clear(i)
             | Ev::Wake(i)
+            | Ev::Refused(i, _)
             | Ev::Kill(i) => *i,
             Ev::Open => {
                 self.open();
+                return true;
+            }
+            Ev::Jump(d) => {
+                self.wall_offset += d;
                 return true;
             }
         };
@@ -629,14 +655,15 @@ impl World {
             }
             Ev::Deliver(_, m) => self.tabs[i].tab.message(m, now),
             Ev::Grant(_, id) => self.tabs[i].tab.lock_granted(id, now),
-            Ev::Peers(_, id, ids) => self.tabs[i].tab.peers(id, Some(ids), now),
+            Ev::Peers(_, id, ids) => self.tabs[i].tab.peers(id, ids, now),
+            Ev::Refused(_, id) => self.tabs[i].tab.lock_refused(id, now),
             Ev::Reply(_, id, reply) => {
                 let before = self.tabs[i].tab.life().token(now).map(|t| t.issued_at);
                 self.tabs[i].out.retain(|o| o.0 != id);
                 self.tabs[i].tab.reply(id, now, reply);
                 let after = self.tabs[i].tab.life().token(now).map(|t| t.issued_at);
                 if let Some(at) = after.filter(|a| Some(*a) != before) {
-                    self.renewed[who] = Some((self.now, at));
+                    self.renewed[who] = Some((now.wall, at));
                 }
             }
             Ev::Get(_) => {
@@ -649,14 +676,14 @@ impl World {
             }
             Ev::Clear(_) => {
                 self.tabs[i].tab.clear(now);
-                self.cleared[who] = Some(self.now);
+                self.cleared[who] = Some(now.wall);
             }
             Ev::Wake(_) => self.tabs[i].tab.wake(now),
             Ev::Kill(_) => {
                 self.kill(i);
                 return true;
             }
-            Ev::Open => unreachable!(),
+            Ev::Open | Ev::Jump(_) => unreachable!(),
         }
         self.perform(i);
         true
@@ -687,7 +714,7 @@ impl World {
             let bound = 2.0 * S;
             if let Some((at, issued)) = self.renewed[t.who] {
                 let cleared = self.cleared[t.who].is_some_and(|c| c >= at - bound - CLEAR_GRACE_MS);
-                if self.now > at + bound && t.opened < at && !cleared {
+                if now.wall > at + bound && t.opened < at && !cleared {
                     let has = t.tab.life().token(now).map(|k| k.issued_at);
                     assert!(
                         has.is_some_and(|h| h >= issued),
@@ -697,12 +724,8 @@ impl World {
             }
             // And a clear reaches every live tab of its participant.
             if let Some(c) = self.cleared[t.who] {
-                if self.now > c + bound && t.opened < c {
-                    let stale = t
-                        .tab
-                        .life()
-                        .token(now)
-                        .is_some_and(|k| k.issued_at <= WALL0 + c);
+                if now.wall > c + bound && t.opened < c {
+                    let stale = t.tab.life().token(now).is_some_and(|k| k.issued_at <= c);
                     assert!(!stale, "tab {i} kept a token cleared at {c}");
                 }
             }
@@ -774,6 +797,8 @@ fn five_tabs(seed: u64) {
             two_people: false,
             faulty: false,
             no_locks: false,
+            refused: false,
+            unlisted: false,
             duration: 0.0,
         };
         // Only the five tabs, opened together; nobody calls getToken() again.
