@@ -617,3 +617,7 @@ impl Tab {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tab_tests.rs"]
+mod tests;
