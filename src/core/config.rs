@@ -90,3 +90,52 @@ impl Default for Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_strings_are_the_documented_ones() {
+        // README.md's option table: `storage` and `logLevel`.
+        for (s, name) in [
+            (Storage::Memory, "memory"),
+            (Storage::Session, "session"),
+            (Storage::Local, "local"),
+        ] {
+            assert_eq!(s.as_str(), name);
+        }
+        for (name, level) in [
+            ("silent", Level::Silent),
+            ("error", Level::Error),
+            ("warn", Level::Warn),
+            ("info", Level::Info),
+            ("debug", Level::Debug),
+        ] {
+            assert_eq!(Level::parse(name), Some(level));
+        }
+        for bad in ["", "Warn", "WARN", "warning", "verbose", " warn", "0"] {
+            assert_eq!(Level::parse(bad), None, "{bad:?}");
+        }
+        assert!(Level::Silent < Level::Error && Level::Info < Level::Debug);
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        // README.md's option table.
+        let c = Config::default();
+        assert_eq!(c.identity, None);
+        assert_eq!(c.renew_before_ms, 120_000.0);
+        assert_eq!(
+            c.retry,
+            RetryPolicy {
+                max_attempts: 5,
+                base_delay_ms: 500.0,
+                max_delay_ms: 30_000.0
+            }
+        );
+        assert!(c.auto_refresh && c.cross_tab);
+        assert_eq!(c.timeout_ms, 10_000.0);
+        assert_eq!((c.storage, c.log_level), (Storage::Memory, Level::Warn));
+    }
+}
