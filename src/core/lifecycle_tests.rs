@@ -1369,3 +1369,79 @@ fn an_answer_to_a_call_from_before_a_clear_is_not_adopted() {
     sim.run_for(S);
     assert_eq!(sim.core.token(sim.now).unwrap().access.secret(), "tok1");
 }
+
+#[test]
+fn a_peer_token_already_due_does_not_end_a_queued_renewal() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    assert_eq!(sim.core.get(sim.now), Access::Wait);
+    let id = match sim.core.poll() {
+        Some(Output::CallBroker { id, .. }) => id,
+        o => panic!("{o:?}"),
+    };
+    // A one-hour token with exactly its 120 s window left: due for renewal already.
+    let due = peer_token(sim.now, sim.now.wall - 3480.0 * S, sim.now.wall + 120.0 * S);
+    assert!(sim.core.external(sim.now, due));
+    assert!(sim.core.pending(id), "the renewal goes on");
+    assert!(sim.core.begin_send(id, sim.now));
+}
+
+#[test]
+fn a_peer_token_does_not_cut_short_a_request_already_sent() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    sim.core.get(sim.now);
+    let id = match sim.core.poll() {
+        Some(Output::CallBroker { id, .. }) => id,
+        o => panic!("{o:?}"),
+    };
+    assert!(sim.core.begin_send(id, sim.now));
+    let fresh = peer_token(sim.now, sim.now.wall, sim.now.wall + H);
+    assert!(sim.core.external(sim.now, fresh));
+    assert_eq!(sim.core.status(sim.now).state, State::Renewing);
+    sim.advance(50.0);
+    sim.core.reply(id, sim.now, body("from-broker", 3600.0));
+    assert_eq!(
+        sim.core.token(sim.now).unwrap().access.secret(),
+        "from-broker",
+        "the broker's answer, newer, is adopted"
+    );
+}
+
+#[test]
+fn a_token_that_expires_in_a_give_up_pause_shows_backoff() {
+    // 20 s token: renewal due at 10 s, fails once (max_attempts 1), pause until 40 s.
+    let one = Config {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        ..cfg()
+    };
+    let mut sim = Sim::new(one, 20.0);
+    sim.latency = 0.0;
+    sim.core.get(sim.now);
+    sim.run_for(0.0);
+    sim.script.push_back(Reply::Network);
+    sim.run_for(25.0 * S);
+    assert_eq!(sim.calls.len(), 2);
+    assert!(sim.core.token(sim.now).is_none(), "expired at 20 s");
+    let st = sim.core.status(sim.now);
+    assert_eq!(st.state, State::Backoff);
+    assert!(st.next_attempt_at.is_some());
+}
+
+#[test]
+fn a_renewal_started_with_exactly_the_floor_left_is_scheduled_not_expired() {
+    let mut sim = Sim::new(cfg(), 3600.0);
+    // One hour, 10 s (the floor) left: still usable, so not yet "expired".
+    let t = peer_token(sim.now, sim.now.wall - 3590.0 * S, sim.now.wall + 10.0 * S);
+    assert!(sim.core.restore(sim.now, t));
+    assert!(sim.core.usable(sim.now).is_some());
+    let reason = loop {
+        match sim.core.poll() {
+            Some(Output::CallBroker { reason, .. }) => break reason,
+            Some(_) => {}
+            None => panic!("no renewal started"),
+        }
+    };
+    assert_eq!(reason, Reason::Scheduled);
+}
