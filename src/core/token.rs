@@ -482,6 +482,15 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_access_token_is_called_empty() {
+        let e = parse_response(resp(s(""), s("Bearer"), Field::Num(60.0)), 0.0, 0.0).unwrap_err();
+        assert_eq!(e.detail, "access_token is empty");
+        let e = parse_response(resp(Field::Other, s("Bearer"), Field::Num(60.0)), 0.0, 0.0)
+            .unwrap_err();
+        assert_eq!(e.detail, "access_token is missing or not a string");
+    }
+
+    #[test]
     fn a_token_of_only_padding_is_no_b64token() {
         for bad in ["=", "==", "=a="] {
             assert!(!is_b64token(bad), "{bad}");
