@@ -93,7 +93,8 @@ test("attachSdk: MyDataHelps.js's own pre-token request, delivered after the fir
     sdk.getParticipantInfo().then((p) => (early = "resolved " + p.participantID), (e) => (early = "rejected " + e));
     // Same task: the SDK's request is posted, not yet delivered; peek() has a token, so
     // attachSdk pushes it now.
-    await window.tm.attachSdk(sdk).ready;
+    const detach = window.tm.attachSdk(sdk);
+    await detach.ready;
     // Messages a window posts to itself arrive in order: after this one, the SDK's has.
     await new Promise((resolve) => {
       const seen = (e) => {
@@ -106,9 +107,11 @@ test("attachSdk: MyDataHelps.js's own pre-token request, delivered after the fir
     });
     const kept = sdk.token?.access_token === window.tm.peek()?.access_token;
     const later = await sdk.getParticipantInfo().then((p) => p.participantID, (e) => "rejected " + e);
-    return { kept, later, early, unhandled: window.__unhandled.slice() };
+    detach();
+    const restored = !Object.prototype.hasOwnProperty.call(sdk, "setActionResult");
+    return { kept, later, early, restored, unhandled: window.__unhandled.slice() };
   }, SDK);
-  assert.deepEqual(r, { kept: true, later: "p-1", early: "pending", unhandled: [] });
+  assert.deepEqual(r, { kept: true, later: "p-1", early: "pending", restored: true, unhandled: [] });
 });
 
 test("attachSdk rejects things that are not the SDK, and detach stops the pushes", { skip }, async () => {
