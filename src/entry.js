@@ -78,6 +78,18 @@ function load() {
   );
 }
 
+// Importing starts fetching and compiling the wasm (in a page or a worker; never on a
+// server), so that createTokenManager() finds it under way instead of adding a round
+// trip. A failure here is not final: load() forgets it, and the first
+// createTokenManager() tries again and reports it.
+if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
+  try {
+    (ready = load()).catch(() => {});
+  } catch {
+    ready = undefined; // no fetch here (a test DOM): createTokenManager() reports it
+  }
+}
+
 /** @type {import("../index").createTokenManager} */
 export async function createTokenManager(options) {
   // A page or a worker (a server-side render has neither): importing is side-effect
