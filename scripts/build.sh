@@ -16,10 +16,13 @@ for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap
 # without the feature here; scripts/no-reference-types.mjs clears the "+reference-types"
 # that the precompiled core/alloc leave in the linked wasm, which wasm-bindgen reads.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types"
+# The toolchain's rust-lld, through scripts/wasm-link.sh: it drops js-sys's JSPI export.
+MDH_RUST_LLD="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/rust-lld"
+export MDH_RUST_LLD CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
 cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs scripts/no-reference-types.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
