@@ -19,7 +19,11 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-
 # The toolchain's rust-lld, through scripts/wasm-link.sh: it drops js-sys's JSPI export.
 MDH_RUST_LLD="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/rust-lld"
 export MDH_RUST_LLD CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
-cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
+# `--crate-type cdylib`: Cargo.toml's crate-type also lists rlib (the tests link the
+# crate), and cargo drops the release profile's `lto` for a build that emits an rlib,
+# so a plain `cargo build` linked js-sys, web-sys and wasm-bindgen un-LTO'd (cargo#9672,
+# rust#51009): LTO here is 3.4 kB of gzip less.
+cargo rustc --release --target wasm32-unknown-unknown --lib --no-default-features --crate-type cdylib
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
 stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
