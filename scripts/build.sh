@@ -34,6 +34,8 @@ fi
 rm -rf pkg
 mvp=target/wasm32-unknown-unknown/release/mdh_token.no-reference-types.wasm
 node scripts/no-reference-types.mjs "$src" "$mvp"
+# Panic messages and locations: nothing here reads them (see the script), so blanked.
+node scripts/strip-panic-data.mjs "$mvp" "$mvp"
 # index.js always passes the wasm URL, so the glue needs no default path of its own.
 wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
   --omit-default-module-path --remove-producers-section "$mvp"

@@ -27,7 +27,8 @@ static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 /// Without libstd a panic comes here: stop every manager (a clear `internal` error, not
-/// a hang), then trap as `panic = "abort"` would.
+/// a hang), then trap as `panic = "abort"` would. It must not read the `PanicInfo`: the
+/// build blanks the messages and locations it points at (scripts/strip-panic-data.mjs).
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo) -> ! {
