@@ -17,8 +17,7 @@ for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap
 # that the precompiled core/alloc leave in the linked wasm, which wasm-bindgen reads.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types"
 # The toolchain's rust-lld, through scripts/wasm-link.sh: it drops js-sys's JSPI export.
-MDH_RUST_LLD="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/rust-lld"
-export MDH_RUST_LLD CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
 # `--crate-type cdylib`: Cargo.toml's crate-type also lists rlib (the tests link the
 # crate), and cargo drops the release profile's `lto` for a build that emits an rlib,
 # so a plain `cargo build` linked js-sys, web-sys and wasm-bindgen un-LTO'd (cargo#9672,

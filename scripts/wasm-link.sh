@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The linker of the shipped wasm (scripts/build.sh names it; MDH_RUST_LLD is the
-# toolchain's rust-lld): rust-lld with the same arguments, less one export.
+# The linker of the shipped wasm (scripts/build.sh names it): the toolchain's rust-lld
+# (rustc puts its directory first on the linker's PATH) with the same arguments, less
+# one export.
 #
 # js-sys 0.3.107 defines `#[no_mangle] extern "C-unwind" fn __wbg_jspi_task_poll` (the
 # trampoline of its JSPI tasks, src/futures/jspi.rs), and a cdylib exports every
@@ -21,4 +22,4 @@ while [ $# -gt 0 ]; do
 done
 # rustc passes `-flavor wasm` first when it calls rust-lld itself; keep it so.
 if [ "${args[0]:-}" != -flavor ]; then args=(-flavor wasm "${args[@]}"); fi
-exec "${MDH_RUST_LLD:?scripts/build.sh sets MDH_RUST_LLD}" "${args[@]}"
+exec rust-lld "${args[@]}"
