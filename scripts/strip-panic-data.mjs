@@ -16,8 +16,8 @@
 //   column }, whose pointer names a NUL-terminated path ending in ".rs" of that length
 //   (Location's layout since Rust 1.83); and those paths.
 // - The messages below, exactly as core and alloc spell them (a list for this
-//   toolchain: a text it does not find is simply left alone), with the rest of the
-//   format template they are a piece of (its length bytes and argument marks).
+//   toolchain: a text it does not find is simply left alone), and the format templates
+//   made of them (their length bytes, argument marks and shorter pieces).
 // The wasm-bindgen messages that are thrown to JS ("closure invoked recursively…") are
 // not panics and stay.
 //
@@ -25,11 +25,9 @@
 import fs from "node:fs";
 
 const MESSAGES = [
-  "slice index starts at ", " but ends at ",
-  "index out of bounds: the len is ", " but the index is ",
-  "range start index ", "range end index ", " out of range for slice of length ",
-  "memory allocation of ", " bytes failed",
-  "removal index (is ", ") should be < len (is ",
+  "slice index starts at ", "index out of bounds: the len is ",
+  "range start index ", "range end index ",
+  "memory allocation of ", "removal index (is ", ") should be < len (is ",
   "insertion index (is ", "swap_remove index (is ",
   "Tried to shrink to a larger capacity", "capacity overflow",
   "attempt to calculate the remainder with a divisor of zero",
@@ -38,6 +36,9 @@ const MESSAGES = [
   "called `Option::unwrap()` on a `None` value",
   "called `Result::unwrap()` on an `Err` value",
 ];
+// Short pieces, blanked only inside a template made of listed pieces.
+const PIECES = new Set([...MESSAGES, " but ends at ", " but the index is ",
+  " out of range for slice of length ", " bytes failed", ")"]);
 
 const [input, output] = process.argv.slice(2);
 const bytes = Buffer.from(fs.readFileSync(input));
@@ -116,20 +117,24 @@ for (const [addr, off, len] of segments) {
     for (let i = seg.indexOf(text); i >= 0; i = seg.indexOf(text, i + 1)) {
       for (let k = 0; k < text.length; k++) blank.add(off + i + k);
       messages++;
-      // A piece of a format template (core's `fmt::Arguments` encoding: a length byte
-      // then the text, 0xC0 for an argument, 0 at the end): the rest of the template.
-      if (i > 0 && seg[i - 1] === text.length) {
-        let j = i - 1;
-        for (;;) {
-          const b = seg[j];
-          if (b === 0) break;
-          else if (b === 0xc0) j += 1;
-          else if (b < 0x80) j += 1 + b;
-          else { j = -1; break; } // another encoding: leave it
-          if (j >= seg.length) { j = -1; break; }
+      // The first piece of a format template (core's `fmt::Arguments` encoding: a
+      // length byte then the text, 0xC0 for an argument, 0 at the end): the whole
+      // template, when every text in it is a listed piece and it has an argument.
+      if (i === 0 || seg[i - 1] !== text.length) continue;
+      let j = i - 1, args = 0, ok = true;
+      while (ok && j < seg.length && seg[j] !== 0) {
+        const b = seg[j];
+        if (b === 0xc0) {
+          args++;
+          j++;
+        } else if (b < 0x80 && j + 1 + b <= seg.length) {
+          ok = PIECES.has(seg.toString("latin1", j + 1, j + 1 + b));
+          j += 1 + b;
+        } else {
+          ok = false; // another encoding, or not a template: leave it
         }
-        if (j > 0) for (let k = i - 1; k < j; k++) blank.add(off + k);
       }
+      if (ok && args > 0 && j < seg.length) for (let k = i - 1; k < j; k++) blank.add(off + k);
     }
   }
 }

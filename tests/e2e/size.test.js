@@ -3,7 +3,9 @@
 // issue. A size is deterministic, so it is tested; timings stay in `npm run bench`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { shippedSize } from "../../bench/size.js";
 import { ROOT, packageBuilt } from "./harness.js";
@@ -36,4 +38,48 @@ test("the shipped wasm carries no panic locations, source paths or core panic me
   }
   assert.ok(wasm.includes("closure invoked recursively or after being dropped"), "wasm-bindgen's thrown messages stay");
   assert.ok(wasm.includes("internal error (a bug in mdh-token); this manager stopped"), "our own messages stay");
+});
+
+// The blanking itself, on a made-up wasm: Locations, their paths and core's templates
+// go; live bytes that merely look like them stay.
+test("strip-panic-data blanks locations, their paths and core's panic templates, and nothing else", () => {
+  const enc = (s) => Buffer.from(s, "latin1");
+  const u32 = (...xs) => Buffer.concat(xs.map((x) => { const b = Buffer.alloc(4); b.writeUInt32LE(x); return b; }));
+  const base = 1024;
+  const parts = [
+    ["live", enc("keep: capacity, but ends at here\0\0\0\0")],
+    ["template", enc("\x16slice index starts at \xc0\x0d but ends at \xc0\0")],
+    ["live", enc("\x11")], // a live byte equal to the length of the next text
+    ["message", enc("capacity overflow")],
+    ["live", enc("\0\0\0\0\0\0")],
+  ];
+  let data = Buffer.concat(parts.map(([, b]) => b));
+  data = Buffer.concat([data, Buffer.alloc((4 - (data.length % 4)) % 4)]);
+  const pathAt = base + data.length;
+  data = Buffer.concat([data, enc("src/x.rs\0\0\0\0"), enc("notrs\0\0\0")]);
+  const notRs = pathAt + 12;
+  const locationAt = data.length;
+  data = Buffer.concat([data, u32(pathAt, 8, 12, 5), u32(notRs, 5, 1, 1)]);
+  const leb = (n) => { const out = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n); return out; };
+  const sleb = (n) => { const out = []; for (;;) { const b = n & 0x7f; n >>= 7; if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) { out.push(b); return out; } out.push(b | 0x80); } };
+  const segment = [1, 0, 0x41, ...sleb(base), 0x0b, ...leb(data.length), ...data];
+  const wasm = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 11, ...leb(segment.length), ...segment]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdh-strip-"));
+  try {
+    fs.writeFileSync(path.join(dir, "in.wasm"), wasm);
+    execFileSync(process.execPath, [path.join(ROOT, "scripts/strip-panic-data.mjs"), path.join(dir, "in.wasm"), path.join(dir, "out.wasm")]);
+    const out = fs.readFileSync(path.join(dir, "out.wasm"));
+    new WebAssembly.Module(out); // still a valid module
+    const got = out.subarray(out.length - data.length);
+    const text = got.toString("latin1");
+    assert.ok(text.startsWith("keep: capacity, but ends at here"), "live text");
+    assert.ok(!text.includes("slice index") && !text.includes("but ends at \xc0"), "the template");
+    assert.ok(!text.includes("capacity overflow"), "the message");
+    assert.equal(got[text.indexOf("\x11")], 0x11, "the live byte before it");
+    assert.ok(!text.includes("src/x.rs") && text.includes("notrs"), "only the path a Location names");
+    assert.deepEqual([...got.subarray(locationAt, locationAt + 16)], Array(16).fill(0), "the Location");
+    assert.deepEqual([...got.subarray(locationAt + 16, locationAt + 32)], [...u32(notRs, 5, 1, 1)], "a look-alike that names no .rs path");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
