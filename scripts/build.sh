@@ -19,7 +19,7 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-
 cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs scripts/no-reference-types.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs scripts/no-reference-types.mjs $(find src -name '*.js' | sort); ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
@@ -43,6 +43,10 @@ node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --co
 # Short import and export names in the wasm and the glue: wasm-bindgen's are hashed
 # (`__wbg_fetch_cfb8829dbac84a02`) and compress badly. Emscripten does the same.
 node scripts/minify-names.mjs node_modules/.bin/wasm-opt pkg "${features[@]}"
+# The glue imports our JS modules (src/**/*.js) from copies in pkg/snippets/: point
+# those at src/ itself, so that a module the entry imports too (src/js/errors.js) is
+# bundled once.
+for d in pkg/snippets/*/; do rm -rf "${d}src" && ln -s ../../../src "${d}src"; done
 # One JS file: the entry (src/entry.js) with the glue and its snippets (src/web/*.js)
 # bundled in, minified: whitespace, comments and local names only (no eval, nothing a
 # CSP would refuse). Each file a browser loads costs a request and its own gzip.

@@ -2,43 +2,24 @@
 //! Storage that throws (sandboxed frames, Safari private mode, quota) degrades to
 //! memory with one warning.
 
-/// The storage the app asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreKind {
-    /// The token lives only in this page.
-    Memory,
-    /// `sessionStorage`: survives reloads of this tab.
-    Session,
-    /// `localStorage`: shared by the origin's tabs, survives restarts.
-    Local,
-}
-
-impl StoreKind {
-    /// The option string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StoreKind::Memory => "memory",
-            StoreKind::Session => "session",
-            StoreKind::Local => "local",
-        }
-    }
-}
+use crate::core::Storage;
+use wasm_bindgen::JsValue;
 
 /// A Web Storage area, or none (memory).
 pub struct Store {
-    kind: StoreKind,
+    kind: Storage,
     area: Option<web_sys::Storage>,
 }
 
-/// What went wrong with storage, for the one warning.
+/// Storage threw (the one warning says so).
 pub struct StoreFailed;
 
 impl Store {
     /// Opens the area for `kind`; `Err` when the browser refuses it.
-    pub fn open(kind: StoreKind) -> Result<Store, StoreFailed> {
+    pub fn open(kind: Storage) -> Result<Store, StoreFailed> {
         let area = match kind {
-            StoreKind::Memory => None,
-            _ => Some(super::js::storage(kind == StoreKind::Local).map_err(|_| StoreFailed)?),
+            Storage::Memory => None,
+            _ => Some(super::bindings::storage(kind == Storage::Local).map_err(|_| StoreFailed)?),
         };
         Ok(Store { kind, area })
     }
@@ -46,22 +27,22 @@ impl Store {
     /// Memory only.
     pub fn memory() -> Store {
         Store {
-            kind: StoreKind::Memory,
+            kind: Storage::Memory,
             area: None,
         }
     }
 
     /// The storage in use.
-    pub fn kind(&self) -> StoreKind {
+    pub fn kind(&self) -> Storage {
         self.kind
     }
 
     /// Reads the entry, parsed on the JS side (its text never enters wasm memory):
     /// `undefined` when absent (or memory), `null` when corrupt, else the value.
-    pub fn read(&self, key: &str) -> Result<wasm_bindgen::JsValue, StoreFailed> {
+    pub fn read(&self, key: &str) -> Result<JsValue, StoreFailed> {
         match &self.area {
-            None => Ok(wasm_bindgen::JsValue::UNDEFINED),
-            Some(a) => super::js::load(a, key).map_err(|_| StoreFailed),
+            None => Ok(JsValue::UNDEFINED),
+            Some(a) => super::bindings::load(a, key).map_err(|_| StoreFailed),
         }
     }
 

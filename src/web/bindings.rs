@@ -1,9 +1,10 @@
 //! Bindings we declare ourselves. Like gloo, we bind `setTimeout`, `fetch` and
 //! `performance` on the global object rather than on `Window`, so the shell also runs
 //! in workers; Web Locks sit behind `web_sys_unstable_apis`, so a few lines of JS
-//! glue are cheaper than that feature set.
+//! glue are cheaper than that feature set. Callbacks go to a manager's mailbox
+//! (`mailbox.rs`) as `mailbox(kind, id, value)`.
 
-use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
+use crate::core::Now;
 use alloc::string::String;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -73,7 +74,6 @@ export function deferred() {
 // Every callback into the wasm goes to one function per manager, mailbox(kind, id, value),
 // so the wasm holds one closure instead of one per timer, listener and promise.
 export function after(ms, mailbox, kind, id) { return setTimeout(() => mailbox(kind, id), ms); }
-export function soon(mailbox, kind, id) { queueMicrotask(() => mailbox(kind, id)); }
 // Settles into mailbox(kind, id, value), or mailbox(kind + 1, id, reason).
 export function pipe(p, mailbox, kind, id) {
   Promise.resolve(p).then((v) => mailbox(kind, id, v), (e) => mailbox(kind + 1, id, e)).catch(() => {});
@@ -169,7 +169,6 @@ extern "C" {
     pub fn freeze(o: &Object) -> Object;
     pub fn deferred() -> js_sys::Array;
     pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
-    pub fn soon(mailbox: &Function, kind: u32, id: f64);
     pub fn pipe(p: &Promise, mailbox: &Function, kind: u32, id: f64);
     pub fn unsubscriber(mailbox: &Function, kind: u32, id: f64) -> Function;
     pub fn wakeups(mailbox: &Function, kind: u32) -> Function;
@@ -193,6 +192,13 @@ extern "C" {
         reason: &str,
         participant: Option<String>,
     ) -> Promise;
+}
+
+// The one TokenError constructor, shared with options.js, the entry and mdh-token/react.
+#[wasm_bindgen(module = "/src/js/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = tokenError)]
+    pub fn token_error(code: &str, detail: &str, status: u16, retry_at: Option<f64>) -> JsValue;
 }
 
 // The integrations (attachSdk, serveFrames, fetch, devtools): JS over the public API.
@@ -233,58 +239,6 @@ pub fn get(obj: &JsValue, key: &str) -> JsValue {
 /// Sets `obj[key] = val` on an object we created (cannot throw).
 pub fn set(obj: &Object, key: &str, val: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), val);
-}
-
-fn field(v: JsValue) -> Field {
-    if let Some(s) = v.as_string() {
-        Field::Str(s)
-    } else if let Some(n) = v.as_f64() {
-        Field::Num(n)
-    } else if v.is_undefined() {
-        Field::Missing
-    } else {
-        Field::Other
-    }
-}
-
-/// The RFC 6749 §5.1 fields of a response object (own properties only).
-pub fn response_fields(v: &JsValue) -> Option<ResponseFields> {
-    let a = own(v, "access_token token_type expires_in")?;
-    Some(ResponseFields {
-        access_token: field(a.get(0)),
-        token_type: field(a.get(1)),
-        expires_in: field(a.get(2)),
-    })
-}
-
-/// The fields of a stored or broadcast entry (own properties only).
-pub fn stored_fields(v: &JsValue) -> Option<StoredFields> {
-    let a = own(v, "v p access_token issued_at expires_at")?;
-    Some(StoredFields {
-        v: field(a.get(0)),
-        p: field(a.get(1)),
-        access_token: field(a.get(2)),
-        issued_at: field(a.get(3)),
-        expires_at: field(a.get(4)),
-    })
-}
-
-/// The participant field `p` of an entry or message.
-pub fn party(v: &JsValue) -> Field {
-    field(get(v, "p"))
-}
-
-/// A stored/broadcast entry `{ v, access_token, issued_at, expires_at, p? }`.
-pub fn entry(t: &crate::core::Token, identity: Option<&str>) -> Object {
-    let o = Object::new();
-    set(&o, "v", &JsValue::from_f64(STORE_VERSION));
-    set(&o, "access_token", &JsValue::from_str(t.access.secret()));
-    set(&o, "issued_at", &JsValue::from_f64(t.issued_at));
-    set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
-    if let Some(p) = identity {
-        set(&o, "p", &JsValue::from_str(p));
-    }
-    o
 }
 
 /// A function's `.call1`, where an exception is a value, not a panic.

@@ -1,0 +1,147 @@
+//! The other tabs of the origin: the BroadcastChannel named after the storage key, the
+//! cross-tab Web Lock (`{storageKey}:refresh{scope}`) with its abort controller per
+//! attempt, the presence locks that count live tabs (`{storageKey}:tab{scope}:…`), and
+//! this page's other managers, which hear a participant's `hello` without a channel.
+
+use super::bindings;
+use super::handles::{Channel, Held, Presence, Undo};
+use super::mailbox::{Ev, Mailbox};
+use super::options::Options;
+use super::poison;
+use crate::core::{Env, Field};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, AbortSignal};
+
+/// What one manager holds of the tabs; dropping it closes and releases all.
+pub struct Tabs {
+    channel: Option<Channel>,
+    presence: Option<Presence>,
+    locks: bool,
+    /// The abort controller of the current attempt (its lock request and broker call).
+    attempt: RefCell<Option<(u64, AbortController)>>,
+    /// The cross-tab locks held, by attempt (one, but a late grant may overlap).
+    held: RefCell<Vec<Held>>,
+    lock_name: String,
+    prefix: String,
+}
+
+impl Tabs {
+    /// Joins the tabs (with `crossTab`): opens the channel and takes the presence lock.
+    pub fn join(opts: &Options, mailbox: &Mailbox) -> Tabs {
+        let cross = opts.core.cross_tab;
+        let locks = cross && bindings::has_locks();
+        let channel = cross
+            .then(|| bindings::channel(&opts.storage_key, mailbox.function(), Ev::Message as u32))
+            .and_then(Result::ok)
+            .map(Channel);
+        let mut lock_name = opts.storage_key.clone();
+        lock_name.push_str(":refresh");
+        lock_name.push_str(&opts.scope);
+        let mut prefix = opts.storage_key.clone();
+        prefix.push_str(":tab");
+        prefix.push_str(&opts.scope);
+        prefix.push(':');
+        let presence = (locks && channel.is_some()).then(|| {
+            let mut name = prefix.clone();
+            // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
+            let id = js_sys::Number::from(crate::core::floor(js_sys::Math::random() * 1e15))
+                .to_string_with_radix(36);
+            name.push_str(&id.map(String::from).unwrap_or_default());
+            let _release = Undo(bindings::hold(&name));
+            Presence { name, _release }
+        });
+        Tabs {
+            channel,
+            presence,
+            locks,
+            attempt: RefCell::new(None),
+            held: RefCell::new(Vec::new()),
+            lock_name,
+            prefix,
+        }
+    }
+
+    /// What the core can coordinate with.
+    pub fn env(&self) -> Env {
+        Env {
+            channel: self.channel.is_some(),
+            locks: self.locks,
+            presence: self.presence.is_some(),
+        }
+    }
+
+    /// Posts a message to the other tabs.
+    pub fn post(&self, msg: &JsValue) {
+        if let Some(c) = &self.channel {
+            let _ = c.0.post_message(msg);
+        }
+    }
+
+    /// The abort signal of attempt `id` (a new controller for a new attempt).
+    pub fn signal(&self, id: u64) -> AbortSignal {
+        let mut a = self.attempt.borrow_mut();
+        match &*a {
+            Some((i, c)) if *i == id => c.signal(),
+            _ => {
+                let c = AbortController::new().unwrap_throw();
+                let s = c.signal();
+                *a = Some((id, c));
+                s
+            }
+        }
+    }
+
+    /// Aborts attempt `id`: its lock request and its broker request.
+    pub fn abort(&self, id: u64) {
+        let a = self.attempt.borrow_mut().take_if(|(i, _)| *i == id);
+        if let Some((_, c)) = a {
+            c.abort();
+        }
+    }
+
+    /// Requests the cross-tab lock for attempt `id`; the mailbox hears [`Ev::Lock`].
+    pub fn lock(&self, id: u64, mailbox: &Mailbox) {
+        let p = bindings::lock(&self.lock_name, &self.signal(id));
+        mailbox.pipe(&p, Ev::Lock, id);
+    }
+
+    /// Keeps the lock granted to attempt `id` (`release`) until [`Tabs::unlock`].
+    pub fn hold(&self, id: u64, release: JsValue) {
+        if let Ok(f) = release.dyn_into::<Function>() {
+            self.held.borrow_mut().push(Held {
+                id,
+                _release: Undo(f),
+            });
+        }
+    }
+
+    /// Releases the lock held for attempt `id`.
+    pub fn unlock(&self, id: u64) {
+        self.held.borrow_mut().retain(|h| h.id != id);
+    }
+
+    /// Counts this participant's other live tabs; the mailbox hears [`Ev::Peers`].
+    pub fn count(&self, id: u64, mailbox: &Mailbox) {
+        let own = self.presence.as_ref().map_or("", |p| p.name.as_str());
+        mailbox.pipe(&bindings::count_locks(&self.prefix, own), Ev::Peers, id);
+    }
+}
+
+/// Tells this page's managers without a channel (`crossTab: false`) under `key` that
+/// participant `p` signed in here; one at a time, with none borrowed while each lets
+/// go (it may run listeners).
+pub fn tell_page(key: &str, p: &Field) {
+    let mut k = 0;
+    while let Some(w) = poison::live(k) {
+        k += 1;
+        match w.upgrade() {
+            Some(o) if !o.has_channel() && o.opts.storage_key == key => o.switched(p),
+            _ => {}
+        }
+    }
+}
