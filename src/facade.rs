@@ -31,31 +31,31 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn storage(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = storageKey)]
-    fn storage_key(this: &Checked) -> JsValue;
+    fn storage_key(this: &Checked) -> Option<String>;
     #[wasm_bindgen(method, getter, js_name = logLevel)]
     fn log_level(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = renewBeforeSeconds)]
-    fn renew_before_seconds(this: &Checked) -> JsValue;
+    fn renew_before_seconds(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = timeoutMs)]
-    fn timeout_ms(this: &Checked) -> JsValue;
+    fn timeout_ms(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = maxAttempts)]
-    fn max_attempts(this: &Checked) -> JsValue;
+    fn max_attempts(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = baseDelayMs)]
-    fn base_delay_ms(this: &Checked) -> JsValue;
+    fn base_delay_ms(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = maxDelayMs)]
-    fn max_delay_ms(this: &Checked) -> JsValue;
+    fn max_delay_ms(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = crossTab)]
-    fn cross_tab(this: &Checked) -> JsValue;
+    fn cross_tab(this: &Checked) -> Option<bool>;
     #[wasm_bindgen(method, getter, js_name = autoRefresh)]
-    fn auto_refresh(this: &Checked) -> JsValue;
+    fn auto_refresh(this: &Checked) -> Option<bool>;
     #[wasm_bindgen(method, getter, js_name = baseUrl)]
-    fn base_url(this: &Checked) -> JsValue;
+    fn base_url(this: &Checked) -> Option<String>;
     #[wasm_bindgen(method, getter)]
     fn devtools(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn participant(this: &Checked) -> JsValue;
+    fn participant(this: &Checked) -> Option<String>;
     #[wasm_bindgen(method, getter)]
-    fn scope(this: &Checked) -> JsValue;
+    fn scope(this: &Checked) -> Option<String>;
 }
 
 /// `v` decoded by `f`, `dflt` when absent; `invalid_options` with `detail` when `f`
@@ -76,22 +76,7 @@ fn opt<T>(
 fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     let c = options(o)?;
     let d = Config::default();
-    let num = |v: JsValue, dflt| {
-        opt(
-            v,
-            JsValue::as_f64,
-            dflt,
-            "options must be numbers where numbers are due",
-        )
-    };
-    let flag = |v: JsValue, dflt| {
-        opt(
-            v,
-            JsValue::as_bool,
-            dflt,
-            "options must be booleans where booleans are due",
-        )
-    };
+    let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
     let text = |v: JsValue| v.as_string();
     let storage = opt(
         c.storage(),
@@ -116,8 +101,8 @@ fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
         d.log_level,
         "logLevel must be silent, error, warn, info or debug",
     )?;
-    let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms)?;
-    let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms))?;
+    let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms);
+    let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms));
     if max_delay_ms < base_delay_ms {
         return Err(bad(
             "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
@@ -140,20 +125,22 @@ fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
         broker,
         headers: c.headers(),
         credentials,
-        storage_key: text(c.storage_key()).unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
-        scope: text(c.scope()).unwrap_or_default(),
-        base_url: text(c.base_url()).unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+        storage_key: c
+            .storage_key()
+            .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
+        scope: c.scope().unwrap_or_default(),
+        base_url: c.base_url().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
         core: Config {
-            identity: text(c.participant()),
-            renew_before_ms: num(c.renew_before_seconds(), d.renew_before_ms / 1000.0)? * 1000.0,
+            identity: c.participant(),
+            renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
             retry: RetryPolicy {
-                max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64)? as u32,
+                max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
                 base_delay_ms,
                 max_delay_ms,
             },
-            auto_refresh: flag(c.auto_refresh(), d.auto_refresh)?,
-            timeout_ms: num(c.timeout_ms(), d.timeout_ms)?,
-            cross_tab: flag(c.cross_tab(), d.cross_tab)?,
+            auto_refresh: c.auto_refresh().unwrap_or(d.auto_refresh),
+            timeout_ms: num(c.timeout_ms(), d.timeout_ms),
+            cross_tab: c.cross_tab().unwrap_or(d.cross_tab),
             storage,
             log_level,
         },

@@ -3,13 +3,11 @@
 //! `getToken()`/`refresh()` callers waiting for the next settlement.
 
 use super::bindings;
-use super::convert::{to_js_error, token_object};
+use super::convert::to_js_error;
 use crate::core::{ErrorCode, Lifecycle, Now, TokenError};
-use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 struct Cached {
     generation: u64,
@@ -21,7 +19,7 @@ struct Cached {
 /// The answers of one manager.
 pub struct Answers {
     cached: RefCell<Option<Cached>>,
-    waiters: RefCell<Vec<(Function, Function)>>,
+    waiters: bindings::Waiters,
     /// `sink(token, until)` publishes a token object the JS entry may hand out by
     /// itself until the wall time `until`; `sink(null, 0)` withdraws it. Crossing into
     /// wasm costs more than the whole lookup.
@@ -34,7 +32,7 @@ impl Answers {
     pub fn new(sink: Option<Function>) -> Answers {
         Answers {
             cached: RefCell::new(None),
-            waiters: RefCell::new(Vec::new()),
+            waiters: bindings::waiters(),
             sink,
             published: Cell::new(false),
         }
@@ -54,7 +52,7 @@ impl Answers {
             Some(c) if same_token => c.access,
             _ => JsValue::from_str(t.access.secret()),
         };
-        let obj = token_object(&access, secs, t.expires_at);
+        let obj = bindings::token_object(&access, secs, t.expires_at);
         *cache = Some(Cached {
             generation,
             secs,
@@ -95,18 +93,13 @@ impl Answers {
 
     /// A promise for the next settlement.
     pub fn wait(&self) -> Promise {
-        let d = bindings::deferred();
-        self.waiters
-            .borrow_mut()
-            .push((d.get(1).unchecked_into(), d.get(2).unchecked_into()));
-        d.get(0).unchecked_into()
+        self.waiters.wait()
     }
 
     /// Resolves every waiting caller with the token object (`None`: the token expired
     /// on arrival), or rejects them with the error.
     pub fn settle(&self, r: Result<Option<JsValue>, TokenError>) {
-        let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
-        if waiters.is_empty() {
+        if !self.waiters.any() {
             return;
         }
         let r = r.and_then(|v| {
@@ -117,12 +110,9 @@ impl Answers {
                 )
             })
         });
-        let (ok, v) = match r {
-            Ok(v) => (true, v),
-            Err(e) => (false, to_js_error(&e)),
-        };
-        for (res, rej) in waiters {
-            let _ = if ok { res } else { rej }.call1(&JsValue::UNDEFINED, &v);
+        match r {
+            Ok(v) => self.waiters.settle(true, &v),
+            Err(e) => self.waiters.settle(false, &to_js_error(&e)),
         }
     }
 
@@ -132,10 +122,6 @@ impl Answers {
         if let Some(sink) = &self.sink {
             let _ = sink.call2(&JsValue::UNDEFINED, &JsValue::NULL, &JsValue::from_f64(0.0));
         }
-        if let Ok(mut w) = self.waiters.try_borrow_mut() {
-            for (_, rej) in w.drain(..) {
-                let _ = rej.call1(&JsValue::UNDEFINED, err);
-            }
-        }
+        self.waiters.settle(false, err);
     }
 }

@@ -2,12 +2,12 @@
 //! broker replies, the status object and errors. Only own properties are read (never a
 //! polluted prototype); nothing here decides anything.
 
-use super::bindings::{self, get, own, set};
+use super::bindings::{self, get, own};
 use crate::core::{
-    Env, Field, Incoming, Kind, Msg, Reply, ResponseFields, Status, Storage, StoredFields, Token,
+    Env, ErrorCode, Field, State, Incoming, Kind, Msg, Reply, ResponseFields, Status, Storage, StoredFields, Token,
     TokenError, STORE_VERSION,
 };
-use js_sys::{Array, Object};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -70,43 +70,20 @@ pub fn party(v: &JsValue) -> Field {
 }
 
 /// A stored/broadcast entry `{ v, access_token, issued_at, expires_at, p? }`.
-pub fn entry(t: &Token, identity: Option<&str>) -> Object {
-    let o = Object::new();
-    set(&o, "v", &JsValue::from_f64(STORE_VERSION));
-    set(&o, "access_token", &JsValue::from_str(t.access.secret()));
-    set(&o, "issued_at", &JsValue::from_f64(t.issued_at));
-    set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
-    if let Some(p) = identity {
-        set(&o, "p", &JsValue::from_str(p));
-    }
-    o
-}
-
-/// The frozen token object `{ access_token, token_type, expires_in, expires_at }`.
-pub fn token_object(access: &JsValue, secs: f64, expires_at: f64) -> JsValue {
-    let o = Object::new();
-    set(&o, "access_token", access);
-    set(&o, "token_type", &"Bearer".into());
-    set(&o, "expires_in", &JsValue::from_f64(secs));
-    set(&o, "expires_at", &JsValue::from_f64(expires_at));
-    bindings::freeze(&o).into()
+pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
+    bindings::entry(
+        STORE_VERSION,
+        t.access.secret(),
+        t.issued_at,
+        t.expires_at,
+        identity,
+    )
 }
 
 /// The channel message `{ t, e?, n?, p? }`: `e` the token entry, `n` the question,
 /// `p` our participant.
-pub fn message(m: Msg, e: Option<&Object>, identity: Option<&str>) -> Object {
-    let o = Object::new();
-    set(&o, "t", &m.kind.as_str().into());
-    if let Some(e) = e {
-        set(&o, "e", e);
-    }
-    if let Some(n) = m.nonce {
-        set(&o, "n", &JsValue::from_f64(n));
-    }
-    if let Some(p) = identity {
-        set(&o, "p", &p.into());
-    }
-    o
+pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>) -> JsValue {
+    bindings::message(m.kind.as_str(), e, m.nonce, identity)
 }
 
 /// A message from another tab (anything at all: other scripts may post on the channel).
@@ -171,36 +148,23 @@ fn thrown(e: &JsValue) -> Reply {
 
 /// `status()`: a plain object without the token.
 pub fn status(st: Status, storage: Storage, env: Env) -> JsValue {
-    let o = Object::new();
-    let num = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from_f64);
-    set(&o, "state", &st.state.as_str().into());
-    set(&o, "expiresIn", &num(st.expires_in));
-    set(&o, "expiresAt", &num(st.expires_at));
-    set(&o, "renewAt", &num(st.renew_at));
-    set(&o, "nextAttemptAt", &num(st.next_attempt_at));
-    set(
-        &o,
-        "brokerCalls",
-        &JsValue::from_f64(st.broker_calls as f64),
-    );
-    set(
-        &o,
-        "lastError",
-        &st.last_error.map_or(JsValue::NULL, |c| c.as_str().into()),
-    );
-    set(&o, "storage", &storage.as_str().into());
-    let ct = Object::new();
-    set(&ct, "broadcastChannel", &env.channel.into());
-    set(&ct, "webLocks", &env.locks.into());
-    set(&o, "crossTab", &ct);
-    set(&o, "token", &st.masked.map_or(JsValue::NULL, |m| m.into()));
-    o.into()
+    let num = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    bindings::status(
+        st.state.as_str(),
+        num(st.expires_in),
+        num(st.expires_at),
+        num(st.renew_at),
+        num(st.next_attempt_at),
+        st.broker_calls as f64,
+        st.last_error.map(|c| c.as_str()),
+        storage.as_str(),
+        env.channel,
+        env.locks,
+        st.masked.as_deref(),
+    )
 }
 
 /// `status()` of a manager a panic stopped.
 pub fn poisoned_status() -> JsValue {
-    let o = Object::new();
-    set(&o, "state", &"destroyed".into());
-    set(&o, "lastError", &"internal".into());
-    o.into()
+    bindings::stopped(State::Destroyed.as_str(), ErrorCode::Internal.as_str())
 }

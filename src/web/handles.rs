@@ -48,11 +48,12 @@ impl Drop for Channel {
 
 /// This tab's presence lock, held while the manager lives so that its peers can count
 /// it (`navigator.locks.query()`); released on drop.
-pub struct Presence {
-    /// Its name, `{storageKey}:tab{scope}:{random}`.
-    pub name: alloc::string::String,
-    /// Gives it back (on drop).
-    pub _release: Undo,
+pub struct Presence(pub bindings::PresenceLock);
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 /// The cross-tab lock held for an attempt, released on drop.

@@ -1,8 +1,8 @@
-//! The app's event listeners (`on(name, fn)`): a list of `(id, event, function)`.
+//! The app's event listeners (`on(name, fn)`): the event names, and the list, kept by
+//! JS (`listeners` in bindings.rs: a listener may add or remove listeners while an event
+//! is emitted).
 
 use super::bindings;
-use alloc::vec::Vec;
-use core::cell::{Cell, RefCell};
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
@@ -37,52 +37,28 @@ impl Name {
 }
 
 /// The listeners of one manager.
-#[derive(Default)]
-pub struct Listeners {
-    list: RefCell<Vec<(u32, Name, Function)>>,
-    next: Cell<u32>,
+pub struct Listeners(bindings::List);
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Listeners(bindings::listeners())
+    }
 }
 
 impl Listeners {
-    /// Adds one; returns its id.
-    pub fn add(&self, name: Name, f: Function) -> u32 {
-        let id = self.next.get() + 1;
-        self.next.set(id);
-        self.list.borrow_mut().push((id, name, f));
-        id
-    }
-
-    /// Removes listener `id` (again: nothing).
-    pub fn remove(&self, id: u64) {
-        if let Ok(mut l) = self.list.try_borrow_mut() {
-            l.retain(|l| u64::from(l.0) != id);
-        }
+    /// Adds one; returns the function that removes it.
+    pub fn add(&self, name: Name, f: &Function) -> Function {
+        self.0.on(name as u32, f)
     }
 
     /// Removes them all.
     pub fn clear(&self) {
-        if let Ok(mut l) = self.list.try_borrow_mut() {
-            l.clear();
-        }
+        self.0.clear();
     }
 
-    /// Calls every listener of `name` with `payload`, each in turn (one may add or
-    /// remove listeners); returns whether one threw.
-    pub fn emit(&self, name: Name, payload: &JsValue) -> bool {
-        let fs: Vec<Function> = self
-            .list
-            .try_borrow()
-            .map(|l| {
-                l.iter()
-                    .filter(|l| l.1 == name)
-                    .map(|l| l.2.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut threw = false;
-        for f in fs {
-            threw |= bindings::call1(&f, payload).is_err();
-        }
-        threw
+    /// Calls every listener of `name` with `payload`, each in turn; returns how many
+    /// threw.
+    pub fn emit(&self, name: Name, payload: &JsValue) -> u32 {
+        self.0.emit(name as u32, payload)
     }
 }

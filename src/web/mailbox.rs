@@ -21,27 +21,24 @@ pub enum Ev {
     Wake = 1,
     /// A message on the tabs' channel.
     Message = 2,
-    /// An `on()` listener's unsubscribe function was called (`id`: the listener).
-    Unsubscribe = 3,
     /// The cross-tab lock was granted (`value`: its release function).
-    Lock = 4,
+    Lock = 3,
     /// The lock request failed or was aborted.
-    LockRefused = 5,
+    LockRefused = 4,
     /// The other tabs were counted (`value`: how many, -1 when unknown).
-    Peers = 6,
+    Peers = 5,
     /// Counting failed.
-    PeersFailed = 7,
+    PeersFailed = 6,
     /// The broker answered.
-    Reply = 8,
+    Reply = 7,
     /// The broker request failed (or a broker function threw).
-    ReplyFailed = 9,
+    ReplyFailed = 8,
 }
 
-const ALL: [Ev; 10] = [
+const ALL: [Ev; 9] = [
     Ev::Timer,
     Ev::Wake,
     Ev::Message,
-    Ev::Unsubscribe,
     Ev::Lock,
     Ev::LockRefused,
     Ev::Peers,

@@ -78,6 +78,7 @@ pub fn poison_current() {
     bindings::log(
         Level::Error as u8,
         "internal error (a bug): the token manager stopped; please report it",
+        None,
     );
     let current = CURRENT.0.get();
     if let Ok(live) = LIVE.0.try_borrow() {

@@ -5,7 +5,7 @@
 //! which browser API each action calls.
 
 use super::answers::Answers;
-use super::bindings::{self, set};
+use super::bindings;
 use super::convert::{self, to_js_error};
 use super::handles::{Timeout, Undo};
 use super::listeners::{Listeners, Name};
@@ -19,10 +19,9 @@ use crate::core::{
     TokenError,
 };
 use alloc::rc::Rc;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -179,14 +178,8 @@ impl Shell {
                 "the token manager was destroyed",
             ));
         }
-        let id = i.listeners.add(name, f);
-        // Calling it twice is harmless.
-        let mb = i.mailbox.function();
-        Ok(bindings::unsubscriber(
-            mb,
-            Ev::Unsubscribe as u32,
-            id as f64,
-        ))
+        // Calling the returned function twice is harmless.
+        Ok(i.listeners.add(name, &f))
     }
 
     /// `status()`: a plain object without the token.
@@ -265,30 +258,35 @@ impl Inner {
     /// Everything that comes back from JS.
     pub(super) fn on_event(self: &Rc<Self>, ev: Ev, id: u64, v: JsValue) {
         let _entered = poison::enter(self);
-        let url = matches!(self.opts.broker, Broker::Url(_));
-        match ev {
-            Ev::Timer => self.feed(Tab::handle_timeout),
-            Ev::Wake => self.feed(Tab::wake),
-            Ev::Message => self.feed(|t, now| t.message(convert::incoming(&v), now)),
-            Ev::Unsubscribe => self.listeners.remove(id),
-            Ev::Lock => {
-                // Held until the tab unlocks it; given back at once by a stopped manager.
-                match &*self.tabs.borrow() {
-                    Some(t) if !self.poisoned.get() => t.hold(id, v),
-                    _ => drop(Undo(v.unchecked_into())),
-                }
-                self.feed(|t, now| t.lock_granted(id, now));
-            }
-            Ev::LockRefused => self.feed(|t, now| t.lock_refused(id, now)),
-            Ev::Peers | Ev::PeersFailed => {
-                let n = v.as_f64().filter(|n| *n >= 0.0).map(|n| n as u32);
-                self.feed(|t, now| t.peers(id, n, now));
-            }
-            Ev::Reply | Ev::ReplyFailed => {
-                let reply = convert::reply(url, ev == Ev::Reply, &v);
-                self.feed(|t, now| t.reply(id, now, reply));
+        if ev == Ev::Lock {
+            // Held until the tab unlocks it; given back at once by a stopped manager.
+            match &*self.tabs.borrow() {
+                Some(t) if !self.poisoned.get() => t.hold(id, v.clone()),
+                _ => drop(Undo(v.clone().unchecked_into())),
             }
         }
+        if self.poisoned.get() {
+            return;
+        }
+        let now = bindings::now();
+        let url = matches!(self.opts.broker, Broker::Url(_));
+        {
+            let mut tab = self.tab.borrow_mut();
+            match ev {
+                Ev::Timer => tab.handle_timeout(now),
+                Ev::Wake => tab.wake(now),
+                Ev::Message => tab.message(convert::incoming(&v), now),
+                Ev::Lock => tab.lock_granted(id, now),
+                Ev::LockRefused => tab.lock_refused(id, now),
+                Ev::Peers | Ev::PeersFailed => {
+                    tab.peers(id, v.as_f64().filter(|n| *n >= 0.0).map(|n| n as u32), now)
+                }
+                Ev::Reply | Ev::ReplyFailed => {
+                    tab.reply(id, now, convert::reply(url, ev == Ev::Reply, &v))
+                }
+            }
+        }
+        self.drain();
     }
 
     /// Performs the tab's actions until there are none, then re-arms the timer.
@@ -310,7 +308,9 @@ impl Inner {
     fn perform(self: &Rc<Self>, action: Action, now: Now) {
         let tabs = || self.tabs.borrow();
         match action {
-            Action::Lock(id) => tabs().iter().for_each(|t| t.lock(id, &self.mailbox)),
+            Action::Lock(id) => tabs()
+                .iter()
+                .for_each(|t| t.lock(id, &self.opts, &self.mailbox)),
             Action::Unlock(id) => tabs().iter().for_each(|t| t.unlock(id)),
             Action::CountPeers(id) => tabs().iter().for_each(|t| t.count(id, &self.mailbox)),
             Action::Abort(id) => tabs().iter().for_each(|t| t.abort(id)),
@@ -342,28 +342,15 @@ impl Inner {
         let Some(signal) = self.tabs.borrow().as_ref().map(|t| t.signal(id)) else {
             return;
         };
-        let p = match &self.opts.broker {
+        let o = &self.opts;
+        let p = match &o.broker {
             Broker::Url(url) => {
-                let participant = self.opts.core.identity.clone();
-                let (headers, credentials) = (&self.opts.headers, self.opts.credentials.as_str());
-                bindings::post(
-                    url,
-                    headers,
-                    credentials,
-                    &signal,
-                    reason.as_str(),
-                    participant,
-                )
+                let participant = o.core.identity.as_deref();
+                let credentials = o.credentials.as_str();
+                let why = reason.as_str();
+                bindings::post(url, &o.headers, credentials, &signal, why, participant)
             }
-            Broker::Func(f) => {
-                let arg = Object::new();
-                set(&arg, "signal", &signal);
-                set(&arg, "reason", &reason.as_str().into());
-                match bindings::call1(f, &arg) {
-                    Ok(v) => bindings::abortable(&v, &signal),
-                    Err(e) => Promise::reject(&e),
-                }
-            }
+            Broker::Func(f) => bindings::ask(f, &signal, reason.as_str()),
         };
         self.mailbox.pipe(&p, Ev::Reply, id);
     }
@@ -378,7 +365,7 @@ impl Inner {
                 (Kind::Token, Some(t)) => Some(convert::entry(t, life.identity())),
                 _ => None,
             };
-            convert::message(m, e.as_ref(), life.identity())
+            convert::message(m, e, life.identity())
         };
         if let Some(t) = &*self.tabs.borrow() {
             t.post(&msg);
@@ -406,14 +393,12 @@ impl Inner {
                 (Name::Expired, JsValue::UNDEFINED)
             }
             Event::Error(e) => {
-                let mut msg = String::from("renewal failed: ");
-                msg.push_str(e.code.as_str());
-                self.log(Level::Warn as u8, &msg);
+                self.log_code(Level::Warn as u8, "renewal failed: ", Some(e.code.as_str()));
                 (Name::Error, to_js_error(&e))
             }
             Event::Cleared => (Name::Cleared, JsValue::UNDEFINED),
         };
-        if self.listeners.emit(name, &payload) {
+        for _ in 0..self.listeners.emit(name, &payload) {
             self.log(
                 Level::Error as u8,
                 "an event listener threw; the manager carries on",
@@ -451,27 +436,23 @@ impl Inner {
         if self.store.borrow().kind() == Storage::Memory {
             return;
         }
-        let text = {
+        let entry = {
             let tab = self.tab.borrow();
             let life = tab.life();
-            life.token(now).map(|t| {
-                js_sys::JSON::stringify(&convert::entry(t, life.identity()))
-                    .ok()
-                    .and_then(|s| s.as_string())
-            })
+            life.token(now).map(|t| convert::entry(t, life.identity()))
         };
-        match text {
-            Some(Some(s)) => {
+        match entry {
+            Some(e) => {
                 if self
                     .store
                     .borrow()
-                    .write(&self.opts.storage_key, &s)
+                    .write(&self.opts.storage_key, &e)
                     .is_err()
                 {
                     self.storage_failed();
                 }
             }
-            _ => self.forget(),
+            None => self.forget(),
         }
     }
 
@@ -506,8 +487,12 @@ impl Inner {
     }
 
     fn log(&self, level: u8, msg: &str) {
+        self.log_code(level, msg, None);
+    }
+
+    fn log_code(&self, level: u8, msg: &str, code: Option<&str>) {
         if level <= self.log_level.get() as u8 {
-            bindings::log(level, msg);
+            bindings::log(level, msg, code);
         }
     }
 }

@@ -46,11 +46,11 @@ impl Store {
         }
     }
 
-    /// Writes the entry.
-    pub fn write(&self, key: &str, value: &str) -> Result<(), StoreFailed> {
+    /// Writes the entry (as JSON).
+    pub fn write(&self, key: &str, entry: &JsValue) -> Result<(), StoreFailed> {
         match &self.area {
             None => Ok(()),
-            Some(a) => a.set_item(key, value).map_err(|_| StoreFailed),
+            Some(a) => super::bindings::save(a, key, entry).map_err(|_| StoreFailed),
         }
     }
 

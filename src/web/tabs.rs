@@ -9,8 +9,6 @@ use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
 use super::poison;
 use crate::core::{Env, Field};
-use alloc::string::String;
-use alloc::vec::Vec;
 use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -24,10 +22,8 @@ pub struct Tabs {
     locks: bool,
     /// The abort controller of the current attempt (its lock request and broker call).
     attempt: RefCell<Option<(u64, AbortController)>>,
-    /// The cross-tab locks held, by attempt (one, but a late grant may overlap).
-    held: RefCell<Vec<Held>>,
-    lock_name: String,
-    prefix: String,
+    /// The cross-tab lock while held (one at a time: it is one exclusive Web Lock).
+    held: RefCell<Option<Held>>,
 }
 
 impl Tabs {
@@ -39,30 +35,14 @@ impl Tabs {
             .then(|| bindings::channel(&opts.storage_key, mailbox.function(), Ev::Message as u32))
             .and_then(Result::ok)
             .map(Channel);
-        let mut lock_name = opts.storage_key.clone();
-        lock_name.push_str(":refresh");
-        lock_name.push_str(&opts.scope);
-        let mut prefix = opts.storage_key.clone();
-        prefix.push_str(":tab");
-        prefix.push_str(&opts.scope);
-        prefix.push(':');
-        let presence = (locks && channel.is_some()).then(|| {
-            let mut name = prefix.clone();
-            // Number → string on the JS side: Rust's float formatting costs ~10 kB of wasm.
-            let id = js_sys::Number::from(crate::core::floor(js_sys::Math::random() * 1e15))
-                .to_string_with_radix(36);
-            name.push_str(&id.map(String::from).unwrap_or_default());
-            let _release = Undo(bindings::hold(&name));
-            Presence { name, _release }
-        });
+        let presence = (locks && channel.is_some())
+            .then(|| Presence(bindings::presence(&opts.storage_key, &opts.scope)));
         Tabs {
             channel,
             presence,
             locks,
             attempt: RefCell::new(None),
-            held: RefCell::new(Vec::new()),
-            lock_name,
-            prefix,
+            held: RefCell::new(None),
         }
     }
 
@@ -105,15 +85,15 @@ impl Tabs {
     }
 
     /// Requests the cross-tab lock for attempt `id`; the mailbox hears [`Ev::Lock`].
-    pub fn lock(&self, id: u64, mailbox: &Mailbox) {
-        let p = bindings::lock(&self.lock_name, &self.signal(id));
+    pub fn lock(&self, id: u64, opts: &Options, mailbox: &Mailbox) {
+        let p = bindings::lock(&opts.storage_key, &opts.scope, &self.signal(id));
         mailbox.pipe(&p, Ev::Lock, id);
     }
 
     /// Keeps the lock granted to attempt `id` (`release`) until [`Tabs::unlock`].
     pub fn hold(&self, id: u64, release: JsValue) {
         if let Ok(f) = release.dyn_into::<Function>() {
-            self.held.borrow_mut().push(Held {
+            *self.held.borrow_mut() = Some(Held {
                 id,
                 _release: Undo(f),
             });
@@ -122,13 +102,15 @@ impl Tabs {
 
     /// Releases the lock held for attempt `id`.
     pub fn unlock(&self, id: u64) {
-        self.held.borrow_mut().retain(|h| h.id != id);
+        let gone = self.held.borrow_mut().take_if(|h| h.id == id);
+        drop(gone);
     }
 
     /// Counts this participant's other live tabs; the mailbox hears [`Ev::Peers`].
     pub fn count(&self, id: u64, mailbox: &Mailbox) {
-        let own = self.presence.as_ref().map_or("", |p| p.name.as_str());
-        mailbox.pipe(&bindings::count_locks(&self.prefix, own), Ev::Peers, id);
+        if let Some(p) = &self.presence {
+            mailbox.pipe(&p.0.count(), Ev::Peers, id);
+        }
     }
 }
 
