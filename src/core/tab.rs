@@ -15,9 +15,10 @@
 use super::backoff::Rng;
 use super::config::{Level, Storage};
 use super::error::TokenError;
-use super::machine::{Access, Config, Event, Lifecycle, Now, Output, Reason, Reply};
+use super::lifecycle::{Access, Config, Event, Lifecycle, Now, Output, Reason, Reply};
 use super::token::{Field, StoredFields, STORE_VERSION};
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Wake at least this often: timers are throttled or frozen in background tabs and
@@ -103,6 +104,8 @@ pub struct Incoming {
     pub entry: Option<StoredFields>,
     /// Its question (`n`).
     pub nonce: Option<f64>,
+    /// Its sender: the id in the sender's presence lock name (`s`), if it has one.
+    pub from: Option<String>,
 }
 
 /// Work for the shell, performed in order.
@@ -113,7 +116,9 @@ pub enum Action {
     Lock(u64),
     /// Release the cross-tab lock held for attempt `id`.
     Unlock(u64),
-    /// Count the other live tabs of this participant; report with [`Tab::peers`].
+    /// List the other live tabs of this participant (the ids in their presence lock
+    /// names); report with [`Tab::peers`]. Every message this tab posts carries its own
+    /// id as `s`.
     CountPeers(u64),
     /// Read the shared (local) storage entry now; report with [`Tab::shared`].
     ReadShared(u64),
@@ -154,8 +159,8 @@ enum Stage {
     Reading,
     /// Counting the peers.
     Counting,
-    /// Waiting for the peers' answers to `nonce`; `left` still to answer.
-    Asking { nonce: f64, left: u32 },
+    /// Waiting for the peers' answers to `nonce` (those counted are in `Tab::left`).
+    Asking { nonce: f64, counted: bool },
     /// The broker request is out.
     Sending,
 }
@@ -179,6 +184,8 @@ pub struct Tab {
     storage: Storage,
     timeout_ms: f64,
     attempt: Option<Attempt>,
+    /// The counted peers yet to answer the question of the attempt.
+    left: Vec<String>,
     /// The clock at the last timer or wake, to detect jumps.
     clock: Option<Now>,
     rng: Rng,
@@ -197,6 +204,7 @@ impl Tab {
             life: Lifecycle::new(cfg, seed),
             env,
             attempt: None,
+            left: Vec::new(),
             clock: None,
             rng: Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15),
             out: Vec::new(),
@@ -218,7 +226,8 @@ impl Tab {
         (!self.out.is_empty()).then(|| self.out.remove(0))
     }
 
-    /// Adopts the stored entry, if it is a usable one of ours, at start-up.
+    /// Adopts the stored entry, if it is a usable one of ours, at start-up. `None`: no
+    /// entry; a value that is not an object is [`StoredFields::CORRUPT`].
     pub fn restore(&mut self, fields: Option<StoredFields>, now: Now) -> Restored {
         let Some(f) = fields else {
             return Restored::Nothing;
@@ -359,15 +368,15 @@ impl Tab {
         }
     }
 
-    /// The other live tabs of this participant were counted (`None`: unknown).
-    pub fn peers(&mut self, id: u64, n: Option<u32>, now: Now) {
+    /// The other live tabs of this participant, by id (`None`: they could not be listed).
+    pub fn peers(&mut self, id: u64, ids: Option<Vec<String>>, now: Now) {
         if self.stage(id) != Some(Stage::Counting) {
             return;
         }
-        if n == Some(0) || !self.life.pending(id) {
+        if ids.as_ref().is_some_and(|v| v.is_empty()) || !self.life.pending(id) {
             self.send(id, now);
         } else {
-            self.ask(n, now);
+            self.ask(ids, now);
         }
     }
 
@@ -395,7 +404,7 @@ impl Tab {
         }
         match m.kind {
             Kind::Token => {
-                let token = m.entry.and_then(|f| self.life.entry(f, now));
+                let token = m.entry.clone().and_then(|f| self.life.entry(f, now));
                 if let Some(t) = token {
                     if self.life.external(now, t) {
                         self.log(Level::Info, "adopted a token from another tab");
@@ -403,9 +412,9 @@ impl Tab {
                         self.finish_ask(now);
                     }
                 }
-                self.answered(m.nonce, now);
+                self.answered(&m, now);
             }
-            Kind::None => self.answered(m.nonce, now),
+            Kind::None => self.answered(&m, now),
             Kind::Clear => {
                 self.log(Level::Info, "another tab cleared the token");
                 self.life.clear(now, false);
@@ -533,23 +542,33 @@ impl Tab {
         }
     }
 
-    fn ask(&mut self, peers: Option<u32>, now: Now) {
+    /// Asks the peers (all of `ids`, when they could be listed) who has a token.
+    fn ask(&mut self, ids: Option<Vec<String>>, now: Now) {
         let nonce = self.rng.unit();
-        let (left, wait) = match peers {
-            Some(n) => (n, COUNTED_PEER_WAIT_MS),
-            None => (u32::MAX, PEER_WAIT_MS),
+        let counted = ids.is_some();
+        let wait = if counted {
+            COUNTED_PEER_WAIT_MS
+        } else {
+            PEER_WAIT_MS
         };
-        self.set_stage(Stage::Asking { nonce, left }, now.mono + wait);
+        self.left = ids.unwrap_or_default();
+        self.set_stage(Stage::Asking { nonce, counted }, now.mono + wait);
         self.post(Kind::Ask, Some(nonce));
     }
 
-    /// Counts a peer's answer to our question; all counted peers answered: go on.
-    fn answered(&mut self, nonce: Option<f64>, now: Now) {
-        let Some(a) = &mut self.attempt else { return };
-        if let Stage::Asking { nonce: n, left } = &mut a.stage {
-            if nonce == Some(*n) {
-                *left = left.saturating_sub(1);
-                if *left == 0 {
+    /// Ticks off a counted peer's answer to our question; all answered: go on. (A tab
+    /// opened after the count answers too, but is not waited for: it has no token
+    /// newer than the lock's last holder.)
+    fn answered(&mut self, m: &Incoming, now: Now) {
+        let Some(a) = &self.attempt else { return };
+        if let Stage::Asking {
+            nonce,
+            counted: true,
+        } = a.stage
+        {
+            if m.nonce == Some(nonce) {
+                self.left.retain(|id| Some(id) != m.from.as_ref());
+                if self.left.is_empty() {
                     self.finish_ask(now);
                 }
             }
@@ -598,3 +617,7 @@ impl Tab {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tab_tests.rs"]
+mod tests;

@@ -15,6 +15,11 @@ use alloc::vec::Vec;
 /// lifetime, for tokens so short that 10 s would be most of it).
 pub const MIN_VALID_MS: f64 = 10_000.0;
 
+/// After a clear, tokens from other tabs (or shared storage) issued up to this long
+/// after it are refused too: a tab that had not heard of the logout yet may have sent
+/// its renewal just after it. This tab's own broker calls are not affected.
+pub const CLEAR_GRACE_MS: f64 = 5_000.0;
+
 /// A point in time, seen on two clocks: the wall clock (`Date.now()`) that token expiry
 /// is defined on, and the page's monotonic clock (`performance.now()`) that cannot jump.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -223,6 +228,10 @@ pub struct Lifecycle {
     broker_calls: u64,
     last_error: Option<TokenError>,
     destroyed: bool,
+    /// Wall time of the last clear (a logout, here or in another tab): a token issued
+    /// before it (or within [`CLEAR_GRACE_MS`] after it) never comes back from another
+    /// tab, however late its broadcast arrives.
+    cleared_at: f64,
     /// Work for the shell, oldest first (a few items at a time: a Vec is smaller code
     /// than a VecDeque).
     out: Vec<Output>,
@@ -246,6 +255,7 @@ impl Lifecycle {
             broker_calls: 0,
             last_error: None,
             destroyed: false,
+            cleared_at: f64::NEG_INFINITY,
             out: Vec::new(),
         }
     }
@@ -271,8 +281,15 @@ impl Lifecycle {
             .filter(|t| t.remaining(now.wall, now.mono) >= min_valid(t))
     }
 
+    /// How long before expiry the renewal is due: `renewBefore`, capped at half the
+    /// lifetime, but never after the token fell under the floor (else a token between
+    /// the floor and a short `renewBefore` would be neither usable nor renewed, and one
+    /// adopted from another tab in that gap would be handed out under the floor).
     fn window(&self, t: &Token) -> f64 {
-        self.cfg.renew_before_ms.min(t.lifetime() / 2.0)
+        self.cfg
+            .renew_before_ms
+            .min(t.lifetime() / 2.0)
+            .max(min_valid(t))
     }
 
     /// The participant this lifecycle belongs to.
@@ -498,7 +515,10 @@ impl Lifecycle {
     /// A token from another tab or from shared storage. Adopted when it is newer than
     /// ours; returns whether it was.
     pub fn external(&mut self, now: Now, token: Token) -> bool {
-        if self.destroyed || token.remaining(now.wall, now.mono) <= 0.0 {
+        if self.destroyed
+            || token.remaining(now.wall, now.mono) <= 0.0
+            || token.issued_at <= self.cleared_at + CLEAR_GRACE_MS
+        {
             return false;
         }
         // Newer means issued later, not expiring later: an entry claiming a far
@@ -545,6 +565,7 @@ impl Lifecycle {
             return;
         }
         let had = self.token.is_some() || self.renewal.is_some();
+        self.cleared_at = self.cleared_at.max(now.wall);
         self.token = None;
         self.renewal = None;
         self.resume_at = None;
@@ -809,5 +830,5 @@ fn classify(reply: Reply, sent: Now, now: Now) -> Result<Token, (TokenError, Opt
 }
 
 #[cfg(test)]
-#[path = "machine_tests.rs"]
+#[path = "lifecycle_tests.rs"]
 mod tests;
