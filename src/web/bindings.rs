@@ -5,6 +5,7 @@
 //! (`mailbox.rs`) as `mailbox(kind, id, value)`.
 
 use crate::core::Now;
+use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -82,12 +83,13 @@ export function entry(v, access_token, issued_at, expires_at, p) {
   if (p !== undefined) e.p = p;
   return e;
 }
-// A channel message { t, e?, n?, p? }.
-export function message(t, e, n, p) {
+// A channel message { t, e?, n?, p?, s? }.
+export function message(t, e, n, p, s) {
   const m = { t };
   if (e !== undefined) m.e = e;
   if (n !== undefined) m.n = n;
   if (p !== undefined) m.p = p;
+  if (s !== undefined) m.s = s;
   return m;
 }
 // status(): a plain object without the token (NaN: null).
@@ -172,16 +174,20 @@ export function channel(name, mailbox, kind) {
   c.onmessage = (e) => mailbox(kind, 0, e.data);
   return c;
 }
-// This tab's presence lock, `${key}:tab${scope}:` and a random id, held until
-// `release()` (also called before the grant); `count()` resolves with how many other
-// tabs of `scope` hold theirs, -1 when it cannot tell.
+// This tab's presence lock, `${key}:tab${scope}:` and a random `id`, held until
+// `release()` (also called before the grant); `peers()` resolves with the ids of the
+// other tabs of `scope` holding theirs, undefined when they cannot be listed.
 export function presence(key, scope) {
-  const prefix = key + ":tab" + scope + ":", name = prefix + Math.floor(Math.random() * 1e15).toString(36);
+  const prefix = key + ":tab" + scope + ":", id = Math.floor(Math.random() * 1e15).toString(36);
   let release, done = false;
-  navigator.locks.request(name, () => new Promise((r) => { if (done) r(); else release = r; })).catch(() => {});
+  navigator.locks.request(prefix + id, () => new Promise((r) => { if (done) r(); else release = r; })).catch(() => {});
   return {
+    id,
     release() { done = true; if (release) release(); },
-    count: () => navigator.locks.query().then((s) => s.held.filter((l) => l.name.startsWith(prefix) && l.name !== name).length, () => -1),
+    peers: () => navigator.locks.query().then(
+      (s) => s.held.map((l) => l.name).filter((n) => n.startsWith(prefix) && n !== prefix + id).map((n) => n.slice(prefix.length)),
+      () => undefined,
+    ),
   };
 }
 // localStorage or sessionStorage; throws where the page may not use it (sandboxed
@@ -239,7 +245,13 @@ extern "C" {
     pub fn token_object(access: &JsValue, expires_in: f64, expires_at: f64) -> JsValue;
     pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: Option<&str>)
         -> JsValue;
-    pub fn message(t: &str, e: Option<JsValue>, n: Option<f64>, p: Option<&str>) -> JsValue;
+    pub fn message(
+        t: &str,
+        e: Option<JsValue>,
+        n: Option<f64>,
+        p: Option<&str>,
+        s: Option<&str>,
+    ) -> JsValue;
     #[allow(clippy::too_many_arguments)]
     pub fn status(
         state: &str,
@@ -289,8 +301,10 @@ extern "C" {
     pub fn presence(key: &str, scope: &str) -> PresenceLock;
     #[wasm_bindgen(method)]
     pub fn release(this: &PresenceLock);
+    #[wasm_bindgen(method, getter)]
+    pub fn id(this: &PresenceLock) -> String;
     #[wasm_bindgen(method)]
-    pub fn count(this: &PresenceLock) -> Promise;
+    pub fn peers(this: &PresenceLock) -> Promise;
     #[wasm_bindgen(catch)]
     pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue>;
     pub fn log(level: u8, msg: &str, detail: Option<&str>);

@@ -4,9 +4,11 @@
 
 use super::bindings::{self, get, own};
 use crate::core::{
-    Env, ErrorCode, Field, State, Incoming, Kind, Msg, Reply, ResponseFields, Status, Storage, StoredFields, Token,
-    TokenError, STORE_VERSION,
+    Env, ErrorCode, Field, Incoming, Kind, Msg, Reply, ResponseFields, State, Status, Storage,
+    StoredFields, Token, TokenError, STORE_VERSION,
 };
+use alloc::string::String;
+use alloc::vec::Vec;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -47,13 +49,7 @@ pub fn stored_fields(v: &JsValue) -> Option<StoredFields> {
         return None;
     }
     let Some(a) = own(v, "v p access_token issued_at expires_at") else {
-        return Some(StoredFields {
-            v: Field::Other,
-            p: Field::Other,
-            access_token: Field::Other,
-            issued_at: Field::Other,
-            expires_at: Field::Other,
-        });
+        return Some(StoredFields::CORRUPT);
     };
     Some(StoredFields {
         v: field(a.get(0)),
@@ -80,15 +76,15 @@ pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
     )
 }
 
-/// The channel message `{ t, e?, n?, p? }`: `e` the token entry, `n` the question,
-/// `p` our participant.
-pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>) -> JsValue {
-    bindings::message(m.kind.as_str(), e, m.nonce, identity)
+/// The channel message `{ t, e?, n?, p?, s? }`: `e` the token entry, `n` the
+/// question, `p` our participant, `s` this tab's presence id.
+pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>, id: Option<&str>) -> JsValue {
+    bindings::message(m.kind.as_str(), e, m.nonce, identity, id)
 }
 
 /// A message from another tab (anything at all: other scripts may post on the channel).
 pub fn incoming(data: &JsValue) -> Incoming {
-    let a = own(data, "t p e n");
+    let a = own(data, "t p e n s");
     let at = |i| a.as_ref().map_or(JsValue::UNDEFINED, |a| a.get(i));
     let kind = at(0).as_string().map_or(Kind::Unknown, |t| Kind::parse(&t));
     Incoming {
@@ -98,7 +94,21 @@ pub fn incoming(data: &JsValue) -> Incoming {
             .then(|| stored_fields(&at(2)))
             .flatten(),
         nonce: at(3).as_f64(),
+        from: at(4).as_string(),
     }
+}
+
+/// The ids of the other live tabs (see `presence` in bindings.rs); `None` when they
+/// could not be listed.
+pub fn peers(v: &JsValue) -> Option<Vec<String>> {
+    let a: &Array = v.dyn_ref()?;
+    let mut ids = Vec::new();
+    for i in 0..a.length() {
+        if let Some(id) = a.get(i).as_string() {
+            ids.push(id);
+        }
+    }
+    Some(ids)
 }
 
 /// What the broker did: `v` is what the request settled with (`ok`) or threw.

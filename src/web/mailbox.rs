@@ -25,9 +25,9 @@ pub enum Ev {
     Lock = 3,
     /// The lock request failed or was aborted.
     LockRefused = 4,
-    /// The other tabs were counted (`value`: how many, -1 when unknown).
+    /// The other tabs were listed (`value`: their ids, undefined when unknown).
     Peers = 5,
-    /// Counting failed.
+    /// Listing failed.
     PeersFailed = 6,
     /// The broker answered.
     Reply = 7,

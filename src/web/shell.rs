@@ -157,7 +157,7 @@ impl Shell {
             kind: Kind::Clear,
             nonce: None,
         };
-        let m = convert::message(clear, None, i.opts.core.identity.as_deref());
+        let m = convert::message(clear, None, i.opts.core.identity.as_deref(), None);
         bindings::tell(&i.opts.storage_key, &m);
     }
 
@@ -278,9 +278,7 @@ impl Inner {
                 Ev::Message => tab.message(convert::incoming(&v), now),
                 Ev::Lock => tab.lock_granted(id, now),
                 Ev::LockRefused => tab.lock_refused(id, now),
-                Ev::Peers | Ev::PeersFailed => {
-                    tab.peers(id, v.as_f64().filter(|n| *n >= 0.0).map(|n| n as u32), now)
-                }
+                Ev::Peers | Ev::PeersFailed => tab.peers(id, convert::peers(&v), now),
                 Ev::Reply | Ev::ReplyFailed => {
                     tab.reply(id, now, convert::reply(url, ev == Ev::Reply, &v))
                 }
@@ -312,7 +310,7 @@ impl Inner {
                 .iter()
                 .for_each(|t| t.lock(id, &self.opts, &self.mailbox)),
             Action::Unlock(id) => tabs().iter().for_each(|t| t.unlock(id)),
-            Action::CountPeers(id) => tabs().iter().for_each(|t| t.count(id, &self.mailbox)),
+            Action::CountPeers(id) => tabs().iter().for_each(|t| t.peers(id, &self.mailbox)),
             Action::Abort(id) => tabs().iter().for_each(|t| t.abort(id)),
             Action::ReadShared(id) => {
                 let read = self.store.borrow().read(&self.opts.storage_key);
@@ -357,19 +355,16 @@ impl Inner {
 
     /// Posts `m` to the other tabs; a `token` message carries the current token's entry.
     fn post(&self, m: Msg, now: Now) {
-        let msg = {
-            let tab = self.tab.borrow();
-            let life = tab.life();
-            let e = match (m.kind, life.token(now)) {
-                (Kind::Token, None) => return,
-                (Kind::Token, Some(t)) => Some(convert::entry(t, life.identity())),
-                _ => None,
-            };
-            convert::message(m, e, life.identity())
+        let (tabs, tab) = (self.tabs.borrow(), self.tab.borrow());
+        let (Some(tabs), life) = (&*tabs, tab.life()) else {
+            return;
         };
-        if let Some(t) = &*self.tabs.borrow() {
-            t.post(&msg);
-        }
+        let e = match (m.kind, life.token(now)) {
+            (Kind::Token, None) => return,
+            (Kind::Token, Some(t)) => Some(convert::entry(t, life.identity())),
+            _ => None,
+        };
+        tabs.post(&convert::message(m, e, life.identity(), tabs.id()));
     }
 
     fn emit(&self, ev: Event, now: Now) {

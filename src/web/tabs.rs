@@ -1,6 +1,6 @@
 //! The other tabs of the origin: the BroadcastChannel named after the storage key, the
 //! cross-tab Web Lock (`{storageKey}:refresh{scope}`) with its abort controller per
-//! attempt, the presence locks that count live tabs (`{storageKey}:tab{scope}:…`), and
+//! attempt, the presence locks that list live tabs (`{storageKey}:tab{scope}:{id}`), and
 //! this page's other managers, which hear a participant's `hello` without a channel.
 
 use super::bindings;
@@ -9,6 +9,7 @@ use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
 use super::poison;
 use crate::core::{Env, Field};
+use alloc::string::String;
 use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -19,6 +20,8 @@ use web_sys::{AbortController, AbortSignal};
 pub struct Tabs {
     channel: Option<Channel>,
     presence: Option<Presence>,
+    /// The id in this tab's presence lock name, sent with every message (`s`).
+    id: Option<String>,
     locks: bool,
     /// The abort controller of the current attempt (its lock request and broker call).
     attempt: RefCell<Option<(u64, AbortController)>>,
@@ -38,6 +41,7 @@ impl Tabs {
         let presence = (locks && channel.is_some())
             .then(|| Presence(bindings::presence(&opts.storage_key, &opts.scope)));
         Tabs {
+            id: presence.as_ref().map(|p| p.0.id()),
             channel,
             presence,
             locks,
@@ -106,10 +110,15 @@ impl Tabs {
         drop(gone);
     }
 
-    /// Counts this participant's other live tabs; the mailbox hears [`Ev::Peers`].
-    pub fn count(&self, id: u64, mailbox: &Mailbox) {
+    /// The id in this tab's presence lock name, if it holds one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// Lists this participant's other live tabs; the mailbox hears [`Ev::Peers`].
+    pub fn peers(&self, id: u64, mailbox: &Mailbox) {
         if let Some(p) = &self.presence {
-            mailbox.pipe(&p.0.count(), Ev::Peers, id);
+            mailbox.pipe(&p.0.peers(), Ev::Peers, id);
         }
     }
 }
