@@ -4,6 +4,7 @@
 
 use crate::core::{Config, ErrorCode, Level, RetryPolicy, Storage, TokenError};
 use crate::web::convert::to_js_error;
+use crate::web::listeners::Name;
 use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_DEVTOOLS, DEFAULT_STORAGE_KEY};
 use crate::web::{Broker, Credentials, Options, Shell};
 use alloc::string::String;
@@ -16,7 +17,9 @@ fn bad(detail: &'static str) -> JsValue {
 }
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
-// by name, `undefined` where absent.
+// by name, `undefined` where absent, each of its type: a number getter reads an absent
+// one as NaN (never a value options.js lets through), the strings it names here are
+// read as they are (an unknown one is `invalid_options`).
 #[wasm_bindgen(module = "/src/web/options.js")]
 extern "C" {
     type Checked;
@@ -215,8 +218,10 @@ impl TokenManager {
         let (Some(name), true) = (name.as_string(), listener.is_function()) else {
             return Err(bad("on(name, listener) takes an event name and a function"));
         };
+        let name = Name::parse(&name)
+            .ok_or_else(|| bad("unknown event: use token, expiring, expired, error or cleared"))?;
         self.shell
-            .on(&name, listener.unchecked_into())
+            .on(name, listener.unchecked_into())
             .map_err(|e| to_js_error(&e))
     }
 

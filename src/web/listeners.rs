@@ -3,6 +3,7 @@
 //! is emitted).
 
 use super::bindings;
+use crate::core::{Event, Level};
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
@@ -33,6 +34,21 @@ impl Name {
             "cleared" => Name::Cleared,
             _ => return None,
         })
+    }
+}
+
+/// The listeners' name of `ev`, and the console line it makes, if any (an error's
+/// code follows its line).
+pub fn of(ev: &Event) -> (Name, Option<(Level, &'static str)>) {
+    match ev {
+        Event::Token => (Name::Token, Some((Level::Info, "new token adopted"))),
+        Event::Expiring => (Name::Expiring, None),
+        Event::Expired => {
+            let line = "the token expired before it could be renewed";
+            (Name::Expired, Some((Level::Warn, line)))
+        }
+        Event::Error(_) => (Name::Error, Some((Level::Warn, "renewal failed: "))),
+        Event::Cleared => (Name::Cleared, None),
     }
 }
 

@@ -1,10 +1,12 @@
 //! The options a manager runs with, typed: what the facade decoded from
 //! `createTokenManager()`'s argument (checked by options.js, read by name once).
 
-use crate::core::Config;
+use super::bindings;
+use crate::core::{Config, Reason};
 use alloc::string::String;
-use js_sys::Function;
+use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
+use web_sys::AbortSignal;
 
 /// The `storageKey` when none is given.
 pub const DEFAULT_STORAGE_KEY: &str = "mdh-token";
@@ -68,4 +70,19 @@ pub struct Options {
     pub base_url: String,
     /// What the core needs (storage, timeouts, retry, log level, crossTab...).
     pub core: Config,
+}
+
+impl Options {
+    /// A broker request made now: the URL POSTed (with the participant, if any) or the
+    /// function called; either is aborted by `signal`.
+    pub fn request(&self, signal: &AbortSignal, reason: Reason) -> Promise {
+        match &self.broker {
+            Broker::Url(url) => {
+                let (who, why) = (self.core.identity.as_deref(), reason.as_str());
+                let credentials = self.credentials.as_str();
+                bindings::post(url, &self.headers, credentials, signal, why, who)
+            }
+            Broker::Func(f) => bindings::ask(f, signal, reason.as_str()),
+        }
+    }
 }

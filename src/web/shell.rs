@@ -8,15 +8,14 @@ use super::answers::Answers;
 use super::bindings;
 use super::convert::{self, to_js_error};
 use super::handles::{Timeout, Undo};
-use super::listeners::{Listeners, Name};
+use super::listeners::{self, Listeners, Name};
 use super::mailbox::{Ev, Mailbox};
 use super::options::{Broker, Options};
-use super::poison::{self, internal};
+use super::poison::{self, internal, Entered};
 use super::store::Store;
 use super::tabs::{self, Tabs};
 use crate::core::{
-    Access, Action, ErrorCode, Event, Field, Kind, Level, Msg, Now, Reason, Restored, Storage, Tab,
-    TokenError,
+    Access, Action, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
 };
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -29,7 +28,7 @@ use wasm_bindgen::JsCast;
 pub struct Inner {
     pub(super) opts: Options,
     pub(super) tab: RefCell<Tab>,
-    store: RefCell<Store>,
+    pub(super) store: RefCell<Store>,
     /// The channel and the locks; `None` once destroyed.
     tabs: RefCell<Option<Tabs>>,
     pub(super) timer: RefCell<Option<Timeout>>,
@@ -56,10 +55,7 @@ impl Shell {
     pub fn new(opts: Options, sink: Option<Function>) -> Shell {
         let now = bindings::now();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let (store, store_failed) = match Store::open(opts.core.storage) {
-            Ok(s) => (s, false),
-            Err(_) => (Store::memory(), true),
-        };
+        let (store, store_ok) = Store::open(opts.core.storage, &opts.storage_key);
         let inner = Rc::new_cyclic(|weak| {
             let mailbox = Mailbox::new(weak.clone());
             let tabs = Tabs::join(&opts, &mailbox);
@@ -83,7 +79,7 @@ impl Shell {
         });
         poison::register(&inner);
         let _entered = poison::enter(&inner);
-        if store_failed {
+        if !store_ok {
             inner.warn_storage();
         }
         inner.restore(now);
@@ -119,10 +115,9 @@ impl Shell {
     /// `getToken()` or `refresh()`: asks the tab, answers the caller, performs the work.
     fn request(&self, ask: fn(&mut Tab, Now) -> Access) -> Promise {
         let i = &self.inner;
-        let _entered = poison::enter(i);
-        if let Some(e) = self.poisoned() {
-            return Promise::reject(&to_js_error(&e));
-        }
+        let Some(_entered) = i.enter() else {
+            return Promise::reject(&to_js_error(&internal()));
+        };
         let now = bindings::now();
         let access = ask(&mut i.tab.borrow_mut(), now);
         let p = match access {
@@ -137,10 +132,9 @@ impl Shell {
     /// `peek()`: the usable token or `null`; never starts a request.
     pub fn peek(&self) -> JsValue {
         let i = &self.inner;
-        let _entered = poison::enter(i);
-        if i.poisoned.get() {
+        let Some(_entered) = i.enter() else {
             return JsValue::NULL;
-        }
+        };
         i.handout(bindings::now())
     }
 
@@ -148,30 +142,27 @@ impl Shell {
     /// other tabs: a logout must never leave a token behind.
     pub fn clear(&self) {
         let i = &self.inner;
-        let _entered = poison::enter(i);
-        if i.poisoned.get() || !i.tab.borrow().life().is_destroyed() {
+        let Some(_entered) = i.enter() else { return };
+        if !i.tab.borrow().life().is_destroyed() {
             return i.feed(Tab::clear);
         }
         i.forget();
-        let clear = Msg {
-            kind: Kind::Clear,
-            nonce: None,
-        };
-        let m = convert::message(clear, None, i.opts.core.identity.as_deref(), None);
+        let (kind, nonce) = (Kind::Clear, None);
+        let m = convert::message(
+            Msg { kind, nonce },
+            None,
+            i.opts.core.identity.as_deref(),
+            None,
+        );
         bindings::tell(&i.opts.storage_key, &m);
     }
 
     /// `on(name, fn)`: returns the unsubscribe function.
-    pub fn on(&self, name: &str, f: Function) -> Result<Function, TokenError> {
+    pub fn on(&self, name: Name, f: Function) -> Result<Function, TokenError> {
         let i = &self.inner;
-        let _entered = poison::enter(i);
-        let name = Name::parse(name).ok_or(TokenError::new(
-            ErrorCode::InvalidOptions,
-            "unknown event: use token, expiring, expired, error or cleared",
-        ))?;
-        if let Some(e) = self.poisoned() {
-            return Err(e);
-        }
+        let Some(_entered) = i.enter() else {
+            return Err(internal());
+        };
         if i.tab.borrow().life().is_destroyed() {
             return Err(TokenError::new(
                 ErrorCode::Destroyed,
@@ -185,10 +176,9 @@ impl Shell {
     /// `status()`: a plain object without the token.
     pub fn status(&self) -> JsValue {
         let i = &self.inner;
-        let _entered = poison::enter(i);
-        if i.poisoned.get() {
+        let Some(_entered) = i.enter() else {
             return convert::poisoned_status();
-        }
+        };
         let tab = i.tab.borrow();
         let st = tab.life().status(bindings::now());
         convert::status(st, i.store.borrow().kind(), tab.env())
@@ -201,7 +191,7 @@ impl Shell {
 
     /// Logs a fixed message at `level` (never pass token material).
     pub fn log(&self, level: u8, msg: &str) {
-        self.inner.log(level, msg);
+        self.inner.log(level, msg, None);
     }
 
     /// The configured MyDataHelps base URL.
@@ -213,10 +203,9 @@ impl Shell {
     /// exactly what `getToken()` does, without a promise; the renewal's outcome
     /// reaches the listeners.
     pub fn nudge(&self) {
-        let _entered = poison::enter(&self.inner);
-        self.inner.feed(|t, now| {
-            t.get(now);
-        });
+        if let Some(_entered) = self.inner.enter() {
+            self.inner.feed(|t, now| _ = t.get(now));
+        }
     }
 
     /// Registers an integration's detach function, called on `destroy()`.
@@ -227,10 +216,7 @@ impl Shell {
     /// `destroy()`: stops every timer, listener, channel, lock and request.
     pub fn destroy(&self) {
         let i = &self.inner;
-        let _entered = poison::enter(i);
-        if i.poisoned.get() {
-            return;
-        }
+        let Some(_entered) = i.enter() else { return };
         i.feed(Tab::destroy);
         i.answers.withdraw();
         let bridges = core::mem::take(&mut *i.teardown.borrow_mut());
@@ -246,11 +232,15 @@ impl Shell {
 }
 
 impl Inner {
+    /// Marks this manager as the one running (see poison.rs); `None` once a panic
+    /// stopped it.
+    fn enter(self: &Rc<Self>) -> Option<Entered> {
+        let entered = poison::enter(self);
+        (!self.poisoned.get()).then_some(entered)
+    }
+
     /// Feeds one input to the tab, then performs what it asks for.
     fn feed(self: &Rc<Self>, input: impl FnOnce(&mut Tab, Now)) {
-        if self.poisoned.get() {
-            return;
-        }
         input(&mut self.tab.borrow_mut(), bindings::now());
         self.drain();
     }
@@ -304,20 +294,24 @@ impl Inner {
     }
 
     fn perform(self: &Rc<Self>, action: Action, now: Now) {
-        let tabs = || self.tabs.borrow();
         match action {
-            Action::Lock(id) => tabs()
-                .iter()
-                .for_each(|t| t.lock(id, &self.opts, &self.mailbox)),
-            Action::Unlock(id) => tabs().iter().for_each(|t| t.unlock(id)),
-            Action::CountPeers(id) => tabs().iter().for_each(|t| t.peers(id, &self.mailbox)),
-            Action::Abort(id) => tabs().iter().for_each(|t| t.abort(id)),
+            Action::Lock(_) | Action::Unlock(_) | Action::CountPeers(_) | Action::Abort(_) => {
+                if let Some(t) = &*self.tabs.borrow() {
+                    t.perform(action, &self.opts, &self.mailbox);
+                }
+            }
             Action::ReadShared(id) => {
-                let read = self.store.borrow().read(&self.opts.storage_key);
+                let read = self.store.borrow().read();
                 let fields = read.ok().and_then(|v| convert::stored_fields(&v));
                 self.tab.borrow_mut().shared(id, fields, now);
             }
-            Action::Send(id, reason) => self.send(id, reason),
+            Action::Send(id, reason) => {
+                // The request with the attempt's abort signal.
+                if let Some(signal) = self.tabs.borrow().as_ref().map(|t| t.signal(id)) {
+                    self.mailbox
+                        .pipe(&self.opts.request(&signal, reason), Ev::Reply, id);
+                }
+            }
             Action::Post(m) => self.post(m, now),
             Action::Persist => self.persist(now),
             Action::Emit(e) => self.emit(e, now),
@@ -325,7 +319,7 @@ impl Inner {
                 let r = r.map(|()| self.answers.token(self.tab.borrow().life(), now));
                 self.answers.settle(r);
             }
-            Action::Log(level, msg) => self.log(level as u8, msg),
+            Action::Log(level, msg) => self.log(level as u8, msg, None),
         }
     }
 
@@ -333,24 +327,6 @@ impl Inner {
     /// promise resolved with it may run a polluted prototype's `then` getter).
     fn handout(&self, now: Now) -> JsValue {
         self.answers.handout(self.tab.borrow().life(), now)
-    }
-
-    /// Sends broker request `id` with the attempt's abort signal.
-    fn send(&self, id: u64, reason: Reason) {
-        let Some(signal) = self.tabs.borrow().as_ref().map(|t| t.signal(id)) else {
-            return;
-        };
-        let o = &self.opts;
-        let p = match &o.broker {
-            Broker::Url(url) => {
-                let participant = o.core.identity.as_deref();
-                let credentials = o.credentials.as_str();
-                let why = reason.as_str();
-                bindings::post(url, &o.headers, credentials, &signal, why, participant)
-            }
-            Broker::Func(f) => bindings::ask(f, &signal, reason.as_str()),
-        };
-        self.mailbox.pipe(&p, Ev::Reply, id);
     }
 
     /// Posts `m` to the other tabs; a `token` message carries the current token's entry.
@@ -368,124 +344,34 @@ impl Inner {
     }
 
     fn emit(&self, ev: Event, now: Now) {
-        let token = || {
-            let tab = self.tab.borrow();
-            self.answers
-                .token(tab.life(), now)
-                .unwrap_or(JsValue::UNDEFINED)
+        let (name, line) = listeners::of(&ev);
+        let (payload, code) = match &ev {
+            Event::Token | Event::Expiring => {
+                let t = self.answers.token(self.tab.borrow().life(), now);
+                (t.unwrap_or(JsValue::UNDEFINED), None)
+            }
+            Event::Error(e) => (to_js_error(e), Some(e.code.as_str())),
+            _ => (JsValue::UNDEFINED, None),
         };
-        let (name, payload) = match ev {
-            Event::Token => {
-                self.log(Level::Info as u8, "new token adopted");
-                (Name::Token, token())
-            }
-            Event::Expiring => (Name::Expiring, token()),
-            Event::Expired => {
-                self.log(
-                    Level::Warn as u8,
-                    "the token expired before it could be renewed",
-                );
-                (Name::Expired, JsValue::UNDEFINED)
-            }
-            Event::Error(e) => {
-                self.log_code(Level::Warn as u8, "renewal failed: ", Some(e.code.as_str()));
-                (Name::Error, to_js_error(&e))
-            }
-            Event::Cleared => (Name::Cleared, JsValue::UNDEFINED),
-        };
-        for _ in 0..self.listeners.emit(name, &payload) {
-            self.log(
-                Level::Error as u8,
-                "an event listener threw; the manager carries on",
-            );
+        if let Some((level, msg)) = line {
+            self.log(level as u8, msg, code);
         }
-    }
-
-    /// Whether this manager hears the other tabs on a channel.
-    pub(super) fn has_channel(&self) -> bool {
-        self.tab.try_borrow().is_ok_and(|t| t.env().channel)
+        for _ in 0..self.listeners.emit(name, &payload) {
+            let msg = "an event listener threw; the manager carries on";
+            self.log(Level::Error as u8, msg, None);
+        }
     }
 
     /// Another participant signed in on this page (see [`tabs::tell_page`]).
     pub(super) fn switched(self: &Rc<Self>, p: &Field) {
-        let _entered = poison::enter(self);
-        self.feed(|t, now| t.switched(p, now));
-    }
-
-    fn restore(self: &Rc<Self>, now: Now) {
-        let key = &self.opts.storage_key;
-        // Read first: a borrow held by the `match` scrutinee would still be alive in
-        // `storage_failed()`, whose `borrow_mut()` would panic (a wasm trap).
-        let read = self.store.borrow().read(key);
-        let fields = match read {
-            Ok(v) => convert::stored_fields(&v),
-            Err(_) => return self.storage_failed(),
-        };
-        let found = self.tab.borrow_mut().restore(fields, now);
-        if found == Restored::Remove && self.store.borrow().remove(key).is_err() {
-            self.storage_failed();
+        if let Some(_entered) = self.enter() {
+            self.feed(|t, now| t.switched(p, now));
         }
     }
 
-    fn persist(&self, now: Now) {
-        if self.store.borrow().kind() == Storage::Memory {
-            return;
-        }
-        let entry = {
-            let tab = self.tab.borrow();
-            let life = tab.life();
-            life.token(now).map(|t| convert::entry(t, life.identity()))
-        };
-        match entry {
-            Some(e) => {
-                if self
-                    .store
-                    .borrow()
-                    .write(&self.opts.storage_key, &e)
-                    .is_err()
-                {
-                    self.storage_failed();
-                }
-            }
-            None => self.forget(),
-        }
-    }
-
-    /// Removes the stored entry unless it belongs to another participant (whose tab
-    /// may have written it since).
-    fn forget(&self) {
-        let key = &self.opts.storage_key;
-        let store = self.store.borrow();
-        let ours = match store.read(key) {
-            Ok(v) if v.is_undefined() => return,
-            Ok(v) => !v.is_object() || self.tab.borrow().life().is_ours(&convert::party(&v)),
-            Err(_) => true,
-        };
-        if ours && store.remove(key).is_err() {
-            drop(store);
-            self.storage_failed();
-        }
-    }
-
-    /// Storage threw: fall back to memory for good, with one warning.
-    fn storage_failed(&self) {
-        let old = core::mem::replace(&mut *self.store.borrow_mut(), Store::memory());
-        let _ = old.remove(&self.opts.storage_key);
-        self.warn_storage();
-    }
-
-    fn warn_storage(&self) {
-        self.log(
-            Level::Warn as u8,
-            "storage is not available here (sandboxed frame, private mode or quota); keeping the token in memory",
-        );
-    }
-
-    fn log(&self, level: u8, msg: &str) {
-        self.log_code(level, msg, None);
-    }
-
-    fn log_code(&self, level: u8, msg: &str, code: Option<&str>) {
+    /// Logs a fixed line (never token material) through the manager's log level; an
+    /// error code may follow it.
+    pub(super) fn log(&self, level: u8, msg: &str, code: Option<&str>) {
         if level <= self.log_level.get() as u8 {
             bindings::log(level, msg, code);
         }

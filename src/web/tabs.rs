@@ -8,7 +8,7 @@ use super::handles::{Channel, Held, Presence, Undo};
 use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
 use super::poison;
-use crate::core::{Env, Field};
+use crate::core::{Action, Env, Field};
 use alloc::string::String;
 use core::cell::RefCell;
 use js_sys::Function;
@@ -80,21 +80,31 @@ impl Tabs {
         }
     }
 
-    /// Aborts attempt `id`: its lock request and its broker request.
-    pub fn abort(&self, id: u64) {
-        let a = self.attempt.borrow_mut().take_if(|(i, _)| *i == id);
-        if let Some((_, c)) = a {
-            c.abort();
+    /// Performs the tab's cross-tab actions: lock, unlock, list the peers, abort. A
+    /// lock grant comes to the mailbox as [`Ev::Lock`], the peers as [`Ev::Peers`].
+    pub fn perform(&self, action: Action, opts: &Options, mailbox: &Mailbox) {
+        match action {
+            Action::Lock(id) => {
+                let p = bindings::lock(&opts.storage_key, &opts.scope, &self.signal(id));
+                mailbox.pipe(&p, Ev::Lock, id);
+            }
+            Action::Unlock(id) => drop(self.held.borrow_mut().take_if(|h| h.id == id)),
+            Action::CountPeers(id) => {
+                if let Some(p) = &self.presence {
+                    mailbox.pipe(&p.0.peers(), Ev::Peers, id);
+                }
+            }
+            Action::Abort(id) => {
+                let a = self.attempt.borrow_mut().take_if(|(i, _)| *i == id);
+                if let Some((_, c)) = a {
+                    c.abort();
+                }
+            }
+            _ => {}
         }
     }
 
-    /// Requests the cross-tab lock for attempt `id`; the mailbox hears [`Ev::Lock`].
-    pub fn lock(&self, id: u64, opts: &Options, mailbox: &Mailbox) {
-        let p = bindings::lock(&opts.storage_key, &opts.scope, &self.signal(id));
-        mailbox.pipe(&p, Ev::Lock, id);
-    }
-
-    /// Keeps the lock granted to attempt `id` (`release`) until [`Tabs::unlock`].
+    /// Keeps the lock granted to attempt `id` (`release`) until the tab unlocks it.
     pub fn hold(&self, id: u64, release: JsValue) {
         if let Ok(f) = release.dyn_into::<Function>() {
             *self.held.borrow_mut() = Some(Held {
@@ -104,22 +114,9 @@ impl Tabs {
         }
     }
 
-    /// Releases the lock held for attempt `id`.
-    pub fn unlock(&self, id: u64) {
-        let gone = self.held.borrow_mut().take_if(|h| h.id == id);
-        drop(gone);
-    }
-
     /// The id in this tab's presence lock name, if it holds one.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
-    }
-
-    /// Lists this participant's other live tabs; the mailbox hears [`Ev::Peers`].
-    pub fn peers(&self, id: u64, mailbox: &Mailbox) {
-        if let Some(p) = &self.presence {
-            mailbox.pipe(&p.0.peers(), Ev::Peers, id);
-        }
     }
 }
 
@@ -131,7 +128,12 @@ pub fn tell_page(key: &str, p: &Field) {
     while let Some(w) = poison::live(k) {
         k += 1;
         match w.upgrade() {
-            Some(o) if !o.has_channel() && o.opts.storage_key == key => o.switched(p),
+            Some(o)
+                if o.opts.storage_key == key
+                    && o.tab.try_borrow().is_ok_and(|t| !t.env().channel) =>
+            {
+                o.switched(p)
+            }
             _ => {}
         }
     }
