@@ -259,19 +259,26 @@ impl Inner {
             return;
         }
         let now = bindings::now();
-        let url = matches!(self.opts.broker, Broker::Url(_));
-        {
-            let mut tab = self.tab.borrow_mut();
-            match ev {
-                Ev::Timer => tab.handle_timeout(now),
-                Ev::Wake => tab.wake(now),
-                Ev::Message => tab.message(convert::incoming(&v), now),
-                Ev::Lock => tab.lock_granted(id, now),
-                Ev::LockRefused => tab.lock_refused(id, now),
-                Ev::Peers | Ev::PeersFailed => tab.peers(id, convert::peers(&v), now),
-                Ev::Reply | Ev::ReplyFailed => {
-                    tab.reply(id, now, convert::reply(url, ev == Ev::Reply, &v))
-                }
+        let tab = || self.tab.borrow_mut();
+        // Each value is decoded before the tab is borrowed: a broker's answer may have
+        // getters that call in.
+        match ev {
+            Ev::Timer => tab().handle_timeout(now),
+            Ev::Wake => tab().wake(now),
+            Ev::Lock => tab().lock_granted(id, now),
+            Ev::LockRefused => tab().lock_refused(id, now),
+            Ev::Message => {
+                let m = convert::incoming(&v);
+                tab().message(m, now)
+            }
+            Ev::Peers | Ev::PeersFailed => {
+                let ids = convert::peers(&v);
+                tab().peers(id, ids, now)
+            }
+            Ev::Reply | Ev::ReplyFailed => {
+                let url = matches!(self.opts.broker, Broker::Url(_));
+                let r = convert::reply(url, ev == Ev::Reply, &v);
+                tab().reply(id, now, r)
             }
         }
         self.drain();
@@ -296,8 +303,14 @@ impl Inner {
     fn perform(self: &Rc<Self>, action: Action, now: Now) {
         match action {
             Action::Lock(_) | Action::Unlock(_) | Action::CountPeers(_) | Action::Abort(_) => {
-                if let Some(t) = &*self.tabs.borrow() {
-                    t.perform(action, &self.opts, &self.mailbox);
+                let tabs = self.tabs.borrow();
+                let abort = tabs
+                    .as_ref()
+                    .and_then(|t| t.perform(action, &self.opts, &self.mailbox));
+                drop(tabs);
+                // With nothing borrowed: an abort listener of a broker function may call in.
+                if let Some(c) = abort {
+                    c.abort();
                 }
             }
             Action::ReadShared(id) => {
@@ -306,8 +319,10 @@ impl Inner {
                 self.tab.borrow_mut().shared(id, fields, now);
             }
             Action::Send(id, reason) => {
-                // The request with the attempt's abort signal.
-                if let Some(signal) = self.tabs.borrow().as_ref().map(|t| t.signal(id)) {
+                // With the attempt's abort signal, nothing borrowed: a broker function
+                // may call in.
+                let signal = self.tabs.borrow().as_ref().map(|t| t.signal(id));
+                if let Some(signal) = signal {
                     self.mailbox
                         .pipe(&self.opts.request(&signal, reason), Ev::Reply, id);
                 }

@@ -80,28 +80,31 @@ impl Tabs {
         }
     }
 
-    /// Performs the tab's cross-tab actions: lock, unlock, list the peers, abort. A
-    /// lock grant comes to the mailbox as [`Ev::Lock`], the peers as [`Ev::Peers`].
-    pub fn perform(&self, action: Action, opts: &Options, mailbox: &Mailbox) {
-        match action {
+    /// Performs the tab's cross-tab actions: lock, unlock, list the peers, abort (the
+    /// controller to abort is returned, for the caller to abort with nothing borrowed).
+    /// A lock grant comes to the mailbox as [`Ev::Lock`], the peers as [`Ev::Peers`].
+    pub fn perform(&self, a: Action, opts: &Options, mb: &Mailbox) -> Option<AbortController> {
+        match a {
             Action::Lock(id) => {
                 let p = bindings::lock(&opts.storage_key, &opts.scope, &self.signal(id));
-                mailbox.pipe(&p, Ev::Lock, id);
+                mb.pipe(&p, Ev::Lock, id);
             }
             Action::Unlock(id) => drop(self.held.borrow_mut().take_if(|h| h.id == id)),
             Action::CountPeers(id) => {
                 if let Some(p) = &self.presence {
-                    mailbox.pipe(&p.0.peers(), Ev::Peers, id);
+                    mb.pipe(&p.0.peers(), Ev::Peers, id);
                 }
             }
             Action::Abort(id) => {
-                let a = self.attempt.borrow_mut().take_if(|(i, _)| *i == id);
-                if let Some((_, c)) = a {
-                    c.abort();
-                }
+                return self
+                    .attempt
+                    .borrow_mut()
+                    .take_if(|(i, _)| *i == id)
+                    .map(|a| a.1);
             }
             _ => {}
         }
+        None
     }
 
     /// Keeps the lock granted to attempt `id` (`release`) until the tab unlocks it.
