@@ -47,7 +47,7 @@ node scripts/minify-names.mjs node_modules/.bin/wasm-opt pkg "${features[@]}"
 # those at src/ itself, so that a module the entry imports too (src/js/errors.js) is
 # bundled once.
 for d in pkg/snippets/*/; do rm -rf "${d}src" && ln -s ../../../src "${d}src"; done
-# One JS file: the entry (src/entry.js) with the glue and its snippets (src/web/*.js)
+# One JS file: the entry (src/entry.js) with the glue and the JS it imports (src/**/*.js)
 # bundled in, minified: whitespace, comments and local names only (no eval, nothing a
 # CSP would refuse). Each file a browser loads costs a request and its own gzip.
 node_modules/.bin/esbuild src/entry.js --bundle --minify --format=esm --target=es2020 \
