@@ -285,6 +285,18 @@ impl Inner {
         if let Ok(mut t) = i.timer.try_borrow_mut() {
             t.take();
         }
+        // Let go of what the other tabs wait on: the request under way (aborted) and
+        // its refresh lock, the tabs' channel and the presence lock. Released, not
+        // dropped (see above); from here on nothing comes back in (see `on_event`).
+        if let Ok(a) = i.attempt.try_borrow() {
+            if let Some(a) = a.as_ref() {
+                a.ctrl.abort();
+                if let Some(lock) = &a.lock {
+                    let _ = lock.0.call0(&JsValue::UNDEFINED);
+                }
+            }
+        }
+        i.leave_tabs();
     }
 }
 
@@ -705,6 +717,10 @@ impl Inner {
 
     /// Everything that comes back from JS.
     fn on_event(self: &Rc<Self>, kind: u32, id: f64, v: JsValue) {
+        // A stopped manager does nothing more: no reply, timer or message reaches it.
+        if self.poisoned.get() {
+            return;
+        }
         let _entered = self.enter();
         let id = id as u64;
         match kind {
