@@ -2,16 +2,17 @@
 //! functions scripted from Rust, real storage, timers, BroadcastChannel and Web Locks.
 //!
 //! It tests the build that ships: the crate without `std` (its `#[panic_handler]`, its
-//! allocator), compiled without reference types, with this crate linked in. Run it as
-//! scripts/test.sh does:
+//! allocator), in the release profile, with the wasm32 flags of scripts/build.sh (no
+//! reference types), this crate linked in. `bash scripts/test-web.sh [filter]` runs it
+//! (scripts/test.sh does); by hand, after `. scripts/wasm-env.sh`:
 //!
 //! ```sh
-//! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types" \
-//!   cargo test --target wasm32-unknown-unknown --no-default-features --test web [filter]
+//! cargo test --release --target wasm32-unknown-unknown --no-default-features --test web
 //! ```
 //!
-//! No wasm-bindgen-test (its runtime defines a panic handler of its own): the tests are
-//! registered in [`suite!`] below and run by tests/web/run.mjs, the target's runner.
+//! No wasm-bindgen-test: its runtime defines a `#[panic_handler]` of its own, with or
+//! without `std`, which would stand in for the crate's. The tests are registered in
+//! `suite!` below and run by tests/web/run.mjs, the target's runner (.cargo/config.toml).
 #![cfg_attr(target_arch = "wasm32", no_std, no_main)]
 #![deny(dead_code)]
 

@@ -130,7 +130,10 @@ pub async fn a_tab_that_panics_holding_the_lock_lets_the_other_tabs_renew() -> O
     let tab = |broker| {
         manager(
             broker,
-            &[("crossTab", true.into()), ("storageKey", key.as_str().into())],
+            &[
+                ("crossTab", true.into()),
+                ("storageKey", key.as_str().into()),
+            ],
         )
     };
     let held = Held::default();
@@ -138,7 +141,11 @@ pub async fn a_tab_that_panics_holding_the_lock_lets_the_other_tabs_renew() -> O
     let b_calls = Rc::new(Cell::new(0));
     let b = tab(counting_broker_named("b-", 3600.0, b_calls.clone()))?;
     let (refresh, presence) = (alloc::format!("{key}:refresh"), alloc::format!("{key}:tab"));
-    ensure_eq!(lock_requests(&presence).await?, (2, 0), "a tab holds a presence lock");
+    ensure_eq!(
+        lock_requests(&presence).await?,
+        (2, 0),
+        "a tab holds a presence lock"
+    );
     let waiting = a.get_token();
     // a holds the refresh lock, its request out.
     until("a's broker call", || held.count() == 1).await?;

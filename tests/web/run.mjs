@@ -51,9 +51,13 @@ process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
 const mvp = path.join(dir, "mvp.wasm");
 execFileSync(process.execPath, [path.join(ROOT, "scripts/no-reference-types.mjs"), wasm, mvp], { stdio: "inherit" });
 execFileSync(wasmBindgen(), ["--target", "web", "--out-dir", path.join(dir, "pkg"), "--out-name", "web", "--no-typescript", mvp], { stdio: "inherit" });
+// As in the shipped glue: JS values live in a JS array, not in an externref table.
+if (fs.readFileSync(path.join(dir, "pkg/web.js"), "utf8").includes("externref")) throw new Error("the test glue uses reference types");
 
 // The page: records what it threw and logged (WebDriver reports neither), then runs the
-// tests one after another and leaves the results in `globalThis.__tier2` for polling.
+// tests one after another from `from`, and leaves the results in `globalThis.__tier2`
+// for polling. It stops at the first failure: a trap may have left the wasm instance
+// (its futures executor, say) unusable, so the runner goes on in a fresh page.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>mdh-token tier 2</title>
 <script type="module">
 const out = (globalThis.__tier2 = { names: null, results: [], done: false, error: null });
@@ -66,16 +70,30 @@ for (const level of ["debug", "log", "info", "warn", "error"]) {
     return original.apply(this, args);
   };
 }
-// A trap or exception nobody caught fails the test that was running.
-addEventListener("error", (e) => stray.push("uncaught " + (e.error?.stack || e.message)));
-addEventListener("unhandledrejection", (e) => stray.push("unhandled rejection " + (e.reason?.stack || text(e.reason))));
-const describe = (e) => (e instanceof Error ? (e.stack?.includes(e.message) ? e.stack : e.name + ": " + e.message + "\\n" + (e.stack ?? "")) : text(e));
+// A trap or exception nobody caught fails the test that was running, at once (a test
+// whose future trapped never settles).
+let strayed = () => {};
+const uncaught = (what) => (stray.push(what), strayed());
+addEventListener("error", (e) => uncaught("uncaught " + describe(e.error ?? e.message)));
+addEventListener("unhandledrejection", (e) => uncaught("unhandled rejection " + describe(e.reason)));
+// An error's name, message and the first frames of its stack (a Rust panic is a trap,
+// "unreachable", without a message: its stack says where).
+function describe(e) {
+  if (!(e instanceof Error)) return text(e);
+  const head = e.name + ": " + e.message;
+  // A failed check already says where (tests/web/…:line).
+  if (e.message.startsWith("tests/web/")) return head;
+  const stack = e.stack?.startsWith(head) ? e.stack.slice(head.length) : (e.stack ?? "");
+  return [head, ...stack.split("\\n").filter(Boolean).slice(0, 8)].join("\\n");
+}
 try {
   const t = await import("./pkg/web.js");
   await t.default({ module_or_path: "./pkg/web_bg.wasm" });
-  const filter = new URLSearchParams(location.search).get("filter") ?? "";
+  const query = new URLSearchParams(location.search);
+  const filter = query.get("filter") ?? "";
   out.names = t.tier2_tests().filter((n) => n.includes(filter));
-  for (const name of out.names) {
+  for (let i = Number(query.get("from") ?? 0); i < out.names.length; i++) {
+    const name = out.names[i];
     log = [];
     stray = [];
     const start = Date.now();
@@ -83,16 +101,21 @@ try {
     try {
       await Promise.race([
         t.tier2_run(name),
-        new Promise((_, fail) => (timer = setTimeout(() => fail(new Error("timed out after ${TEST_TIMEOUT_MS} ms")), ${TEST_TIMEOUT_MS}))),
+        new Promise((_, fail) => {
+          timer = setTimeout(() => fail(new Error("timed out after ${TEST_TIMEOUT_MS} ms")), ${TEST_TIMEOUT_MS});
+          strayed = () => fail(new Error(stray.join("\\n")));
+        }),
       ]);
     } catch (e) {
       error = describe(e);
     }
     clearTimeout(timer);
+    strayed = () => {};
     // Errors that surface a task later still belong to this test.
     await new Promise((r) => setTimeout(r, 0));
     if (!error && stray.length) error = stray.join("\\n");
-    out.results.push({ name, ok: !error, error, ms: Date.now() - start, log: error ? log : [] });
+    out.results.push({ index: i, name, ok: !error, error, ms: Date.now() - start, log: error ? log : [] });
+    if (error) break;
   }
 } catch (e) {
   out.error = describe(e);
@@ -116,7 +139,7 @@ const server = http.createServer((req, res) => {
   fs.createReadStream(file).pipe(res);
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const page = `http://127.0.0.1:${server.address().port}/?filter=${encodeURIComponent(filter)}`;
+const page = (from) => `http://127.0.0.1:${server.address().port}/?filter=${encodeURIComponent(filter)}&from=${from}`;
 
 let failed = 0;
 try {
@@ -124,37 +147,49 @@ try {
     const started = Date.now();
     const session = await openSession(engine);
     console.log(`\nrunning in ${ENGINES[engine]} ${session.version} (${path.basename(wasm)})`);
-    let printed = 0, state;
+    const results = [];
+    let names = null;
     try {
-      await session.driver.get(page);
-      await until(
-        async () => {
-          state = JSON.parse(await session.driver.executeScript("return JSON.stringify(globalThis.__tier2 ?? null)"));
-          for (const r of state?.results.slice(printed) ?? []) {
-            printed++;
-            console.log(`test ${r.name} ... ${r.ok ? "ok" : "FAILED"} (${r.ms} ms)`);
-            if (!r.ok) {
-              failed++;
-              console.log(`  ${r.error.replace(/\n/g, "\n  ")}`);
-              for (const l of r.log) console.log(`  console.${l}`);
+      // A fresh page after each failure, from the next test on.
+      for (let from = 0, more = true; more; ) {
+        let printed = 0, state;
+        await session.driver.get(page(from));
+        await until(
+          async () => {
+            state = JSON.parse(await session.driver.executeScript("return JSON.stringify(globalThis.__tier2 ?? null)"));
+            for (const r of state?.results.slice(printed) ?? []) {
+              printed++;
+              results.push(r);
+              console.log(`test ${r.name} ... ${r.ok ? "ok" : "FAILED"} (${r.ms} ms)`);
+              if (!r.ok) {
+                console.log(`  ${r.error.replace(/\n/g, "\n  ")}`);
+                for (const l of r.log) console.log(`  console.${l}`);
+              }
             }
-          }
-          return state?.done;
-        },
-        { timeout: 300_000, interval: 50, what: `the tests in ${ENGINES[engine]}` },
-      );
+            return state?.done;
+          },
+          { timeout: 300_000, interval: 50, what: `the tests in ${ENGINES[engine]}` },
+        );
+        if (state.error) {
+          failed++;
+          console.log(`the test page failed in ${ENGINES[engine]}: ${state.error}`);
+          break;
+        }
+        names = state.names;
+        const last = state.results.at(-1);
+        from = last ? last.index + 1 : names.length;
+        more = from < names.length;
+      }
     } finally {
       await session.close();
     }
-    if (state.error) {
-      failed++;
-      console.log(`the test page failed in ${ENGINES[engine]}: ${state.error}`);
-    } else if (state.names.length === 0) {
+    const passed = results.filter((r) => r.ok).length;
+    failed += results.length - passed;
+    if (names?.length === 0) {
       failed++;
       console.log(`no test matches "${filter}"`);
     }
-    const passed = state.results.filter((r) => r.ok).length;
-    console.log(`${ENGINES[engine]}: ${passed} passed; ${state.results.length - passed} failed; finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`${ENGINES[engine]}: ${passed} passed; ${results.length - passed} failed; finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 } finally {
   server.close();

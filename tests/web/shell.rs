@@ -13,7 +13,11 @@ pub async fn get_token_calls_the_broker_once_for_concurrent_callers() -> Outcome
     let calls = Rc::new(Cell::new(0));
     let m = manager(counting_broker(3600.0, calls.clone()), &[])?;
     let ps: Vec<Promise> = (0..100).map(|_| m.get_token()).collect();
-    let all = resolved(Promise::all(&ps.into_iter().collect::<Array>()), "getToken()").await?;
+    let all = resolved(
+        Promise::all(&ps.into_iter().collect::<Array>()),
+        "getToken()",
+    )
+    .await?;
     ensure_eq!(calls.get(), 1);
     let all = Array::from(&all);
     let first = all.get(0);

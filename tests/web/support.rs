@@ -161,7 +161,10 @@ pub async fn resolved(p: Promise, what: &str) -> Result<JsValue, JsValue> {
 /// The rejection of `p`; `Err` when it resolves.
 pub async fn rejected(p: Promise, what: &str) -> Result<JsValue, JsValue> {
     match JsFuture::from(p).await {
-        Ok(v) => Err(fail(format!("{what} resolved ({}), expected a rejection", describe(&v)))),
+        Ok(v) => Err(fail(format!(
+            "{what} resolved ({}), expected a rejection",
+            describe(&v)
+        ))),
         Err(e) => Ok(e),
     }
 }
@@ -250,8 +253,16 @@ pub fn unique_key() -> String {
 }
 
 pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue> {
-    let s = get(&js_sys::global(), if local { "localStorage" } else { "sessionStorage" });
-    s.dyn_into().map_err(|_| fail(String::from("no Web Storage")))
+    let s = get(
+        &js_sys::global(),
+        if local {
+            "localStorage"
+        } else {
+            "sessionStorage"
+        },
+    );
+    s.dyn_into()
+        .map_err(|_| fail(String::from("no Web Storage")))
 }
 
 /// What a listener heard, in order.
@@ -271,7 +282,11 @@ impl Heard {
     }
 
     pub fn get(&self, n: usize) -> JsValue {
-        self.0.borrow().get(n).cloned().unwrap_or(JsValue::UNDEFINED)
+        self.0
+            .borrow()
+            .get(n)
+            .cloned()
+            .unwrap_or(JsValue::UNDEFINED)
     }
 }
 

@@ -122,7 +122,11 @@ pub async fn the_lock_holder_renews_alone_while_the_other_waits() -> Outcome {
         Ok(lock_requests(&lock).await? == (1, 1))
     })
     .await?;
-    ensure_eq!(b_calls.get(), 0, "b called its broker while a held the lock");
+    ensure_eq!(
+        b_calls.get(),
+        0,
+        "b called its broker while a held the lock"
+    );
     held.answer(0, &answer("a-1", 3600.0))?;
     let ta = resolved(from_a, "a.getToken()").await?;
     let tb = resolved(from_b, "b.getToken()").await?;
