@@ -42,10 +42,13 @@ macro_rules! ensure_eq {
                 file!(),
                 line!(),
                 alloc::format!(
-                    "{} == {} {}\n   left: {:?}\n  right: {:?}",
+                    "{} == {}{}\n   left: {:?}\n  right: {:?}",
                     stringify!($left),
                     stringify!($right),
-                    alloc::format!($($msg)+),
+                    match alloc::format!($($msg)+) {
+                        m if m.is_empty() => m,
+                        m => alloc::format!(": {m}"),
+                    },
                     left,
                     right
                 ),
