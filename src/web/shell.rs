@@ -287,7 +287,8 @@ impl Inner {
         }
         // Let go of what the other tabs wait on: the request under way (aborted) and
         // its refresh lock, the tabs' channel and the presence lock. Released, not
-        // dropped (see above); from here on nothing comes back in (see `on_event`).
+        // dropped (see `poison_current`); from here on nothing comes back in (see
+        // `on_event`).
         if let Ok(a) = i.attempt.try_borrow() {
             if let Some(a) = a.as_ref() {
                 a.ctrl.abort();
