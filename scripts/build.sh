@@ -2,20 +2,8 @@
 # Builds the wasm and the wasm-bindgen glue into pkg/ (what the npm package ships).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Source paths end up in the wasm (panic locations): map them to fixed names, so the
-# same commit builds the same bytes wherever it is checked out.
-# Short names, too: they only ever show in a panic message, which the shipped wasm
-# never formats.
-remap="--remap-path-prefix=$PWD=m --remap-path-prefix=$(rustc --print sysroot)=r"
-for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap-path-prefix=${d%/}=c"; done
-# No reference types (issue 15): JavaScriptCore of the Safari 16 era (WPE WebKit 2.38)
-# traps with "RuntimeError: Out of bounds table access" on valid `table.get`s of
-# wasm-bindgen's externref table once its baseline wasm JIT (BBQ) has compiled the code
-# (with JSC_useBBQJIT=0 it runs). Without reference types wasm-bindgen keeps JS values
-# in a JS array instead, and the wasm has no externref at all. Our crates are compiled
-# without the feature here; scripts/no-reference-types.mjs clears the "+reference-types"
-# that the precompiled core/alloc leave in the linked wasm, which wasm-bindgen reads.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types"
+# The wasm32 flags (path remapping, no reference types), shared with tier 2.
+. scripts/wasm-env.sh
 cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
