@@ -198,8 +198,12 @@ export function storage(local) {
   return s;
 }
 // console.error/warn/info/debug (levels 1 to 4) with our prefix (and a code after it).
+// A page whose console throws gets no line, and loses nothing else: an exception here
+// would cut the manager's work short.
 export function log(level, msg, detail = "") {
-  console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg + detail);
+  try {
+    console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg + detail);
+  } catch {}
 }
 // The broker POST: fetch plumbing only; the core judges the answer. The body says why
 // ({"reason":"initial"|"scheduled"|"forced"|"expired"}, for the broker's cache); its JSON

@@ -61,5 +61,5 @@ pub struct Held {
     /// The attempt.
     pub id: u64,
     /// Gives it back (on drop).
-    pub _release: Undo,
+    pub release: Undo,
 }

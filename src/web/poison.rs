@@ -106,6 +106,13 @@ impl Inner {
         if let Ok(mut t) = self.timer.try_borrow_mut() {
             t.take();
         }
+        // Nothing comes back in from here on (see `on_event`); what the other tabs wait
+        // on is let go.
+        if let Ok(t) = self.tabs.try_borrow() {
+            if let Some(t) = &*t {
+                t.stop();
+            }
+        }
     }
 }
 

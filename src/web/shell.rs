@@ -30,7 +30,7 @@ pub struct Inner {
     pub(super) tab: RefCell<Tab>,
     pub(super) store: RefCell<Store>,
     /// The channel and the locks; `None` once destroyed.
-    tabs: RefCell<Option<Tabs>>,
+    pub(super) tabs: RefCell<Option<Tabs>>,
     pub(super) timer: RefCell<Option<Timeout>>,
     /// Removes the wake-up listeners (visibilitychange, online, pageshow, focus).
     wakeups: RefCell<Option<Undo>>,

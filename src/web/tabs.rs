@@ -112,8 +112,31 @@ impl Tabs {
         if let Ok(f) = release.dyn_into::<Function>() {
             *self.held.borrow_mut() = Some(Held {
                 id,
-                _release: Undo(f),
+                release: Undo(f),
             });
+        }
+    }
+
+    /// A panic stopped the manager: lets go of what the other tabs wait on (the request
+    /// under way, aborted, and its refresh lock; the channel; the presence lock) by
+    /// calling what releases them, without dropping state a panic may have left half
+    /// updated.
+    pub fn stop(&self) {
+        if let Ok(a) = self.attempt.try_borrow() {
+            if let Some((_, c)) = &*a {
+                c.abort();
+            }
+        }
+        if let Ok(h) = self.held.try_borrow() {
+            if let Some(h) = &*h {
+                let _ = h.release.0.call0(&JsValue::UNDEFINED);
+            }
+        }
+        if let Some(c) = &self.channel {
+            c.0.close();
+        }
+        if let Some(p) = &self.presence {
+            p.0.release();
         }
     }
 
