@@ -13,9 +13,9 @@ export { init as default, TokenManager };
 let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
-// A TokenError, in the shape of bad() in src/web/options.js (which only the wasm glue
-// imports: importing it here would bundle it twice).
-const fail = (code, detail) => Object.assign(new Error("mdh-token: " + detail), { name: "TokenError", code, status: 0 });
+// The one TokenError constructor (also mdh-token/react's, through this bundle).
+import { tokenError as fail } from "./js/errors.js";
+export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
 

@@ -108,6 +108,17 @@ pub struct StoredFields {
     pub expires_at: Field,
 }
 
+impl StoredFields {
+    /// What a stored value that is not an object at all reads as: refused, so removed.
+    pub const CORRUPT: StoredFields = StoredFields {
+        p: Field::Other,
+        v: Field::Other,
+        access_token: Field::Other,
+        issued_at: Field::Other,
+        expires_at: Field::Other,
+    };
+}
+
 /// A validated token with absolute times.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Token {

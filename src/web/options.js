@@ -1,16 +1,13 @@
 // createTokenManager's options, checked where they are: in JS. Every check is a JS
 // type test, which through wasm-bindgen costs an import call each: in wasm the parser
-// was 1.5 kB gzip, this file is 1.2 kB minified and gzipped on its own (less inside
-// the bundle). The facade (src/facade.rs) turns the result into the shell's Options.
+// was 1.5 kB gzip. This file checks the type and range of each option present; the
+// wasm (src/facade.rs) reads the result by name, once, into typed options, takes what
+// is absent from the shipped defaults (`Config::default()` in src/core/config.rs) and
+// names the strings (storage, credentials, logLevel): an unknown one is invalid_options.
+import { tokenError } from "../js/errors.js";
 
-// A TokenError with code invalid_options (the shape the wasm makes).
-export function bad(detail) {
-  const e = new Error("mdh-token: " + detail);
-  e.name = "TokenError";
-  e.code = "invalid_options";
-  e.status = 0;
-  return e;
-}
+// A TokenError with code invalid_options.
+export const bad = (detail) => tokenError("invalid_options", detail);
 
 // `o[k]`, or undefined when `o` is not an object or the getter throws.
 export function get(o, k) {
@@ -40,26 +37,15 @@ const isRecord = (v) => {
   }
 };
 
-// The index of `o[k]` in `names` (the first when absent).
-function pick(o, k, names, detail) {
+// `o[k]` when absent or of type `type` (and `ok`); else a TokenError.
+function typed(o, k, type, detail, ok = () => true) {
   const v = own(o, k);
-  const i = v === undefined ? 0 : names.indexOf(v);
-  if (i < 0) throw bad(detail);
-  return i;
-}
-
-function num(o, k, dflt, min, max, detail) {
-  const v = own(o, k);
-  if (v === undefined) return dflt;
-  if (typeof v === "number" && v >= min && v <= max) return v; // NaN fails both
+  if (v === undefined || (typeof v === type && ok(v))) return v;
   throw bad(detail);
 }
 
-function bool(o, k, detail) {
-  const v = own(o, k);
-  if (v === undefined || typeof v === "boolean") return v ?? true;
-  throw bad(detail);
-}
+// `o[k]` when absent or a number from `min` to `max` (NaN fails both).
+const num = (o, k, min, max, detail) => typed(o, k, "number", detail, (v) => v >= min && v <= max);
 
 // `o.baseUrl`, an absolute http(s) URL, or `dflt` when absent.
 export function baseUrl(o, dflt) {
@@ -73,11 +59,10 @@ export function baseUrl(o, dflt) {
   return s;
 }
 
-// Returns [broker, headers, credentials (0 same-origin, 1 include, 2 omit), storage
-// (0 memory, 1 session, 2 local), storageKey, timeoutMs, crossTab, renewBeforeMs,
-// maxAttempts, baseDelayMs, maxDelayMs, autoRefresh, logLevel (0 silent … 4 debug),
-// baseUrl, devtools global name or undefined, participant or undefined, lock-name scope
-// ("" or "=" + the participant URI-encoded)]; throws a TokenError.
+// The options, checked, by name; undefined where absent. `headers` is a Headers with
+// Accept and the app's own, `scope` the participant's part
+// of the lock names ("" or "=" and the participant URI-encoded, so it never holds the
+// ":" that ends it). Throws a TokenError.
 export function options(o) {
   if (!(o === undefined || isRecord(o))) throw bad("options must be an object");
   const broker = own(o, "broker");
@@ -96,35 +81,32 @@ export function options(o) {
       throw bad("headers hold an invalid name or value");
     }
   }
-  const credentials = pick(o, "credentials", ["same-origin", "include", "omit"],
-    "credentials must be same-origin, include or omit");
-  const storage = pick(o, "storage", ["memory", "session", "local"], "storage must be memory, session or local");
-  const k = own(o, "storageKey");
-  const key = k === undefined ? "mdh-token" : k;
-  if (typeof key !== "string" || key === "") throw bad("storageKey must be a non-empty string");
-  const renewBefore = num(o, "renewBeforeSeconds", 120, 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400");
-  const timeoutMs = num(o, "timeoutMs", 10000, 1, 600000, "timeoutMs must be a number from 1 to 600000");
+  const storageKey = typed(o, "storageKey", "string", "storageKey must be a non-empty string", (v) => v !== "");
   const r = own(o, "retry");
   if (!(r === undefined || isRecord(r))) throw bad("retry must be an object");
-  const attemptsDetail = "retry.maxAttempts must be an integer from 1 to 100";
-  const maxAttempts = num(r, "maxAttempts", 5, 1, 100, attemptsDetail);
-  if (!Number.isInteger(maxAttempts)) throw bad(attemptsDetail);
-  const base = num(r, "baseDelayMs", 500, 0, 3600000, "retry.baseDelayMs must be a number from 0 to 3600000");
-  const max = num(r, "maxDelayMs", Math.max(30000, base), base, 3600000,
-    "retry.maxDelayMs must be a number from baseDelayMs to 3600000");
-  const level = pick(o, "logLevel", ["warn", "silent", "error", "info", "debug"],
-    "logLevel must be silent, error, warn, info or debug");
-  const url = baseUrl(o, "https://mydatahelps.org/");
-  const d = own(o, "devtools");
-  if (!(d === undefined || typeof d === "boolean" || (typeof d === "string" && d !== ""))) {
+  const baseDelayMs = num(r, "baseDelayMs", 0, 3600000, "retry.baseDelayMs must be a number from 0 to 3600000");
+  const devtools = own(o, "devtools");
+  if (!(devtools === undefined || typeof devtools === "boolean" || (typeof devtools === "string" && devtools !== ""))) {
     throw bad("devtools must be a boolean or a global name");
   }
-  const who = own(o, "participant");
-  if (!(who === undefined || (typeof who === "string" && who !== "" && who.length <= 1024))) {
-    throw bad("participant must be a non-empty string (an opaque id from your session) of at most 1024 characters");
-  }
-  return [broker, headers, credentials, storage, key, timeoutMs, bool(o, "crossTab", "crossTab must be a boolean"),
-    renewBefore * 1000, maxAttempts, base, max, bool(o, "autoRefresh", "autoRefresh must be a boolean"),
-    [2, 0, 1, 3, 4][level], url, d === true ? "mdhToken" : d || undefined,
-    who, who === undefined ? "" : "=" + encodeURIComponent(who)];
+  const participant = typed(o, "participant", "string",
+    "participant must be a non-empty string (an opaque id from your session) of at most 1024 characters",
+    (v) => v !== "" && v.length <= 1024);
+  return {
+    broker, headers, storageKey, baseDelayMs, participant,
+    credentials: own(o, "credentials"),
+    storage: own(o, "storage"),
+    logLevel: own(o, "logLevel"),
+    renewBeforeSeconds: num(o, "renewBeforeSeconds", 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400"),
+    timeoutMs: num(o, "timeoutMs", 1, 600000, "timeoutMs must be a number from 1 to 600000"),
+    maxAttempts: typed(r, "maxAttempts", "number", "retry.maxAttempts must be an integer from 1 to 100",
+      (v) => Number.isInteger(v) && v >= 1 && v <= 100),
+    // Also at least baseDelayMs: checked in the wasm, which knows the default.
+    maxDelayMs: num(r, "maxDelayMs", 0, 3600000, "retry.maxDelayMs must be a number from baseDelayMs to 3600000"),
+    crossTab: typed(o, "crossTab", "boolean", "crossTab must be a boolean"),
+    autoRefresh: typed(o, "autoRefresh", "boolean", "autoRefresh must be a boolean"),
+    baseUrl: baseUrl(o, undefined),
+    devtools,
+    scope: participant === undefined ? "" : "=" + encodeURIComponent(participant),
+  };
 }

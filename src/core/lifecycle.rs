@@ -2,7 +2,8 @@
 //! `now`, the shell drains [`Lifecycle::poll`] for work and asks
 //! [`Lifecycle::poll_timeout`] when to wake it next.
 
-use super::backoff::{parse_retry_after, RetryPolicy, Rng};
+use super::backoff::{parse_retry_after, Rng};
+pub use super::config::Config;
 use super::error::{ErrorCode, TokenError};
 use super::token::{
     parse_response, parse_stored, same_identity, Field, ResponseFields, StoredFields, Token,
@@ -14,6 +15,11 @@ use alloc::vec::Vec;
 /// lifetime, for tokens so short that 10 s would be most of it).
 pub const MIN_VALID_MS: f64 = 10_000.0;
 
+/// After a clear, tokens from other tabs (or shared storage) issued up to this long
+/// after it are refused too: a tab that had not heard of the logout yet may have sent
+/// its renewal just after it. This tab's own broker calls are not affected.
+pub const CLEAR_GRACE_MS: f64 = 5_000.0;
+
 /// A point in time, seen on two clocks: the wall clock (`Date.now()`) that token expiry
 /// is defined on, and the page's monotonic clock (`performance.now()`) that cannot jump.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,31 +28,6 @@ pub struct Now {
     pub wall: f64,
     /// Monotonic ms.
     pub mono: f64,
-}
-
-/// Behaviour chosen by the app (validated by the facade).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    /// The participant this manager's tokens belong to (an opaque id from the host's
-    /// session). Entries and messages of another participant are never adopted.
-    pub identity: Option<String>,
-    /// Renew this long before expiry (capped at half the token's lifetime).
-    pub renew_before_ms: f64,
-    /// Retry policy per renewal.
-    pub retry: RetryPolicy,
-    /// Renew proactively on timers, not only when `getToken()` is called.
-    pub auto_refresh: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            identity: None,
-            renew_before_ms: 120_000.0,
-            retry: RetryPolicy::default(),
-            auto_refresh: true,
-        }
-    }
 }
 
 /// Why a broker call is made; passed to a broker function as `reason`.
@@ -152,13 +133,6 @@ pub enum Access {
     Fail(TokenError),
 }
 
-/// Why the shell calls [`Lifecycle::wake`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
-    /// Something that may change the picture: visibility, network back, clock jump.
-    Recheck,
-}
-
 /// The coarse state shown by `status()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -242,8 +216,6 @@ pub struct Lifecycle {
     renewal: Option<Renewal>,
     /// After a renewal gave up: monotonic time of the next automatic attempt.
     resume_at: Option<f64>,
-    /// After 401/403: no automatic attempt until the app asks again.
-    halted: bool,
     /// Monotonic times of the last `max_attempts` failed broker calls, a ring whose next
     /// slot is `failed_at`: the budget that keeps any sequence of broker answers from
     /// making more than `max_attempts` failed calls per `max_delay_ms`.
@@ -256,6 +228,10 @@ pub struct Lifecycle {
     broker_calls: u64,
     last_error: Option<TokenError>,
     destroyed: bool,
+    /// Wall time of the last clear (a logout, here or in another tab): a token issued
+    /// before it (or within [`CLEAR_GRACE_MS`] after it) never comes back from another
+    /// tab, however late its broadcast arrives.
+    cleared_at: f64,
     /// Work for the shell, oldest first (a few items at a time: a Vec is smaller code
     /// than a VecDeque).
     out: Vec<Output>,
@@ -272,7 +248,6 @@ impl Lifecycle {
             expired_sent: false,
             renewal: None,
             resume_at: None,
-            halted: false,
             failed: Vec::new(),
             failed_at: 0,
             next_id: 0,
@@ -280,6 +255,7 @@ impl Lifecycle {
             broker_calls: 0,
             last_error: None,
             destroyed: false,
+            cleared_at: f64::NEG_INFINITY,
             out: Vec::new(),
         }
     }
@@ -305,8 +281,15 @@ impl Lifecycle {
             .filter(|t| t.remaining(now.wall, now.mono) >= min_valid(t))
     }
 
+    /// How long before expiry the renewal is due: `renewBefore`, capped at half the
+    /// lifetime, but never after the token fell under the floor (else a token between
+    /// the floor and a short `renewBefore` would be neither usable nor renewed, and one
+    /// adopted from another tab in that gap would be handed out under the floor).
     fn window(&self, t: &Token) -> f64 {
-        self.cfg.renew_before_ms.min(t.lifetime() / 2.0)
+        self.cfg
+            .renew_before_ms
+            .min(t.lifetime() / 2.0)
+            .max(min_valid(t))
     }
 
     /// The participant this lifecycle belongs to.
@@ -343,7 +326,7 @@ impl Lifecycle {
         }
         let t = self.usable(now)?;
         let rem = t.remaining(now.wall, now.mono);
-        let busy = self.renewal.is_some() || self.resume_at.is_some() || self.halted;
+        let busy = self.renewal.is_some() || self.resume_at.is_some();
         let mut left = rem - super::floor(rem / 1000.0) * 1000.0; // next whole-second tick
         left = left.min(rem - min_valid(t));
         if !busy {
@@ -366,13 +349,13 @@ impl Lifecycle {
             // Inside the window: serve the still-valid token and renew in the
             // background, even without autoRefresh.
             let in_window = t.remaining(now.wall, now.mono) <= self.window(t);
-            if in_window && self.renewal.is_none() && self.resume_at.is_none() && !self.halted {
+            if in_window && self.renewal.is_none() && self.resume_at.is_none() {
                 self.start_automatic(now, Reason::Scheduled);
             }
             return Access::Ready;
         }
         if self.renewal.is_none() {
-            // The app asks: that lifts a give-up pause and a 401 halt.
+            // The app asks: that lifts a give-up pause.
             let reason = if self.token.is_some() {
                 Reason::Expired
             } else {
@@ -406,7 +389,7 @@ impl Lifecycle {
 
     /// The page became visible, came online, or its clock jumped: a paused renewal
     /// (after giving up) is due at once; everything else is re-checked.
-    pub fn wake(&mut self, now: Now, _why: Wake) {
+    pub fn wake(&mut self, now: Now) {
         if self.destroyed {
             return;
         }
@@ -492,7 +475,6 @@ impl Lifecycle {
             // The participant's session is over: drop the token everywhere
             // and stay quiet until the app asks again.
             self.renewal = None;
-            self.halted = true;
             self.token = None;
             self.last_error = Some(e.clone());
             self.out.push(Output::Persist);
@@ -533,7 +515,10 @@ impl Lifecycle {
     /// A token from another tab or from shared storage. Adopted when it is newer than
     /// ours; returns whether it was.
     pub fn external(&mut self, now: Now, token: Token) -> bool {
-        if self.destroyed || token.remaining(now.wall, now.mono) <= 0.0 {
+        if self.destroyed
+            || token.remaining(now.wall, now.mono) <= 0.0
+            || token.issued_at <= self.cleared_at + CLEAR_GRACE_MS
+        {
             return false;
         }
         // Newer means issued later, not expiring later: an entry claiming a far
@@ -580,10 +565,10 @@ impl Lifecycle {
             return;
         }
         let had = self.token.is_some() || self.renewal.is_some();
+        self.cleared_at = self.cleared_at.max(now.wall);
         self.token = None;
         self.renewal = None;
         self.resume_at = None;
-        self.halted = false;
         self.last_error = None;
         self.out.push(Output::Abort);
         if local {
@@ -691,7 +676,6 @@ impl Lifecycle {
         self.generation += 1;
         self.expiring_sent = false;
         self.expired_sent = false;
-        self.halted = false;
         self.resume_at = None;
         self.last_error = None;
     }
@@ -699,7 +683,6 @@ impl Lifecycle {
     fn start(&mut self, reason: Reason, forced_at: Option<f64>) {
         self.next_id += 1;
         let id = self.next_id;
-        self.halted = false;
         self.resume_at = None;
         self.renewal = Some(Renewal {
             id,
@@ -750,12 +733,7 @@ impl Lifecycle {
             // The pause is over; the renewal below starts if the token is still due.
             self.resume_at = None;
         }
-        if self.cfg.auto_refresh
-            && due
-            && self.renewal.is_none()
-            && self.resume_at.is_none()
-            && !self.halted
-        {
+        if self.cfg.auto_refresh && due && self.renewal.is_none() && self.resume_at.is_none() {
             self.start_automatic(now, reason_for(expired));
         }
     }
@@ -852,5 +830,5 @@ fn classify(reply: Reply, sent: Now, now: Now) -> Result<Token, (TokenError, Opt
 }
 
 #[cfg(test)]
-#[path = "machine_tests.rs"]
+#[path = "lifecycle_tests.rs"]
 mod tests;
