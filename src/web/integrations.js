@@ -162,7 +162,7 @@ const methods = {
     // message listener was added before ours, so it is filtered here: a request is never
     // an answer (answers carry `success`). The waiting call then waits, as it does when
     // the request is refused; revive re-runs the views.
-    const answer = get(sdk, "setActionResult"), had = Object.prototype.hasOwnProperty.call(sdk, "setActionResult");
+    const answer = get(sdk, "setActionResult");
     const filter = function (data) {
       if (get(data, "name") !== "GetDelegatedAccessToken" || get(data, "success") !== undefined) return answer.apply(this, arguments);
     };
@@ -188,7 +188,7 @@ const methods = {
       win?.removeEventListener("message", onFrame, true);
       held = [];
       try {
-        if (sdk.setActionResult === filter) had ? (sdk.setActionResult = answer) : delete sdk.setActionResult;
+        if (sdk.setActionResult === filter) sdk.setActionResult = answer;
       } catch {}
       try {
         off.call(sdk, "tokenWillExpire", willExpire);

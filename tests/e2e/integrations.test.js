@@ -108,7 +108,7 @@ test("attachSdk: MyDataHelps.js's own pre-token request, delivered after the fir
     const kept = sdk.token?.access_token === window.tm.peek()?.access_token;
     const later = await sdk.getParticipantInfo().then((p) => p.participantID, (e) => "rejected " + e);
     detach();
-    const restored = !Object.prototype.hasOwnProperty.call(sdk, "setActionResult");
+    const restored = sdk.setActionResult === Object.getPrototypeOf(sdk).setActionResult;
     return { kept, later, early, restored, unhandled: window.__unhandled.slice() };
   }, SDK);
   assert.deepEqual(r, { kept: true, later: "p-1", early: "pending", restored: true, unhandled: [] });
