@@ -13,7 +13,7 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
 cargo rustc --release --target wasm32-unknown-unknown --lib --no-default-features --crate-type cdylib
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort); ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/js/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort); ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
@@ -44,10 +44,10 @@ node scripts/minify-names.mjs node_modules/.bin/wasm-opt pkg "${features[@]}"
 # those at src/ itself, so that a module the entry imports too (src/js/errors.js) is
 # bundled once.
 for d in pkg/snippets/*/; do rm -rf "${d}src" && ln -s ../../../src "${d}src"; done
-# One JS file: the entry (src/entry.js) with the glue and the JS it imports (src/**/*.js)
+# One JS file: the entry (src/js/entry.js) with the glue and the JS it imports (src/**/*.js)
 # bundled in, minified: whitespace, comments and local names only (no eval, nothing a
 # CSP would refuse). Each file a browser loads costs a request and its own gzip.
-node_modules/.bin/esbuild src/entry.js --bundle --minify --format=esm --target=es2020 \
+node_modules/.bin/esbuild src/js/entry.js --bundle --minify --format=esm --target=es2020 \
   --log-level=error --outfile=pkg/mdh_token.js --allow-overwrite
 rm -rf pkg/snippets
 echo "$stamp" > pkg/.stamp

@@ -20,7 +20,7 @@ fn bad(detail: &'static str) -> JsValue {
 // by name, `undefined` where absent, each of its type: a number getter reads an absent
 // one as NaN (never a value options.js lets through), the strings it names here are
 // read as they are (an unknown one is `invalid_options`).
-#[wasm_bindgen(module = "/src/web/options.js")]
+#[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
     type Checked;
     #[wasm_bindgen(catch)]

@@ -330,7 +330,7 @@ extern "C" {
 }
 
 // The integrations (attachSdk, serveFrames, fetch, devtools): JS over the public API.
-#[wasm_bindgen(module = "/src/web/integrations.js")]
+#[wasm_bindgen(module = "/src/js/integrations.js")]
 extern "C" {
     pub fn integrations() -> JsValue;
 }

@@ -37,7 +37,7 @@ pub struct Inner {
     pub(super) listeners: Listeners,
     pub(super) answers: Answers,
     log_level: Cell<Level>,
-    /// Detach functions of the integrations (src/web/integrations.js), run by `destroy()`.
+    /// Detach functions of the integrations (src/js/integrations.js), run by `destroy()`.
     teardown: RefCell<Vec<Function>>,
     /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
     pub(super) poisoned: Cell<bool>,

@@ -341,7 +341,7 @@ test("a 16,384-character token (the limit) is accepted", { skip }, async (t) => 
   assert.equal(got, 16_384);
 });
 
-// Importing the package starts the wasm fetch (src/entry.js), so that createTokenManager()
+// Importing the package starts the wasm fetch (src/js/entry.js), so that createTokenManager()
 // does not wait one more round trip; a load that fails then is forgotten, not cached.
 test("importing fetches the wasm; when that load fails, the next createTokenManager() loads it again, with no page error", { skip }, async (t) => {
   server.reset();

@@ -4,8 +4,8 @@
 // paths written against it). It initialises the wasm
 // once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
-// fetch, devtools: src/web/integrations.js) are JS methods over the public API.
-import init, { TokenManager } from "../pkg/mdh_token.js";
+// fetch, devtools: src/js/integrations.js) are JS methods over the public API.
+import init, { TokenManager } from "../../pkg/mdh_token.js";
 
 // The glue too, for the tests and the bench (wasm memory, instanceof checks).
 export { init as default, TokenManager };
@@ -14,7 +14,7 @@ let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
 // The one TokenError constructor (also mdh-token/react's, through this bundle).
-import { tokenError as fail } from "./js/errors.js";
+import { tokenError as fail } from "./errors.js";
 export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);

@@ -3,7 +3,7 @@
 // clear, setLogLevel) plus four hidden ones (__base, __nudge, __log, __onDestroy), so
 // they need nothing of the core. Written in JS because each is a handful of JS calls:
 // through wasm-bindgen the same code was 4.8 kB of gzipped wasm; this file is 1.8 kB
-// minified and gzipped on its own, less inside the bundle. src/entry.js puts them on
+// minified and gzipped on its own, less inside the bundle. src/js/entry.js puts them on
 // TokenManager.prototype.
 
 import { bad, baseUrl, get, own } from "./options.js";
@@ -292,7 +292,7 @@ function devtools(m, name) {
   });
 }
 
-// For src/entry.js (through the wasm, which is the one module that imports this one):
+// For src/js/entry.js (through the wasm, which is the one module that imports this one):
 // the methods to put on TokenManager.prototype, and the devtools installer.
 export function integrations() {
   return [methods, devtools];

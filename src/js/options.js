@@ -4,7 +4,7 @@
 // wasm (src/facade.rs) reads the result by name, once, into typed options, takes what
 // is absent from the shipped defaults (`Config::default()` in src/core/config.rs) and
 // names the strings (storage, credentials, logLevel): an unknown one is invalid_options.
-import { tokenError } from "../js/errors.js";
+import { tokenError } from "./errors.js";
 
 // A TokenError with code invalid_options.
 export const bad = (detail) => tokenError("invalid_options", detail);
