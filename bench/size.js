@@ -2,9 +2,7 @@
 // browser. Used by `npm run bench` (bench/run.js) and meant for a size-check test.
 //
 // What counts: every file reached through package.json's `files` list that a browser
-// loads — `.js`, `.mjs` and `.wasm`; a directory in `files` is walked (today the list
-// names files, besides the server-only `broker/`: scripts/build.sh bundles the
-// wasm-bindgen glue and its snippets into pkg/mdh_token.js and deletes pkg/snippets/).
+// loads — `.js`, `.mjs` and `.wasm` (directories are walked).
 // Type declarations (`.d.ts`), the server-only broker (`broker/`, the
 // `mdh-token/broker` entry) and anything else in `files` are not shipped to a browser
 // and are left out. The React binding (`react/`, the `mdh-token/react` entry) is its

@@ -6,7 +6,7 @@
 // StrictMode's simulated unmount and remount in development, which thereby keeps one
 // manager and one broker call.
 import * as React from "react";
-import { createTokenManager } from "../pkg/mdh_token.js";
+import { createTokenManager, __tokenError } from "../pkg/mdh_token.js";
 
 const { createElement, createContext, useContext, useEffect, useRef, useState } = React;
 
@@ -15,9 +15,8 @@ const EVENTS = ["token", "expiring", "expired", "error", "cleared"];
 const NONE = { manager: null, store: { subscribe: () => () => {}, get: () => null } };
 const Context = createContext(null);
 
-// A TokenError (the shape of the package's own), for a hook used outside the provider.
-const misuse = (detail) =>
-  Object.assign(new Error("mdh-token/react: " + detail), { name: "TokenError", code: "invalid_options", status: 0 });
+// A TokenError (the package's own constructor), for a hook used outside the provider.
+const misuse = (detail) => __tokenError("invalid_options", detail);
 
 // React 18+ has useSyncExternalStore; for React 17, the same contract with state and an
 // effect (no layout effect, so nothing to warn about in a server render). Snapshots are

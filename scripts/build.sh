@@ -2,24 +2,18 @@
 # Builds the wasm and the wasm-bindgen glue into pkg/ (what the npm package ships).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Source paths end up in the wasm (panic locations): map them to fixed names, so the
-# same commit builds the same bytes wherever it is checked out.
-# Short names, too: they only ever show in a panic message, which the shipped wasm
-# never formats.
-remap="--remap-path-prefix=$PWD=m --remap-path-prefix=$(rustc --print sysroot)=r"
-for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap-path-prefix=${d%/}=c"; done
-# No reference types (issue 15): JavaScriptCore of the Safari 16 era (WPE WebKit 2.38)
-# traps with "RuntimeError: Out of bounds table access" on valid `table.get`s of
-# wasm-bindgen's externref table once its baseline wasm JIT (BBQ) has compiled the code
-# (with JSC_useBBQJIT=0 it runs). Without reference types wasm-bindgen keeps JS values
-# in a JS array instead, and the wasm has no externref at all. Our crates are compiled
-# without the feature here; scripts/no-reference-types.mjs clears the "+reference-types"
-# that the precompiled core/alloc leave in the linked wasm, which wasm-bindgen reads.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types"
-cargo build --release --target wasm32-unknown-unknown --lib --no-default-features
+# The wasm32 flags (path remapping, no reference types), shared with tier 2.
+. scripts/wasm-env.sh
+# The toolchain's rust-lld, through scripts/wasm-link.sh: it drops js-sys's JSPI export.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
+# `--crate-type cdylib`: Cargo.toml's crate-type also lists rlib (the tests link the
+# crate), and cargo drops the release profile's `lto` for a build that emits an rlib,
+# so a plain `cargo build` linked js-sys, web-sys and wasm-bindgen un-LTO'd (cargo#9672,
+# rust#51009): LTO here is 3.4 kB of gzip less.
+cargo rustc --release --target wasm32-unknown-unknown --lib --no-default-features --crate-type cdylib
 src=target/wasm32-unknown-unknown/release/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" src/entry.js scripts/build.sh scripts/minify-names.mjs scripts/no-reference-types.mjs src/web/*.js; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/js/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort); ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
@@ -27,6 +21,8 @@ fi
 rm -rf pkg
 mvp=target/wasm32-unknown-unknown/release/mdh_token.no-reference-types.wasm
 node scripts/no-reference-types.mjs "$src" "$mvp"
+# Panic messages and locations: nothing here reads them (see the script), so blanked.
+node scripts/strip-panic-data.mjs "$mvp" "$mvp"
 # index.js always passes the wasm URL, so the glue needs no default path of its own.
 wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
   --omit-default-module-path --remove-producers-section "$mvp"
@@ -34,19 +30,24 @@ wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
 # Reference types are left out, so binaryen refuses a wasm that still uses them.
 features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-multivalue)
-# --flatten --rereloop before -Oz: 350 B gzip less here; -ocimfs 50 (inline functions
-# of one caller up to 50 instructions): 135 B less. --low-memory-unused: the
-# first 1 kB of linear memory is never used (it is the far end of Rust's 1 MB stack).
-node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --converge -ocimfs 50 \
+# --flatten --rereloop (control flow rebuilt) before -Oz: 250 B gzip less than -Oz
+# alone on the LTO'd wasm. No -ocimfs 50: it saved 135 B before the build was LTO'd and
+# costs 70-85 B since. --low-memory-unused: the first 1 kB of linear memory is never
+# used (it is the far end of Rust's 1 MB stack).
+node_modules/.bin/wasm-opt --low-memory-unused --flatten --rereloop -Oz -Oz --converge \
   --strip-producers --strip-target-features \
   "${features[@]}" pkg/mdh_token_bg.wasm -o pkg/mdh_token_bg.wasm
 # Short import and export names in the wasm and the glue: wasm-bindgen's are hashed
 # (`__wbg_fetch_cfb8829dbac84a02`) and compress badly. Emscripten does the same.
 node scripts/minify-names.mjs node_modules/.bin/wasm-opt pkg "${features[@]}"
-# One JS file: the entry (src/entry.js) with the glue and its snippets (src/web/*.js)
+# The glue imports our JS modules (src/**/*.js) from copies in pkg/snippets/: point
+# those at src/ itself, so that a module the entry imports too (src/js/errors.js) is
+# bundled once.
+for d in pkg/snippets/*/; do rm -rf "${d}src" && ln -s ../../../src "${d}src"; done
+# One JS file: the entry (src/js/entry.js) with the glue and the JS it imports (src/**/*.js)
 # bundled in, minified: whitespace, comments and local names only (no eval, nothing a
 # CSP would refuse). Each file a browser loads costs a request and its own gzip.
-node_modules/.bin/esbuild src/entry.js --bundle --minify --format=esm --target=es2020 \
+node_modules/.bin/esbuild src/js/entry.js --bundle --minify --format=esm --target=es2020 \
   --log-level=error --outfile=pkg/mdh_token.js --allow-overwrite
 rm -rf pkg/snippets
 echo "$stamp" > pkg/.stamp

@@ -9,25 +9,12 @@ bash scripts/build.sh
 echo "== tier 1: pure core (native cargo test, virtual clock)"
 cargo test --lib
 
-# wasm-bindgen-test-runner takes its driver from CHROMEDRIVER / GECKODRIVER (GECKODRIVER
-# first, so each run unsets the other) and the browser from a webdriver.json; both come
-# from tests/support/browsers.js, the one place that knows where the browsers are.
-caps=$(mktemp -d)
-trap 'rm -rf "$caps"' EXIT
-browsers() { node tests/support/browsers.js "$@"; }
-echo "== tier 2: web shell (wasm-bindgen-test in headless Chromium, then Firefox ESR)"
-chromedriver=$(browsers path chromedriver)
-geckodriver=$(browsers path geckodriver)
-browsers capabilities chromium > "$caps/chromium.json"
-env -u GECKODRIVER CHROMEDRIVER="$chromedriver" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$caps/chromium.json" \
-  cargo test --target wasm32-unknown-unknown --test web
-browsers capabilities firefox > "$caps/firefox.json"
-env -u CHROMEDRIVER GECKODRIVER="$geckodriver" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$caps/firefox.json" \
-  cargo test --target wasm32-unknown-unknown --test web
+echo "== tier 2: web shell, the shipped no_std build (tests/web/ in headless Chromium, then Firefox ESR)"
+bash scripts/test-web.sh
 
 echo "== tier 3: package, demo and broker (node:test; Chromium via playwright-core), and the"
 echo "   cross-engine suite over WebDriver (Chromium, Firefox ESR, WebKitGTK, WPE WebKit 2.38)"
-browsers versions | sed 's/^/   /'
+node tests/support/browsers.js versions | sed 's/^/   /'
 node --test --test-concurrency=1 tests/
 
 echo "npm test: all tiers passed in $(( $(date +%s) - start )) s"

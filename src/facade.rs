@@ -1,87 +1,154 @@
-//! The one module of `#[wasm_bindgen]` exports: option parsing, the `TokenManager`
-//! class, and the conversion of core errors into JS `TokenError`s.
+//! The one module of `#[wasm_bindgen]` exports: the options, checked by options.js and
+//! decoded here once into typed [`Options`] (the shipped defaults are
+//! [`Config::default`]'s), and the `TokenManager` class.
 
-use crate::core::{Config, ErrorCode, RetryPolicy, TokenError};
-use crate::web::js::set;
-use crate::web::shell::{LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_SILENT, LOG_WARN};
-use crate::web::{Broker, Options, Shell, StoreKind};
+use crate::core::{Config, ErrorCode, Level, RetryPolicy, Storage, TokenError};
+use crate::web::convert::to_js_error;
+use crate::web::listeners::Name;
+use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_DEVTOOLS, DEFAULT_STORAGE_KEY};
+use crate::web::{Broker, Credentials, Options, Shell};
 use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// A JS `Error` with `name = "TokenError"`, a stable `code`, `status` and, for failed
-/// renewals that will be retried, `retryAt`. Its text is fixed: never response data.
-pub(crate) fn to_js_error(e: &TokenError) -> JsValue {
-    let mut msg = String::from("mdh-token: ");
-    msg.push_str(e.detail);
-    let err = js_sys::Error::new(&msg);
-    err.set_name("TokenError");
-    set(&err, "code", &e.code.as_str().into());
-    set(&err, "status", &JsValue::from_f64(e.status as f64));
-    if let Some(at) = e.retry_at {
-        set(&err, "retryAt", &JsValue::from_f64(at));
-    }
-    err.into()
-}
-
 fn bad(detail: &'static str) -> JsValue {
     to_js_error(&TokenError::new(ErrorCode::InvalidOptions, detail))
 }
 
-/// Parses a log level name.
-pub(crate) fn log_level(s: &str) -> Option<u8> {
-    Some(match s {
-        "silent" => LOG_SILENT,
-        "error" => LOG_ERROR,
-        "warn" => LOG_WARN,
-        "info" => LOG_INFO,
-        "debug" => LOG_DEBUG,
-        _ => return None,
-    })
-}
-
-// The options are checked in JS (each check is a JS type test); see options.js for
-// the shape of what it returns.
-#[wasm_bindgen(module = "/src/web/options.js")]
+// The options are checked in JS (each check is a JS type test); options.js returns them
+// by name, `undefined` where absent, each of its type: a number getter reads an absent
+// one as NaN (never a value options.js lets through), the strings it names here are
+// read as they are (an unknown one is `invalid_options`).
+#[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
+    type Checked;
     #[wasm_bindgen(catch)]
-    fn options(o: &JsValue) -> Result<js_sys::Array, JsValue>;
+    fn options(o: &JsValue) -> Result<Checked, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn broker(this: &Checked) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &Checked) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn credentials(this: &Checked) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn storage(this: &Checked) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = storageKey)]
+    fn storage_key(this: &Checked) -> Option<String>;
+    #[wasm_bindgen(method, getter, js_name = logLevel)]
+    fn log_level(this: &Checked) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = renewBeforeSeconds)]
+    fn renew_before_seconds(this: &Checked) -> f64;
+    #[wasm_bindgen(method, getter, js_name = timeoutMs)]
+    fn timeout_ms(this: &Checked) -> f64;
+    #[wasm_bindgen(method, getter, js_name = maxAttempts)]
+    fn max_attempts(this: &Checked) -> f64;
+    #[wasm_bindgen(method, getter, js_name = baseDelayMs)]
+    fn base_delay_ms(this: &Checked) -> f64;
+    #[wasm_bindgen(method, getter, js_name = maxDelayMs)]
+    fn max_delay_ms(this: &Checked) -> f64;
+    #[wasm_bindgen(method, getter, js_name = crossTab)]
+    fn cross_tab(this: &Checked) -> Option<bool>;
+    #[wasm_bindgen(method, getter, js_name = autoRefresh)]
+    fn auto_refresh(this: &Checked) -> Option<bool>;
+    #[wasm_bindgen(method, getter, js_name = baseUrl)]
+    fn base_url(this: &Checked) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn devtools(this: &Checked) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn participant(this: &Checked) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn scope(this: &Checked) -> Option<String>;
 }
 
-fn parse_options(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
-    let a = options(o)?;
-    let num = |i: u32| a.get(i).as_f64().unwrap_or(0.0);
-    let flag = |i: u32| a.get(i).as_bool().unwrap_or(true);
-    let text = |i: u32| a.get(i).as_string();
-    let b = a.get(0);
+/// `v` decoded by `f`, `dflt` when absent; `invalid_options` with `detail` when `f`
+/// refuses it (never a silent coercion into something valid).
+fn opt<T>(
+    v: JsValue,
+    f: impl FnOnce(&JsValue) -> Option<T>,
+    dflt: T,
+    detail: &'static str,
+) -> Result<T, JsValue> {
+    if v.is_undefined() {
+        return Ok(dflt);
+    }
+    f(&v).ok_or_else(|| bad(detail))
+}
+
+/// Decodes what options.js checked: typed options and the devtools global name.
+fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
+    let c = options(o)?;
+    let d = Config::default();
+    let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
+    let text = |v: JsValue| v.as_string();
+    let storage = opt(
+        c.storage(),
+        |v| {
+            let s = v.as_string()?;
+            [Storage::Memory, Storage::Session, Storage::Local]
+                .into_iter()
+                .find(|k| k.as_str() == s)
+        },
+        d.storage,
+        "storage must be memory, session or local",
+    )?;
+    let credentials = opt(
+        c.credentials(),
+        |v| Credentials::parse(&v.as_string()?),
+        Credentials::SameOrigin,
+        "credentials must be same-origin, include or omit",
+    )?;
+    let log_level = opt(
+        c.log_level(),
+        |v| Level::parse(&v.as_string()?),
+        d.log_level,
+        "logLevel must be silent, error, warn, info or debug",
+    )?;
+    let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms);
+    let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms));
+    if max_delay_ms < base_delay_ms {
+        return Err(bad(
+            "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
+        ));
+    }
+    let b = c.broker();
     let broker = match b.as_string() {
         Some(url) => Broker::Url(url),
-        None => Broker::Func(b.unchecked_into()),
+        None => Broker::Func(
+            b.dyn_into()
+                .map_err(|_| bad("broker must be a URL string or an async function"))?,
+        ),
+    };
+    let devtools = c.devtools();
+    let devtools = match devtools.as_bool() {
+        Some(true) => Some(String::from(DEFAULT_DEVTOOLS)),
+        _ => text(devtools),
     };
     let opts = Options {
         broker,
-        headers: a.get(1),
-        credentials: ["same-origin", "include", "omit"][num(2) as usize % 3],
-        storage: [StoreKind::Memory, StoreKind::Session, StoreKind::Local][num(3) as usize % 3],
-        storage_key: text(4).unwrap_or_default(),
-        scope: text(16).unwrap_or_default(),
-        timeout_ms: num(5),
-        cross_tab: flag(6),
+        headers: c.headers(),
+        credentials,
+        storage_key: c
+            .storage_key()
+            .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
+        scope: c.scope().unwrap_or_default(),
+        base_url: c.base_url().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
         core: Config {
-            identity: text(15),
-            renew_before_ms: num(7),
+            identity: c.participant(),
+            renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
             retry: RetryPolicy {
-                max_attempts: num(8) as u32,
-                base_delay_ms: num(9),
-                max_delay_ms: num(10),
+                max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
+                base_delay_ms,
+                max_delay_ms,
             },
-            auto_refresh: flag(11),
+            auto_refresh: c.auto_refresh().unwrap_or(d.auto_refresh),
+            timeout_ms: num(c.timeout_ms(), d.timeout_ms),
+            cross_tab: c.cross_tab().unwrap_or(d.cross_tab),
+            storage,
+            log_level,
         },
-        log_level: num(12) as u8,
-        base_url: text(13).unwrap_or_default(),
     };
-    Ok((opts, text(14)))
+    Ok((opts, devtools))
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.
@@ -117,7 +184,7 @@ impl TokenManager {
     /// again until the wall time `until` (the JS entry's hot-path cache), and
     /// `sink(null, 0)` when that no longer holds.
     pub fn create(options: JsValue, sink: Option<Function>) -> Result<TokenManager, JsValue> {
-        let (opts, devtools) = parse_options(&options)?;
+        let (opts, devtools) = decode(&options)?;
         let shell = Shell::new(opts, sink);
         Ok(TokenManager { shell, devtools })
     }
@@ -151,8 +218,10 @@ impl TokenManager {
         let (Some(name), true) = (name.as_string(), listener.is_function()) else {
             return Err(bad("on(name, listener) takes an event name and a function"));
         };
+        let name = Name::parse(&name)
+            .ok_or_else(|| bad("unknown event: use token, expiring, expired, error or cleared"))?;
         self.shell
-            .on(&name, listener.unchecked_into())
+            .on(name, listener.unchecked_into())
             .map_err(|e| to_js_error(&e))
     }
 
@@ -167,7 +236,7 @@ impl TokenManager {
         let l = level
             .as_string()
             .as_deref()
-            .and_then(log_level)
+            .and_then(Level::parse)
             .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?;
         self.shell.set_log_level(l);
         Ok(())
@@ -176,7 +245,7 @@ impl TokenManager {
     /// The integrations, for the JS entry to put on the prototype: `[methods, devtools]`.
     #[wasm_bindgen(js_name = __integrations)]
     pub fn integrations() -> JsValue {
-        crate::web::js::integrations()
+        crate::web::bindings::integrations()
     }
 
     /// The configured `baseUrl`; throws `internal` once a panic stopped this manager.

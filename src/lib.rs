@@ -1,8 +1,8 @@
 //! mdh-token keeps a MyDataHelps participant access token alive inside a web page.
 //!
 //! [`core`] is pure (no browser APIs, time passed in, IO returned as actions) and is
-//! tested natively; [`web`] is the thin browser shell and [`facade`] the one place that
-//! exports `#[wasm_bindgen]` items.
+//! tested natively; [`web`] is the browser shell that performs those actions and
+//! [`facade`] the one place that exports `#[wasm_bindgen]` items.
 #![deny(missing_docs)]
 // The shipped wasm is built without the default `std` feature (scripts/build.sh): no
 // libstd, so none of its panic and formatting machinery (≈ 3 kB gzip, measured).
@@ -27,10 +27,11 @@ static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 /// Without libstd a panic comes here: stop every manager (a clear `internal` error, not
-/// a hang), then trap as `panic = "abort"` would.
+/// a hang), then trap as `panic = "abort"` would. It must not read the `PanicInfo`: the
+/// build blanks the messages and locations it points at (scripts/strip-panic-data.mjs).
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo) -> ! {
-    web::shell::poison_current();
+    web::poison::poison_current();
     ::core::arch::wasm32::unreachable()
 }

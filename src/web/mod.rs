@@ -1,10 +1,27 @@
-//! The browser shell: turns timers, storage, fetch, BroadcastChannel and Web Locks
-//! into core inputs, and core outputs into browser calls. Kept thin on purpose.
+//! The browser shell: performs the core's actions with browser APIs (timers, storage,
+//! fetch, BroadcastChannel, Web Locks) and turns what the browser reports into the
+//! core's inputs. One job per file:
+//!
+//! - `shell`: one manager, feeding its [`crate::core::Tab`] and performing its actions;
+//! - `bindings`: the JS functions we declare ourselves; `convert`: JS values ↔ core
+//!   types; `mailbox`: the one closure every callback comes back through;
+//! - `handles`: timers, listeners, the channel and locks that clean up on drop;
+//! - `tabs`: the channel, the cross-tab and presence locks, this page's managers;
+//! - `answers`: token objects, the hot-path cache and waiting callers; `listeners`:
+//!   the app's event listeners; `store`: Web Storage; `options`: the typed options;
+//! - `poison`: what a panic does.
 
+pub(crate) mod answers;
+pub(crate) mod bindings;
+pub(crate) mod convert;
 pub(crate) mod handles;
-pub(crate) mod js;
+pub(crate) mod listeners;
+pub(crate) mod mailbox;
+pub(crate) mod options;
+pub(crate) mod poison;
 pub(crate) mod shell;
 pub(crate) mod store;
+pub(crate) mod tabs;
 
-pub use shell::{Broker, Options, Shell};
-pub use store::StoreKind;
+pub use options::{Broker, Credentials, Options};
+pub use shell::Shell;

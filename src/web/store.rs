@@ -1,83 +1,137 @@
-//! Where the token is kept: only in this page (memory), or in session/local storage.
-//! Storage that throws (sandboxed frames, Safari private mode, quota) degrades to
-//! memory with one warning.
+//! Where the token is kept: only in this page (memory), or in session/local storage
+//! under `storageKey`. Storage that throws (sandboxed frames, Safari private mode,
+//! quota) degrades to memory for good ([`Store::fail`]; the shell warns once).
 
-/// The storage the app asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreKind {
-    /// The token lives only in this page.
-    Memory,
-    /// `sessionStorage`: survives reloads of this tab.
-    Session,
-    /// `localStorage`: shared by the origin's tabs, survives restarts.
-    Local,
-}
+use super::convert;
+use super::shell::Inner;
+use crate::core::{Level, Now, Restored, Storage};
+use alloc::string::String;
+use wasm_bindgen::JsValue;
 
-impl StoreKind {
-    /// The option string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StoreKind::Memory => "memory",
-            StoreKind::Session => "session",
-            StoreKind::Local => "local",
-        }
-    }
-}
+/// The one warning.
+pub const UNAVAILABLE: &str =
+    "storage is not available here (sandboxed frame, private mode or quota); keeping the token in memory";
 
 /// A Web Storage area, or none (memory).
 pub struct Store {
-    kind: StoreKind,
+    kind: Storage,
+    key: String,
     area: Option<web_sys::Storage>,
 }
 
-/// What went wrong with storage, for the one warning.
+/// Storage threw.
 pub struct StoreFailed;
 
 impl Store {
-    /// Opens the area for `kind`; `Err` when the browser refuses it.
-    pub fn open(kind: StoreKind) -> Result<Store, StoreFailed> {
+    /// Opens the area for `kind`; memory and `false` when the browser refuses it.
+    pub fn open(kind: Storage, key: &str) -> (Store, bool) {
         let area = match kind {
-            StoreKind::Memory => None,
-            _ => Some(super::js::storage(kind == StoreKind::Local).map_err(|_| StoreFailed)?),
+            Storage::Memory => Ok(None),
+            _ => super::bindings::storage(kind == Storage::Local).map(Some),
         };
-        Ok(Store { kind, area })
-    }
-
-    /// Memory only.
-    pub fn memory() -> Store {
-        Store {
-            kind: StoreKind::Memory,
-            area: None,
-        }
+        let ok = area.is_ok();
+        let area = area.ok().flatten();
+        let kind = if ok { kind } else { Storage::Memory };
+        let key = String::from(key);
+        (Store { kind, key, area }, ok)
     }
 
     /// The storage in use.
-    pub fn kind(&self) -> StoreKind {
+    pub fn kind(&self) -> Storage {
         self.kind
     }
 
     /// Reads the entry, parsed on the JS side (its text never enters wasm memory):
     /// `undefined` when absent (or memory), `null` when corrupt, else the value.
-    pub fn read(&self, key: &str) -> Result<wasm_bindgen::JsValue, StoreFailed> {
+    pub fn read(&self) -> Result<JsValue, StoreFailed> {
         match &self.area {
-            None => Ok(wasm_bindgen::JsValue::UNDEFINED),
-            Some(a) => super::js::load(a, key).map_err(|_| StoreFailed),
+            None => Ok(JsValue::UNDEFINED),
+            Some(a) => super::bindings::load(a, &self.key).map_err(|_| StoreFailed),
         }
     }
 
-    /// Writes the entry.
-    pub fn write(&self, key: &str, value: &str) -> Result<(), StoreFailed> {
+    /// Writes the entry (as JSON).
+    pub fn write(&self, entry: &JsValue) -> Result<(), StoreFailed> {
         match &self.area {
             None => Ok(()),
-            Some(a) => a.set_item(key, value).map_err(|_| StoreFailed),
+            Some(a) => super::bindings::save(a, &self.key, entry).map_err(|_| StoreFailed),
         }
     }
 
     /// Removes the entry.
-    pub fn remove(&self, key: &str) -> Result<(), StoreFailed> {
+    pub fn remove(&self) -> Result<(), StoreFailed> {
         match &self.area {
             None => Ok(()),
-            Some(a) => a.remove_item(key).map_err(|_| StoreFailed),
+            Some(a) => a.remove_item(&self.key).map_err(|_| StoreFailed),
         }
+    }
+
+    /// Removes the entry unless `ours` says it belongs to another participant (whose
+    /// tab may have written it since); an entry that is no object goes too.
+    pub fn forget(&self, ours: impl FnOnce(&JsValue) -> bool) -> Result<(), StoreFailed> {
+        let gone = match self.read() {
+            Ok(v) => !v.is_undefined() && (!v.is_object() || ours(&v)),
+            Err(_) => true,
+        };
+        if gone {
+            self.remove()?;
+        }
+        Ok(())
+    }
+
+    /// Storage threw: memory from now on (the entry is removed if it still can be).
+    pub fn fail(&mut self) {
+        let _ = self.remove();
+        self.kind = Storage::Memory;
+        self.area = None;
+    }
+}
+
+/// The shell's use of the store.
+impl Inner {
+    /// Adopts the stored entry at start-up if the tab wants it, else removes it.
+    pub(super) fn restore(&self, now: Now) {
+        let Some(v) = self.stored(Store::read) else {
+            return;
+        };
+        let fields = convert::stored_fields(&v);
+        if self.tab.borrow_mut().restore(fields, now) == Restored::Remove {
+            self.stored(Store::remove);
+        }
+    }
+
+    /// Writes the current token, or removes the entry when there is none.
+    pub(super) fn persist(&self, now: Now) {
+        let entry = {
+            let tab = self.tab.borrow();
+            let life = tab.life();
+            life.token(now).map(|t| convert::entry(t, life.identity()))
+        };
+        match entry {
+            Some(e) => self.stored(|s| s.write(&e)),
+            None => self.forget(),
+        };
+    }
+
+    /// Removes the stored entry unless it belongs to another participant.
+    pub(super) fn forget(&self) -> Option<()> {
+        let tab = &self.tab;
+        self.stored(|s| s.forget(|v| tab.borrow().life().is_ours(&convert::party(v))))
+    }
+
+    /// Runs `op` on the store; when storage throws, falls back to memory for good, with
+    /// one warning.
+    fn stored<T>(&self, op: impl FnOnce(&Store) -> Result<T, StoreFailed>) -> Option<T> {
+        let r = op(&self.store.borrow());
+        if r.is_err() {
+            self.store.borrow_mut().fail();
+            self.warn_storage();
+        }
+        r.ok()
+    }
+
+    /// The one warning.
+    pub(super) fn warn_storage(&self) {
+        self.log(Level::Warn as u8, UNAVAILABLE, None);
     }
 }

@@ -340,3 +340,32 @@ test("a 16,384-character token (the limit) is accepted", { skip }, async (t) => 
   const got = await page.evaluate(() => window.tm.getToken().then((t) => t.access_token.length));
   assert.equal(got, 16_384);
 });
+
+// Importing the package starts the wasm fetch (src/js/entry.js), so that createTokenManager()
+// does not wait one more round trip; a load that fails then is forgotten, not cached.
+test("importing fetches the wasm; when that load fails, the next createTokenManager() loads it again, with no page error", { skip }, async (t) => {
+  server.reset();
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  const requests = [];
+  let held;
+  await ctx.route(/\/mdh_token_bg\.wasm$/, (route) => {
+    requests.push(route.request().url());
+    if (requests.length === 1) held = route; // the one importing started: failed below
+    else route.continue();
+  });
+  const p = await openPage(ctx, server);
+  await p.evaluate(() => import("/index.js").then((m) => { window.mdh = m; }));
+  await until(() => held, { what: "the wasm request of the import alone" });
+  await held.abort("connectionfailed");
+  // Each try either joins the failing load (and rejects with its error) or loads anew.
+  const outcomes = [];
+  await until(() => p.evaluate(() => window.mdh.createTokenManager({ broker: "/broker", crossTab: false }).then(
+    (tm) => (tm.destroy(), "created"),
+    (e) => "rejected " + e.name,
+  )).then((o) => (outcomes.push(o), o === "created")), { what: "a manager after the failed load" });
+  assert.ok(outcomes.slice(0, -1).every((o) => o === "rejected TypeError"), outcomes.join(", "));
+  assert.equal(requests.length, 2, "loaded once more, then kept");
+  assert.deepEqual(await pageFaults(p), []);
+  printed.push(...p.logs);
+});

@@ -384,3 +384,27 @@ test("a revoked Proxy as options or as a broker answer is a typed error, and the
   });
   assert.deepEqual(r, { opts: "invalid_options", first: "tk.after", calls: 2, errors: ["broker_unreachable"] });
 });
+
+test("a page whose console throws loses no call: every log line is a no-op then, calls settle, events arrive", { skip, timeout: 40_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    for (const k of ["error", "warn", "info", "debug", "log"]) console[k] = () => { throw new Error("no console here"); };
+    const { createTokenManager } = await import("/index.js");
+    let calls = 0;
+    // The first answer fails (an error event and a warning), the retry succeeds.
+    const tm = await createTokenManager({
+      crossTab: false, logLevel: "debug", retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+      broker: async () => {
+        if (++calls === 1) throw { status: 503 };
+        return { access_token: "tk.console" + "x".repeat(30), token_type: "Bearer", expires_in: 3600 };
+      },
+    });
+    const events = [];
+    for (const name of ["token", "error"]) tm.on(name, (e) => events.push(name === "error" ? e.code : name));
+    const first = await tm.getToken().then((t) => t.token_type, (e) => "rejected: " + (e.code ?? e.message));
+    const again = await tm.refresh().then((t) => t.token_type, (e) => "rejected: " + (e.code ?? e.message));
+    tm.destroy();
+    return { first, again, calls, events };
+  });
+  assert.deepEqual(r, { first: "Bearer", again: "Bearer", calls: 3, events: ["broker_failed", "token", "token"] });
+});

@@ -76,6 +76,44 @@ test("attachSdk pushes a restored token with the seconds left now, not its origi
   assert.ok(pushed >= 395 && pushed <= 400, `expires_in ${pushed}`);
 });
 
+// Before its first token, MyDataHelps.js's connect() asks its host app for one by
+// posting { name: "GetDelegatedAccessToken", messageID } to window.parent — the page
+// itself at the top level. Once a token has switched it to standalone mode it accepts
+// messages of the page's own origin, so its own request, dispatched after attachSdk's
+// first push, reads as a failed answer: it drops the token it was just given
+// (`mdh.token = null`) and rejects the waiting call with undefined (what the MyDataHelps
+// UI app threw when the wasm was fetched at import and the first token came sooner).
+test("attachSdk: MyDataHelps.js's own pre-token request, delivered after the first push, neither drops the token nor rejects with undefined", { skip }, async () => {
+  await createManager(suite.page, { crossTab: false, baseUrl: suite.server.url + "/mdh/" });
+  const r = await suite.page.evaluate(async (sdkUrl) => {
+    await window.tm.getToken();
+    await import(sdkUrl);
+    const sdk = window.MyDataHelps;
+    let early = "pending";
+    sdk.getParticipantInfo().then((p) => (early = "resolved " + p.participantID), (e) => (early = "rejected " + e));
+    // Same task: the SDK's request is posted, not yet delivered; peek() has a token, so
+    // attachSdk pushes it now.
+    const detach = window.tm.attachSdk(sdk);
+    await detach.ready;
+    // Messages a window posts to itself arrive in order: after this one, the SDK's has.
+    await new Promise((resolve) => {
+      const seen = (e) => {
+        if (e.data?.type !== "mdh-token-test-probe") return;
+        window.removeEventListener("message", seen);
+        resolve();
+      };
+      window.addEventListener("message", seen);
+      window.postMessage({ type: "mdh-token-test-probe" }, location.origin);
+    });
+    const kept = sdk.token?.access_token === window.tm.peek()?.access_token;
+    const later = await sdk.getParticipantInfo().then((p) => p.participantID, (e) => "rejected " + e);
+    detach();
+    const restored = sdk.setActionResult === Object.getPrototypeOf(sdk).setActionResult;
+    return { kept, later, early, restored, unhandled: window.__unhandled.slice() };
+  }, SDK);
+  assert.deepEqual(r, { kept: true, later: "p-1", early: "pending", restored: true, unhandled: [] });
+});
+
 test("attachSdk rejects things that are not the SDK, and detach stops the pushes", { skip }, async () => {
   await createManager(suite.page, { crossTab: false });
   const r = await suite.page.evaluate(async () => {

@@ -2,11 +2,10 @@
 // each program is (an environment variable, else PATH: never a path of one machine),
 // the browsers' flags, and a W3C WebDriver session in each engine (selenium-webdriver
 // talking to a driver we start ourselves, so Selenium Manager never runs and nothing is
-// downloaded). Every tier reads it: tier 2 through the CLI below (scripts/test.sh), tier
-// 3 and the bench by importing it (launchChromium, openSession).
+// downloaded). Every tier and the bench import it (tier 2 through tests/web/run.mjs;
+// tier 3 and the bench launch Chromium with launchChromium()).
 //
 //   node tests/support/browsers.js path NAME          absolute path of a program, or exit 1
-//   node tests/support/browsers.js capabilities NAME  wasm-bindgen-test-runner's webdriver.json
 //   node tests/support/browsers.js versions           the engines and drivers found, with versions
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -211,13 +210,6 @@ export async function openSession(engine) {
   }
 }
 
-/** wasm-bindgen-test-runner's capabilities (its webdriver.json) for `engine`. */
-export function testRunnerCapabilities(engine) {
-  if (engine === "chromium") return { "goog:chromeOptions": { binary: need("chromium"), args: CHROMIUM_ARGS } };
-  if (engine === "firefox") return { "moz:firefoxOptions": capabilities("firefox")["moz:firefoxOptions"] };
-  throw new Error(`wasm-bindgen-test-runner drives chromium and firefox here, not ${engine}`);
-}
-
 /** Versions of what was found, read from the programs themselves. */
 export function versions() {
   const run = (name, args) => {
@@ -248,9 +240,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const [cmd, name] = process.argv.slice(2);
   try {
     if (cmd === "path") console.log(need(name));
-    else if (cmd === "capabilities") console.log(JSON.stringify(testRunnerCapabilities(name), null, 2));
     else if (cmd === "versions") console.log(versions().join("\n"));
-    else throw new Error("usage: node tests/support/browsers.js path NAME | capabilities ENGINE | versions");
+    else throw new Error("usage: node tests/support/browsers.js path NAME | versions");
   } catch (e) {
     console.error(`browsers.js: ${e.message}`);
     process.exit(1);

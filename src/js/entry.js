@@ -4,8 +4,8 @@
 // paths written against it). It initialises the wasm
 // once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
-// fetch, devtools: src/web/integrations.js) are JS methods over the public API.
-import init, { TokenManager } from "../pkg/mdh_token.js";
+// fetch, devtools: src/js/integrations.js) are JS methods over the public API.
+import init, { TokenManager } from "../../pkg/mdh_token.js";
 
 // The glue too, for the tests and the bench (wasm memory, instanceof checks).
 export { init as default, TokenManager };
@@ -13,9 +13,9 @@ export { init as default, TokenManager };
 let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
-// A TokenError, in the shape of bad() in src/web/options.js (which only the wasm glue
-// imports: importing it here would bundle it twice).
-const fail = (code, detail) => Object.assign(new Error("mdh-token: " + detail), { name: "TokenError", code, status: 0 });
+// The one TokenError constructor (also mdh-token/react's, through this bundle).
+import { tokenError as fail } from "./errors.js";
+export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
 
@@ -76,6 +76,18 @@ function load() {
       throw e;
     },
   );
+}
+
+// Importing starts fetching and compiling the wasm (in a page or a worker; never on a
+// server), so that createTokenManager() finds it under way instead of adding a round
+// trip. A failure here is not final: load() forgets it, and the first
+// createTokenManager() tries again and reports it.
+if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
+  try {
+    (ready = load()).catch(() => {});
+  } catch {
+    ready = undefined; // no fetch here (a test DOM): createTokenManager() reports it
+  }
 }
 
 /** @type {import("../index").createTokenManager} */

@@ -3,7 +3,7 @@
 // clear, setLogLevel) plus four hidden ones (__base, __nudge, __log, __onDestroy), so
 // they need nothing of the core. Written in JS because each is a handful of JS calls:
 // through wasm-bindgen the same code was 4.8 kB of gzipped wasm; this file is 1.8 kB
-// minified and gzipped on its own, less inside the bundle. src/entry.js puts them on
+// minified and gzipped on its own, less inside the bundle. src/js/entry.js puts them on
 // TokenManager.prototype.
 
 import { bad, baseUrl, get, own } from "./options.js";
@@ -153,6 +153,22 @@ const methods = {
       this.getToken().catch(() => this.__log(WARN, "a survey waits for a token"));
     };
     win?.addEventListener("message", onFrame, true);
+    // Before its first token, MyDataHelps.js's connect() asks its host app for one by
+    // posting { name: "GetDelegatedAccessToken", messageID } to window.parent (L1007-1026,
+    // L1488-1493), which at the top level is the page itself. Delivered once a push made
+    // the SDK standalone (it then accepts its own origin, L1386), that request reaches
+    // setActionResult (L343-347) as the host's answer: the SDK drops the token it was
+    // just given (`mdh.token = null`) and rejects the waiting call with undefined. Its
+    // message listener was added before ours, so it is filtered here: a request is never
+    // an answer (answers carry `success`). The waiting call then waits, as it does when
+    // the request is refused; revive re-runs the views.
+    const answer = get(sdk, "setActionResult");
+    const filter = function (data) {
+      if (get(data, "name") !== "GetDelegatedAccessToken" || get(data, "success") !== undefined) return answer.apply(this, arguments);
+    };
+    try {
+      if (typeof answer == "function") sdk.setActionResult = filter;
+    } catch {}
     // Every push stacks a never-cleared timer in MyDataHelps.js 5.7, hence `last`.
     const unsubscribe = [
       this.on("token", (t) => {
@@ -171,6 +187,9 @@ const methods = {
       unsubscribe.map((f) => f());
       win?.removeEventListener("message", onFrame, true);
       held = [];
+      try {
+        if (sdk.setActionResult === filter) sdk.setActionResult = answer;
+      } catch {}
       try {
         off.call(sdk, "tokenWillExpire", willExpire);
       } catch {}
@@ -273,7 +292,7 @@ function devtools(m, name) {
   });
 }
 
-// For src/entry.js (through the wasm, which is the one module that imports this one):
+// For src/js/entry.js (through the wasm, which is the one module that imports this one):
 // the methods to put on TokenManager.prototype, and the devtools installer.
 export function integrations() {
   return [methods, devtools];

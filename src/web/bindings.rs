@@ -1,11 +1,12 @@
 //! Bindings we declare ourselves. Like gloo, we bind `setTimeout`, `fetch` and
 //! `performance` on the global object rather than on `Window`, so the shell also runs
 //! in workers; Web Locks sit behind `web_sys_unstable_apis`, so a few lines of JS
-//! glue are cheaper than that feature set.
+//! glue are cheaper than that feature set. Callbacks go to a manager's mailbox
+//! (`mailbox.rs`) as `mailbox(kind, id, value)`.
 
-use crate::core::{Field, Now, ResponseFields, StoredFields, STORE_VERSION};
+use crate::core::Now;
 use alloc::string::String;
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -13,15 +14,24 @@ use wasm_bindgen::JsCast;
 export function hasLocks() {
   return typeof navigator !== "undefined" && !!navigator.locks && typeof navigator.locks.request === "function";
 }
-// Resolves with a release function once the lock is held; rejects if `signal` aborts first.
-export function lock(name, signal) {
+// The cross-tab lock of participant `scope` under `key`, `${key}:refresh${scope}`:
+// resolves with a release function once held; rejects if `signal` aborts first.
+export function lock(key, scope, signal) {
   return new Promise((granted, fail) => {
-    navigator.locks.request(name, { signal }, () => new Promise((release) => granted(release))).catch(fail);
+    navigator.locks.request(key + ":refresh" + scope, { signal }, () => new Promise((release) => granted(release))).catch(fail);
   });
 }
-// Settles like `p`, or rejects as soon as `signal` aborts (a broker function may ignore it).
-// `p` is always handled, also when `signal` had already aborted (no unhandled rejection).
-export function abortable(p, signal) {
+// A broker function's answer: settles like `f({ signal, reason })` (rejects when it
+// throws), or rejects as soon as `signal` aborts (a broker function may ignore it). Its
+// promise is always handled, also when `signal` had already aborted (no unhandled
+// rejection).
+export function ask(f, signal, reason) {
+  let p;
+  try {
+    p = f({ signal, reason });
+  } catch (e) {
+    return Promise.reject(e);
+  }
   return new Promise((res, rej) => {
     Promise.resolve(p).then(res, rej);
     if (signal.aborted) return rej(signal.reason);
@@ -63,23 +73,85 @@ export function tell(name, msg) {
     c.close();
   } catch {}
 }
-export function freeze(o) { return Object.freeze(o); }
-// [promise, resolve, reject]: smaller than a Rust closure for the Promise executor.
-export function deferred() {
-  let res, rej;
-  const p = new Promise((a, b) => ((res = a), (rej = b)));
-  return [p, res, rej];
+// The frozen token object getToken() and peek() hand out.
+export function tokenObject(access_token, expires_in, expires_at) {
+  return Object.freeze({ access_token, token_type: "Bearer", expires_in, expires_at });
+}
+// A stored or broadcast entry; `p` only with a participant.
+export function entry(v, access_token, issued_at, expires_at, p) {
+  const e = { v, access_token, issued_at, expires_at };
+  if (p !== undefined) e.p = p;
+  return e;
+}
+// A channel message { t, e?, n?, p?, s? }.
+export function message(t, e, n, p, s) {
+  const m = { t };
+  if (e !== undefined) m.e = e;
+  if (n !== undefined) m.n = n;
+  if (p !== undefined) m.p = p;
+  if (s !== undefined) m.s = s;
+  return m;
+}
+// status(): a plain object without the token (NaN: null).
+export function status(state, expiresIn, expiresAt, renewAt, nextAttemptAt, brokerCalls, lastError, storage, broadcastChannel, webLocks, token) {
+  const n = (x) => (x === x ? x : null);
+  return {
+    state, expiresIn: n(expiresIn), expiresAt: n(expiresAt), renewAt: n(renewAt), nextAttemptAt: n(nextAttemptAt),
+    brokerCalls, lastError: lastError ?? null, storage, crossTab: { broadcastChannel, webLocks }, token: token ?? null,
+  };
+}
+// status() of a manager a bug stopped.
+export function stopped(state, lastError) { return { state, lastError }; }
+// Writes an entry (throws where storage refuses: quota, sandbox).
+export function save(area, key, value) { area.setItem(key, JSON.stringify(value)); }
+// The getToken()/refresh() callers waiting for the next settlement: `wait()` adds one,
+// `settle(ok, v)` resolves (or rejects) them all with `v`; `any()`: whether one waits.
+export function waiters() {
+  let list = [];
+  return {
+    wait: () => new Promise((res, rej) => list.push([res, rej])),
+    any: () => list.length > 0,
+    settle(ok, v) {
+      const l = list;
+      list = [];
+      for (const w of l) w[ok ? 0 : 1](v);
+    },
+  };
 }
 // Every callback into the wasm goes to one function per manager, mailbox(kind, id, value),
 // so the wasm holds one closure instead of one per timer, listener and promise.
 export function after(ms, mailbox, kind, id) { return setTimeout(() => mailbox(kind, id), ms); }
-export function soon(mailbox, kind, id) { queueMicrotask(() => mailbox(kind, id)); }
 // Settles into mailbox(kind, id, value), or mailbox(kind + 1, id, reason).
 export function pipe(p, mailbox, kind, id) {
   Promise.resolve(p).then((v) => mailbox(kind, id, v), (e) => mailbox(kind + 1, id, e)).catch(() => {});
 }
-// The `on()` unsubscribe function; a no-op once the manager itself is gone.
-export function unsubscriber(mailbox, kind, id) { return () => { try { mailbox(kind, id); } catch {} }; }
+// The app's event listeners: `on(kind, f)` returns the function that removes it
+// (calling it twice is harmless); `emit(kind, v)` calls each listener of `kind` in turn,
+// as they were when it began, and returns how many threw; `clear()` removes all.
+export function listeners() {
+  let list = [];
+  return {
+    on(kind, f) {
+      const l = [kind, f];
+      list = list.concat([l]);
+      return () => { list = list.filter((x) => x !== l); };
+    },
+    emit(kind, v) {
+      let threw = 0;
+      for (const [k, f] of list) {
+        if (k === kind) {
+          try {
+            f(v);
+          } catch {
+            threw++;
+          }
+        }
+      }
+      return threw;
+    },
+    clear() { list = []; },
+  };
+}
 // mailbox(kind) when the page may have slept: visible again, online, shown, focused.
 // A worker has no document: it listens on its global, where only `online` may come
 // (HTML fires it at WorkerGlobalScope; Chromium does not). Returns the function that stops.
@@ -102,18 +174,21 @@ export function channel(name, mailbox, kind) {
   c.onmessage = (e) => mailbox(kind, 0, e.data);
   return c;
 }
-// Holds the lock `name` until the returned function is called (also before the grant).
-export function hold(name) {
+// This tab's presence lock, `${key}:tab${scope}:` and a random `id`, held until
+// `release()` (also called before the grant); `peers()` resolves with the ids of the
+// other tabs of `scope` holding theirs, undefined when they cannot be listed.
+export function presence(key, scope) {
+  const prefix = key + ":tab" + scope + ":", id = Math.floor(Math.random() * 1e15).toString(36);
   let release, done = false;
-  navigator.locks.request(name, () => new Promise((r) => { if (done) r(); else release = r; })).catch(() => {});
-  return () => { done = true; if (release) release(); };
-}
-// How many locks named `prefix…` other than `own` are held; -1 when it cannot tell.
-export function countLocks(prefix, own) {
-  return navigator.locks.query().then(
-    (s) => s.held.filter((l) => l.name.startsWith(prefix) && l.name !== own).length,
-    () => -1,
-  );
+  navigator.locks.request(prefix + id, () => new Promise((r) => { if (done) r(); else release = r; })).catch(() => {});
+  return {
+    id,
+    release() { done = true; if (release) release(); },
+    peers: () => navigator.locks.query().then(
+      (s) => s.held.map((l) => l.name).filter((n) => n.startsWith(prefix) && n !== prefix + id).map((n) => n.slice(prefix.length)),
+      () => undefined,
+    ),
+  };
 }
 // localStorage or sessionStorage; throws where the page may not use it (sandboxed
 // frames, some private modes) or where there is none (workers).
@@ -122,9 +197,13 @@ export function storage(local) {
   if (!s) throw 0;
   return s;
 }
-// console.error/warn/info/debug (levels 1 to 4) with our prefix.
-export function log(level, msg) {
-  console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg);
+// console.error/warn/info/debug (levels 1 to 4) with our prefix (and a code after it).
+// A page whose console throws gets no line, and loses nothing else: an exception here
+// would cut the manager's work short.
+export function log(level, msg, detail = "") {
+  try {
+    console[["error", "warn", "info", "debug"][level - 1]]("mdh-token: " + msg + detail);
+  } catch {}
 }
 // The broker POST: fetch plumbing only; the core judges the answer. The body says why
 // ({"reason":"initial"|"scheduled"|"forced"|"expired"}, for the broker's cache); its JSON
@@ -160,18 +239,60 @@ async function capped(r, max) {
 extern "C" {
     #[wasm_bindgen(js_name = hasLocks)]
     pub fn has_locks() -> bool;
-    pub fn lock(name: &str, signal: &web_sys::AbortSignal) -> Promise;
-    pub fn abortable(p: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
+    pub fn lock(key: &str, scope: &str, signal: &web_sys::AbortSignal) -> Promise;
+    pub fn ask(f: &Function, signal: &web_sys::AbortSignal, reason: &str) -> Promise;
     fn fields(v: &JsValue, keys: &str) -> JsValue;
     #[wasm_bindgen(catch)]
     pub fn load(area: &web_sys::Storage, key: &str) -> Result<JsValue, JsValue>;
     pub fn tell(name: &str, msg: &JsValue);
-    pub fn freeze(o: &Object) -> Object;
-    pub fn deferred() -> js_sys::Array;
+    #[wasm_bindgen(js_name = tokenObject)]
+    pub fn token_object(access: &JsValue, expires_in: f64, expires_at: f64) -> JsValue;
+    pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: Option<&str>)
+        -> JsValue;
+    pub fn message(
+        t: &str,
+        e: Option<JsValue>,
+        n: Option<f64>,
+        p: Option<&str>,
+        s: Option<&str>,
+    ) -> JsValue;
+    #[allow(clippy::too_many_arguments)]
+    pub fn status(
+        state: &str,
+        expires_in: f64,
+        expires_at: f64,
+        renew_at: f64,
+        next_attempt_at: f64,
+        broker_calls: f64,
+        last_error: Option<&str>,
+        storage: &str,
+        broadcast_channel: bool,
+        web_locks: bool,
+        token: Option<&str>,
+    ) -> JsValue;
+    pub fn stopped(state: &str, last_error: &str) -> JsValue;
+    #[wasm_bindgen(catch)]
+    pub fn save(area: &web_sys::Storage, key: &str, value: &JsValue) -> Result<(), JsValue>;
+    /// The waiting callers (see `waiters` above).
+    pub type Waiters;
+    pub fn waiters() -> Waiters;
+    #[wasm_bindgen(method)]
+    pub fn wait(this: &Waiters) -> Promise;
+    #[wasm_bindgen(method)]
+    pub fn any(this: &Waiters) -> bool;
+    #[wasm_bindgen(method)]
+    pub fn settle(this: &Waiters, ok: bool, v: &JsValue);
     pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
-    pub fn soon(mailbox: &Function, kind: u32, id: f64);
     pub fn pipe(p: &Promise, mailbox: &Function, kind: u32, id: f64);
-    pub fn unsubscriber(mailbox: &Function, kind: u32, id: f64) -> Function;
+    /// The app's listeners (see `listeners` above).
+    pub type List;
+    pub fn listeners() -> List;
+    #[wasm_bindgen(method)]
+    pub fn on(this: &List, kind: u32, f: &Function) -> Function;
+    #[wasm_bindgen(method)]
+    pub fn emit(this: &List, kind: u32, v: &JsValue) -> u32;
+    #[wasm_bindgen(method)]
+    pub fn clear(this: &List);
     pub fn wakeups(mailbox: &Function, kind: u32) -> Function;
     #[wasm_bindgen(catch)]
     pub fn channel(
@@ -179,24 +300,37 @@ extern "C" {
         mailbox: &Function,
         kind: u32,
     ) -> Result<web_sys::BroadcastChannel, JsValue>;
-    pub fn hold(name: &str) -> Function;
-    #[wasm_bindgen(js_name = countLocks)]
-    pub fn count_locks(prefix: &str, own: &str) -> Promise;
+    /// This tab's presence lock (see `presence` above).
+    pub type PresenceLock;
+    pub fn presence(key: &str, scope: &str) -> PresenceLock;
+    #[wasm_bindgen(method)]
+    pub fn release(this: &PresenceLock);
+    #[wasm_bindgen(method, getter)]
+    pub fn id(this: &PresenceLock) -> String;
+    #[wasm_bindgen(method)]
+    pub fn peers(this: &PresenceLock) -> Promise;
     #[wasm_bindgen(catch)]
     pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue>;
-    pub fn log(level: u8, msg: &str);
+    pub fn log(level: u8, msg: &str, detail: Option<&str>);
     pub fn post(
         url: &str,
         headers: &JsValue,
         credentials: &str,
         signal: &web_sys::AbortSignal,
         reason: &str,
-        participant: Option<String>,
+        participant: Option<&str>,
     ) -> Promise;
 }
 
+// The one TokenError constructor, shared with options.js, the entry and mdh-token/react.
+#[wasm_bindgen(module = "/src/js/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = tokenError)]
+    pub fn token_error(code: &str, detail: &str, status: u16, retry_at: Option<f64>) -> JsValue;
+}
+
 // The integrations (attachSdk, serveFrames, fetch, devtools): JS over the public API.
-#[wasm_bindgen(module = "/src/web/integrations.js")]
+#[wasm_bindgen(module = "/src/js/integrations.js")]
 extern "C" {
     pub fn integrations() -> JsValue;
 }
@@ -228,66 +362,4 @@ pub fn own(obj: &JsValue, keys: &str) -> Option<js_sys::Array> {
 /// getter that throws).
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     own(obj, key).map_or(JsValue::UNDEFINED, |a| a.get(0))
-}
-
-/// Sets `obj[key] = val` on an object we created (cannot throw).
-pub fn set(obj: &Object, key: &str, val: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), val);
-}
-
-fn field(v: JsValue) -> Field {
-    if let Some(s) = v.as_string() {
-        Field::Str(s)
-    } else if let Some(n) = v.as_f64() {
-        Field::Num(n)
-    } else if v.is_undefined() {
-        Field::Missing
-    } else {
-        Field::Other
-    }
-}
-
-/// The RFC 6749 §5.1 fields of a response object (own properties only).
-pub fn response_fields(v: &JsValue) -> Option<ResponseFields> {
-    let a = own(v, "access_token token_type expires_in")?;
-    Some(ResponseFields {
-        access_token: field(a.get(0)),
-        token_type: field(a.get(1)),
-        expires_in: field(a.get(2)),
-    })
-}
-
-/// The fields of a stored or broadcast entry (own properties only).
-pub fn stored_fields(v: &JsValue) -> Option<StoredFields> {
-    let a = own(v, "v p access_token issued_at expires_at")?;
-    Some(StoredFields {
-        v: field(a.get(0)),
-        p: field(a.get(1)),
-        access_token: field(a.get(2)),
-        issued_at: field(a.get(3)),
-        expires_at: field(a.get(4)),
-    })
-}
-
-/// The participant field `p` of an entry or message.
-pub fn party(v: &JsValue) -> Field {
-    field(get(v, "p"))
-}
-
-/// A stored/broadcast entry `{ v, access_token, issued_at, expires_at, p? }`.
-pub fn entry(t: &crate::core::Token, identity: Option<&str>) -> Object {
-    let o = Object::new();
-    set(&o, "v", &JsValue::from_f64(STORE_VERSION));
-    set(&o, "access_token", &JsValue::from_str(t.access.secret()));
-    set(&o, "issued_at", &JsValue::from_f64(t.issued_at));
-    set(&o, "expires_at", &JsValue::from_f64(t.expires_at));
-    if let Some(p) = identity {
-        set(&o, "p", &JsValue::from_str(p));
-    }
-    o
-}
-
-/// A function's `.call1`, where an exception is a value, not a panic.
-pub fn call1(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
-    f.call1(&JsValue::UNDEFINED, arg)
 }

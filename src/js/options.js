@@ -1,0 +1,112 @@
+// createTokenManager's options, checked where they are: in JS. Every check is a JS
+// type test, which through wasm-bindgen costs an import call each: in wasm the parser
+// was 1.5 kB gzip. This file checks the type and range of each option present; the
+// wasm (src/facade.rs) reads the result by name, once, into typed options, takes what
+// is absent from the shipped defaults (`Config::default()` in src/core/config.rs) and
+// names the strings (storage, credentials, logLevel): an unknown one is invalid_options.
+import { tokenError } from "./errors.js";
+
+// A TokenError with code invalid_options.
+export const bad = (detail) => tokenError("invalid_options", detail);
+
+// `o[k]`, or undefined when `o` is not an object or the getter throws.
+export function get(o, k) {
+  if (typeof o !== "object" || o === null) return undefined;
+  try {
+    return o[k];
+  } catch {
+    return undefined;
+  }
+}
+
+// An option: `o[k]` as an own property only, so that a polluted Object.prototype
+// (`Object.prototype.baseUrl = …`) never becomes an option.
+export function own(o, k) {
+  try {
+    return typeof o === "object" && o !== null && Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isRecord = (v) => {
+  try {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+  } catch {
+    return false; // a revoked Proxy
+  }
+};
+
+// `o[k]` when absent or of type `type` (and `ok`); else a TokenError.
+function typed(o, k, type, detail, ok = () => true) {
+  const v = own(o, k);
+  if (v === undefined || (typeof v === type && ok(v))) return v;
+  throw bad(detail);
+}
+
+// `o[k]` when absent or a number from `min` to `max` (NaN fails both).
+const num = (o, k, min, max, detail) => typed(o, k, "number", detail, (v) => v >= min && v <= max);
+
+// `o.baseUrl`, an absolute http(s) URL, or `dflt` when absent.
+export function baseUrl(o, dflt) {
+  const s = own(o, "baseUrl");
+  if (s === undefined) return dflt;
+  let protocol;
+  try {
+    protocol = typeof s === "string" && new URL(s).protocol;
+  } catch {}
+  if (protocol !== "https:" && protocol !== "http:") throw bad("baseUrl must be an absolute http(s) URL");
+  return s;
+}
+
+// The options, checked, by name; undefined where absent. `headers` is a Headers with
+// Accept and the app's own, `scope` the participant's part
+// of the lock names ("" or "=" and the participant URI-encoded, so it never holds the
+// ":" that ends it). Throws a TokenError.
+export function options(o) {
+  if (!(o === undefined || isRecord(o))) throw bad("options must be an object");
+  const broker = own(o, "broker");
+  if (!((typeof broker === "string" && broker !== "") || typeof broker === "function")) {
+    throw bad("broker must be a URL string or an async function");
+  }
+  const h = own(o, "headers");
+  const headersDetail = "headers must be an object of strings";
+  if (!(h === undefined || isRecord(h))) throw bad(headersDetail);
+  const headers = new Headers({ Accept: "application/json" });
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (typeof v !== "string") throw bad(headersDetail);
+    try {
+      headers.set(k, v);
+    } catch {
+      throw bad("headers hold an invalid name or value");
+    }
+  }
+  const storageKey = typed(o, "storageKey", "string", "storageKey must be a non-empty string", (v) => v !== "");
+  const r = own(o, "retry");
+  if (!(r === undefined || isRecord(r))) throw bad("retry must be an object");
+  const baseDelayMs = num(r, "baseDelayMs", 0, 3600000, "retry.baseDelayMs must be a number from 0 to 3600000");
+  const devtools = own(o, "devtools");
+  if (!(devtools === undefined || typeof devtools === "boolean" || (typeof devtools === "string" && devtools !== ""))) {
+    throw bad("devtools must be a boolean or a global name");
+  }
+  const participant = typed(o, "participant", "string",
+    "participant must be a non-empty string (an opaque id from your session) of at most 1024 characters",
+    (v) => v !== "" && v.length <= 1024);
+  return {
+    broker, headers, storageKey, baseDelayMs, participant,
+    credentials: own(o, "credentials"),
+    storage: own(o, "storage"),
+    logLevel: own(o, "logLevel"),
+    renewBeforeSeconds: num(o, "renewBeforeSeconds", 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400"),
+    timeoutMs: num(o, "timeoutMs", 1, 600000, "timeoutMs must be a number from 1 to 600000"),
+    maxAttempts: typed(r, "maxAttempts", "number", "retry.maxAttempts must be an integer from 1 to 100",
+      (v) => Number.isInteger(v) && v >= 1 && v <= 100),
+    // Also at least baseDelayMs: checked in the wasm, which knows the default.
+    maxDelayMs: num(r, "maxDelayMs", 0, 3600000, "retry.maxDelayMs must be a number from baseDelayMs to 3600000"),
+    crossTab: typed(o, "crossTab", "boolean", "crossTab must be a boolean"),
+    autoRefresh: typed(o, "autoRefresh", "boolean", "autoRefresh must be a boolean"),
+    baseUrl: baseUrl(o, undefined),
+    devtools,
+    scope: participant === undefined ? "" : "=" + encodeURIComponent(participant),
+  };
+}

@@ -1,0 +1,88 @@
+//! The options a manager runs with, typed: what the facade decoded from
+//! `createTokenManager()`'s argument (checked by options.js, read by name once).
+
+use super::bindings;
+use crate::core::{Config, Reason};
+use alloc::string::String;
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsValue;
+use web_sys::AbortSignal;
+
+/// The `storageKey` when none is given.
+pub const DEFAULT_STORAGE_KEY: &str = "mdh-token";
+/// The `baseUrl` when none is given.
+pub const DEFAULT_BASE_URL: &str = "https://mydatahelps.org/";
+/// The global the `devtools: true` option names.
+pub const DEFAULT_DEVTOOLS: &str = "mdhToken";
+
+/// Where tokens come from.
+pub enum Broker {
+    /// POST to this URL.
+    Url(String),
+    /// Call this async function with `{ signal, reason }`.
+    Func(Function),
+}
+
+/// The `fetch` credentials mode of the broker POST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Credentials {
+    /// The default.
+    SameOrigin = 0,
+    /// Cookies also cross-origin.
+    Include = 1,
+    /// No cookies.
+    Omit = 2,
+}
+
+impl Credentials {
+    /// The option string (also `fetch`'s).
+    pub fn as_str(self) -> &'static str {
+        ["same-origin", "include", "omit"][self as usize]
+    }
+
+    /// Parses the option string.
+    pub fn parse(s: &str) -> Option<Credentials> {
+        [
+            Credentials::SameOrigin,
+            Credentials::Include,
+            Credentials::Omit,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// Validated options.
+pub struct Options {
+    /// The broker.
+    pub broker: Broker,
+    /// The request `Headers` (Accept and the app's own).
+    pub headers: JsValue,
+    /// `fetch` credentials mode.
+    pub credentials: Credentials,
+    /// Storage key; also names the channel and the locks.
+    pub storage_key: String,
+    /// The participant's part of the lock names: empty without `participant`, else `=`
+    /// and the id URI-encoded (so it never holds the `:` that ends it).
+    pub scope: String,
+    /// MyDataHelps base URL for the SDK and frame integrations.
+    pub base_url: String,
+    /// What the core needs (storage, timeouts, retry, log level, crossTab...).
+    pub core: Config,
+}
+
+impl Options {
+    /// A broker request made now: the URL POSTed (with the participant, if any) or the
+    /// function called; either is aborted by `signal`.
+    pub fn request(&self, signal: &AbortSignal, reason: Reason) -> Promise {
+        match &self.broker {
+            Broker::Url(url) => {
+                let (who, why) = (self.core.identity.as_deref(), reason.as_str());
+                let credentials = self.credentials.as_str();
+                bindings::post(url, &self.headers, credentials, signal, why, who)
+            }
+            Broker::Func(f) => bindings::ask(f, signal, reason.as_str()),
+        }
+    }
+}
