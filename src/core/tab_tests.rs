@@ -349,3 +349,138 @@ fn kind_names_round_trip() {
     }
     assert_eq!(Kind::parse("nope"), Kind::Unknown);
 }
+
+// Pinned for the mutants `npm run mutants` found alive in tab.rs.
+
+#[test]
+fn env_is_what_the_shell_found_with_presence_only_where_it_counts() {
+    assert_eq!(tab(all()).env(), all());
+    let no_channel = Env {
+        channel: false,
+        ..all()
+    };
+    assert_eq!(
+        tab(no_channel).env(),
+        Env {
+            presence: false,
+            ..no_channel
+        }
+    );
+}
+
+#[test]
+fn destroy_aborts_the_attempt_rejects_the_callers_and_stops_the_timer() {
+    let mut t = tab(all());
+    t.get(at(0.0));
+    drain(&mut t);
+    t.destroy(at(1.0));
+    let out = drain(&mut t);
+    assert!(out.contains(&Action::Abort(1)), "{out:?}");
+    assert!(out.iter().any(
+        |a| matches!(a, Action::Settle(Err(e)) if e.code == crate::core::ErrorCode::Destroyed)
+    ));
+    assert_eq!(t.poll_timeout(at(1.0)), None);
+}
+
+#[test]
+fn wake_after_a_give_up_pause_renews_at_once() {
+    let cfg = Config {
+        retry: crate::core::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
+        renew_before_ms: 120_000.0,
+        ..Config::default()
+    };
+    let mut t = Tab::new(cfg, Env::default(), 3);
+    t.get(at(0.0));
+    drain(&mut t);
+    t.reply(1, at(10.0), ok(200.0));
+    drain(&mut t);
+    // Inside the window: a renewal that fails once gives up and pauses.
+    t.handle_timeout(at(100_000.0));
+    let out = drain(&mut t);
+    assert!(out.contains(&Action::Send(2, Reason::Scheduled)), "{out:?}");
+    t.reply(2, at(100_010.0), Reply::Network);
+    drain(&mut t);
+    t.handle_timeout(at(100_020.0));
+    assert!(!drain(&mut t).iter().any(|a| matches!(a, Action::Send(..))));
+    t.wake(at(140_020.0));
+    assert!(drain(&mut t).contains(&Action::Send(3, Reason::Scheduled)));
+}
+
+#[test]
+fn a_steady_clock_is_no_jump() {
+    let mut t = tab(Env::default());
+    t.start(at(0.0));
+    drain(&mut t);
+    t.handle_timeout(at(30_000.0));
+    assert_eq!(drain(&mut t), []);
+    let back = Now {
+        wall: WALL0 + 60_000.0 - CLOCK_JUMP_MS - 1.0,
+        mono: 60_000.0,
+    };
+    t.handle_timeout(back);
+    assert!(drain(&mut t).contains(&Action::Log(
+        Level::Info,
+        "the wall clock jumped; re-checking the token"
+    )));
+}
+
+#[test]
+fn a_peer_token_while_waiting_for_the_lock_aborts_the_lock_request() {
+    let mut t = tab(all());
+    t.get(at(0.0));
+    assert_eq!(drain(&mut t), [Action::Lock(1)]);
+    let mut m = msg(Kind::Token, None, "b");
+    m.entry = Some(StoredFields {
+        p: Field::Str("ada".into()),
+        v: Field::Num(STORE_VERSION),
+        access_token: Field::Str("peer".into()),
+        issued_at: Field::Num(WALL0),
+        expires_at: Field::Num(WALL0 + 3_600_000.0),
+    });
+    t.message(m, at(5.0));
+    let out = drain(&mut t);
+    assert!(out.contains(&Action::Abort(1)), "{out:?}");
+    assert!(
+        !out.contains(&Action::Unlock(1)),
+        "not held: nothing to unlock"
+    );
+}
+
+#[test]
+fn unanswered_reads_and_counts_have_deadlines() {
+    let cfg = Config {
+        storage: Storage::Local,
+        ..Config::default()
+    };
+    let mut t = Tab::new(cfg, all(), 3);
+    t.get(at(10.0));
+    drain(&mut t);
+    t.lock_granted(1, at(10.0));
+    assert_eq!(drain(&mut t), [Action::ReadShared(1)]);
+    let timeout = Config::default().timeout_ms;
+    assert_eq!(t.poll_timeout(at(10.0)), Some(timeout));
+    t.handle_timeout(at(10.0 + timeout));
+    assert!(drain(&mut t).contains(&Action::Send(1, Reason::Initial)));
+
+    let mut t = tab(all());
+    t.get(at(10.0));
+    drain(&mut t);
+    t.lock_granted(1, at(10.0));
+    assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
+    assert_eq!(t.poll_timeout(at(10.0)), Some(COUNTED_PEER_WAIT_MS));
+    t.handle_timeout(at(10.0 + COUNTED_PEER_WAIT_MS));
+    let out = drain(&mut t);
+    assert!(
+        out.iter().any(|a| matches!(
+            a,
+            Action::Post(Msg {
+                kind: Kind::Ask,
+                ..
+            })
+        )),
+        "{out:?}"
+    );
+}
