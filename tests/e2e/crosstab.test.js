@@ -5,40 +5,27 @@
 // once. Synchronisation is bounded polling on observable state, never a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt, pageFaults } from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt, pageFaults } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const TABS = 5, RENEWALS = 3, LIFETIME = 14;
-let server, browser;
-const printed = [];
-
-before(async () => {
-  if (skip) return;
-  // A fresh connection per request: Chromium never resends a POST on a dropped socket.
-  server = await startServer({ keepAlive: false });
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-});
+// A fresh connection per request: Chromium never resends a POST on a dropped socket.
+const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false });
 
 test(`${TABS} tabs × ${RENEWALS} renewals of ${LIFETIME} s tokens (memory, crossTab, renewBeforeSeconds 2) make exactly ${1 + RENEWALS} broker calls`, { skip, timeout: 120_000 }, async () => {
-  server.reset(LIFETIME);
-  const base = server.state.issued.length;
-  const ctx = await browser.newContext();
+  suite.server.reset(LIFETIME);
+  const base = suite.server.state.issued.length;
+  const ctx = await suite.browser.newContext();
   try {
     const pages = [];
-    for (let i = 0; i < TABS; i++) pages.push(await openPage(ctx, server));
+    for (let i = 0; i < TABS; i++) pages.push(await openPage(ctx, suite.server));
     await Promise.all(pages.map((p) => createManager(p, { storage: "memory", crossTab: true, renewBeforeSeconds: 2 })));
     // Every tab asks at once: one of them calls the broker, the others get its token.
     const first = await Promise.all(pages.map((p) => p.evaluate(() => window.tm.getToken().then((t) => t.access_token))));
     assert.equal(new Set(first).size, 1, "all tabs got the same first token");
     // Renewal number RENEWALS reaches every tab, none mid-renewal (a renewal every ~10 s).
     await until(async () => {
-      const want = server.state.issued[base + RENEWALS];
+      const want = suite.server.state.issued[base + RENEWALS];
       if (!want) return false;
       for (const p of pages) {
         const s = await p.evaluate(() => ({ t: window.tm.peek()?.access_token, state: window.tm.status().state }));
@@ -58,9 +45,9 @@ test(`${TABS} tabs × ${RENEWALS} renewals of ${LIFETIME} s tokens (memory, cros
         };
       }));
     }
-    const calls = server.state.calls.length;
+    const calls = suite.server.state.calls.length;
     assert.equal(calls, 1 + RENEWALS, `broker calls: ${calls} (per tab ${perTab.map((t) => t.calls).join(", ")})`);
-    assert.equal(server.state.maxOpen, 1, "never two broker requests at once");
+    assert.equal(suite.server.state.maxOpen, 1, "never two broker requests at once");
     assert.equal(perTab.reduce((a, t) => a + t.calls, 0), 1 + RENEWALS, "per-tab brokerCalls add up to the server's count");
     for (const t of perTab) {
       assert.equal(t.tokens, 1 + RENEWALS, "every tab adopted every token once");
@@ -68,7 +55,7 @@ test(`${TABS} tabs × ${RENEWALS} renewals of ${LIFETIME} s tokens (memory, cros
     }
   } finally {
     for (const p of ctx.pages()) {
-      printed.push(...p.logs);
+      suite.printed.push(...p.logs);
       assert.deepEqual(await pageFaults(p).catch(() => []), [], "no page error or unhandled rejection");
     }
     await ctx.close();
