@@ -81,7 +81,7 @@ async function startServer() {
         return res.end(PAGE);
       }
       const rel = path.normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, "");
-      const allowed = rel === "index.js" || rel.startsWith("pkg" + path.sep) || rel.startsWith("node_modules" + path.sep);
+      const allowed = rel.startsWith("pkg" + path.sep) || rel.startsWith("node_modules" + path.sep);
       const file = path.join(ROOT, rel);
       if (!allowed || !file.startsWith(ROOT + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
         res.writeHead(404);
@@ -249,12 +249,9 @@ async function measureHotAndMemory(browser, server) {
   try {
     const page = await newPage(context, server);
     return await page.evaluate(async ({ N, ROUNDS, WARM, MEM }) => {
-      const { createTokenManager } = await import("/index.js");
-      // The glue's init returns the one wasm instance index.js already made (wasm-bindgen
-      // 0.2.130: `if (wasm !== undefined) return wasm;`). Same URL = same module record.
+      // The default export resolves to the one wasm instance's exports (src/js/entry.js).
       const glue = await import("/pkg/mdh_token.js");
-      const tm = await createTokenManager({ broker: "/broker?s=hot" });
-      if (!(tm instanceof glue.TokenManager)) throw new Error("the glue module is not the one index.js uses");
+      const tm = await glue.createTokenManager({ broker: "/broker?s=hot" });
       // Export names are minified by the build: find the one memory by its type.
       const memory = Object.values(await glue.default()).find((v) => v instanceof WebAssembly.Memory);
       if (!memory) throw new Error("no wasm memory export");
@@ -317,7 +314,7 @@ async function measureSingleFlightOne(browser, server, crossTab) {
   try {
     const page = await newPage(context, server);
     const r = await page.evaluate(async ({ n, s, crossTab }) => {
-      const { createTokenManager } = await import("/index.js");
+      const { createTokenManager } = await import("/pkg/mdh_token.js");
       const tm = await createTokenManager({ broker: `/broker?s=${s}`, crossTab });
       const got = await Promise.all(Array.from({ length: n }, () => tm.getToken()));
       const same = got.every((t) => t.access_token === got[0].access_token);
@@ -340,7 +337,7 @@ async function measureSingleFlightTabs(browser, server) {
     const pages = [];
     for (let i = 0; i < SF_PAGES; i++) pages.push(await newPage(context, server));
     await Promise.all(pages.map((p) => p.evaluate(async ({ s, life }) => {
-      const { createTokenManager } = await import("/index.js");
+      const { createTokenManager } = await import("/pkg/mdh_token.js");
       window.seen = new Set();
       window.tm = await createTokenManager({ broker: `/broker?s=${s}&life=${life}`, storage: "memory", crossTab: true });
       window.tm.on("token", (t) => window.seen.add(t.access_token));

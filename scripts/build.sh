@@ -23,7 +23,7 @@ mvp=target/wasm32-unknown-unknown/release/mdh_token.no-reference-types.wasm
 node scripts/no-reference-types.mjs "$src" "$mvp"
 # Panic messages and locations: nothing here reads them (see the script), so blanked.
 node scripts/strip-panic-data.mjs "$mvp" "$mvp"
-# index.js always passes the wasm URL, so the glue needs no default path of its own.
+# src/js/entry.js always fetches the wasm itself, so the glue needs no default path of its own.
 wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
   --omit-default-module-path --remove-producers-section "$mvp"
 # wasm-opt from the binaryen npm package: size first (-Oz), as the release profile.
@@ -52,5 +52,5 @@ node_modules/.bin/esbuild src/js/entry.js --bundle --minify --format=esm --targe
 rm -rf pkg/snippets
 echo "$stamp" > pkg/.stamp
 wasm=$(gzip -9 -c pkg/mdh_token_bg.wasm | wc -c)
-js=$(( $(gzip -9 -c pkg/mdh_token.js | wc -c) + $(gzip -9 -c index.js | wc -c) ))
+js=$(gzip -9 -c pkg/mdh_token.js | wc -c)
 echo "built pkg/: wasm $(wc -c < pkg/mdh_token_bg.wasm) B raw, ${wasm} B gzip; JS ${js} B gzip"

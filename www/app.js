@@ -56,7 +56,7 @@ export function contentSecurityPolicy(extraConnect = []) {
  * @param {string|false} [o.keysDir="www/.keys"] where the demo service-account key pair lives; false: in memory
  * @param {{privateKey, publicKey}} [o.keyPair] overrides keysDir (tests sign their own assertions with it)
  * @param {string} [o.serviceAccount="RKStudio.1234.demo"] emulated service account name
- * @param {string} [o.repoRoot] where index.js and pkg/ are served from
+ * @param {string} [o.repoRoot] where pkg/ (the built package) is served from
  * @param {object|null} [o.upstream] real MyDataHelps: { baseUrl, apiBaseUrl?, serviceAccount, privateKeyPem, participants }
  * @param {number} [o.upstreamTimeoutMs=8000] broker → token endpoint timeout (below the 15 s "slow" fault)
  * @param {number} [o.faultSlowMs=15000] how long the "slow" fault holds an answer
@@ -81,7 +81,6 @@ export async function startServer({
   const real = Boolean(upstream);
   const sessions = createSessions({ now });
   const sdkRoot = path.join(repoRoot, "node_modules", "@careevolution", "mydatahelps-js");
-  const packageIndex = path.join(repoRoot, "index.js");
   const packagePkg = path.join(repoRoot, "pkg");
 
   // In real mode the sign-in list is MDH_PARTICIPANT_IDS (the emulated GUIDs do not exist in
@@ -190,7 +189,6 @@ export async function startServer({
         "Cache-Control": "no-store",
       });
     }
-    if (p === "/mdh-token/index.js") return serveFile(req, res, packageIndex);
     if (raw.startsWith("/mdh-token/pkg/")) return serveFile(req, res, resolveUnder(packagePkg, raw.slice("/mdh-token/pkg/".length)));
     if (raw.startsWith("/vendor/mydatahelps/")) {
       const name = raw.slice("/vendor/mydatahelps/".length);
@@ -237,7 +235,7 @@ export async function startServer({
     port: address.port,
     tokenUrl: brokerConfig.tokenUrl,
     mode: real ? "mydatahelps" : "emulator",
-    packageBuilt: existsSync(path.join(packagePkg, "mdh_token.js")) && existsSync(packageIndex),
+    packageBuilt: existsSync(path.join(packagePkg, "mdh_token.js")) && existsSync(path.join(packagePkg, "mdh_token_bg.wasm")),
     emulator,
     broker,
     close() {

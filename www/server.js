@@ -32,7 +32,7 @@ console.log(`mdh-token demo: ${app.url}`);
 console.log(app.mode === "emulator" ? "target: built-in MyDataHelps emulator (/mdh/)" : `target: ${app.tokenUrl}`);
 if (!app.packageBuilt) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-  const missing = existsSync(path.join(root, "index.js")) ? "pkg/mdh_token.js" : "index.js";
+  const missing = existsSync(path.join(root, "pkg", "mdh_token.js")) ? "pkg/mdh_token_bg.wasm" : "pkg/mdh_token.js";
   console.warn(`warning: the package is not built (${missing} missing); run \`npm run build\` first.`);
 }
 

@@ -1,16 +1,17 @@
 // The package's JS entry, bundled by scripts/build.sh with the wasm-bindgen glue and
 // its snippets into pkg/mdh_token.js (so `./mdh_token_bg.wasm` below is next to the
-// bundle); package.json's exports name that bundle (index.js re-exports it, for
-// paths written against it). It initialises the wasm
+// bundle); package.json's exports name that bundle. It initialises the wasm
 // once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
 // fetch, devtools: src/js/integrations.js) are JS methods over the public API.
-import init, { TokenManager } from "../../pkg/mdh_token.js";
+import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 
-// The glue too, for the tests and the bench (wasm memory, instanceof checks).
-export { init as default, TokenManager };
+let ready, devtools, exports;
 
-let ready, devtools;
+// The glue's class, and the wasm's exports once loaded, for the tests and the bench
+// (wasm memory, instanceof checks); not in index.d.ts.
+export { TokenManager };
+export default async () => (await (ready ??= load()), exports);
 const { getToken, peek } = TokenManager.prototype;
 
 // The one TokenError constructor (also mdh-token/react's, through this bundle).
@@ -56,26 +57,37 @@ function wasmUrl() {
   return /\/\.vite\/deps\//.test(url.pathname) ? new URL("../../mdh-token/pkg/mdh_token_bg.wasm", url) : url;
 }
 
-// Loads and initialises the wasm. A failed load (offline, CSP) is not cached: the next
+// Loads and initialises the wasm: compiled while it streams in, then instantiated by
+// the glue's initSync (its async init adds a second copy of this and a fallback with a
+// console message). A failed load (offline, CSP) is not cached: the next
 // createTokenManager() tries again.
 function load() {
   const url = wasmUrl(), res = fetch(url);
-  return init({ module_or_path: res }).then(
-    () => {
+  // Compiled from the bytes: where the engine cannot stream (no compileStreaming) or the
+  // server sends another type than application/wasm (compileStreaming refuses it
+  // before reading the body).
+  const bytes = async (e) => {
+    // (When the fetch itself failed, `await res` rethrows that same error.)
+    const r = await res, type = r.headers.get("content-type");
+    // A page instead of the wasm: a dev server's fallback for a file it does not have.
+    if (/^text\/html/.test(type)) {
+      throw unsupported(`${url} is a web page, not the wasm (Vite dev server? add optimizeDeps: { exclude: ["mdh-token"] })`);
+    }
+    if (!r.ok) throw new Error(`mdh-token: ${url}: HTTP ${r.status}`);
+    if (e && (r.bodyUsed || /^application\/wasm/.test(type))) throw e;
+    return WebAssembly.compile(await r.arrayBuffer());
+  };
+  return (WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res).catch(bytes) : bytes())
+    .then((module) => {
+      exports = initSync({ module });
       let methods;
       [methods, devtools] = TokenManager.__integrations();
       Object.assign(TokenManager.prototype, methods);
-    },
-    async (e) => {
+    })
+    .catch((e) => {
       ready = undefined;
-      // A page instead of the wasm: a dev server's fallback for a file it does not have.
-      // (When the fetch itself failed, `await res` rethrows that same error.)
-      if (/^text\/html/.test((await res).headers.get("content-type"))) {
-        throw unsupported(`${url} is a web page, not the wasm (Vite dev server? add optimizeDeps: { exclude: ["mdh-token"] })`);
-      }
       throw e;
-    },
-  );
+    });
 }
 
 // Importing starts fetching and compiling the wasm (in a page or a worker; never on a

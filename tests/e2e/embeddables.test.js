@@ -190,7 +190,7 @@ test("a survey opened while the broker is down gets its token as soon as the man
 function appPage(storage, base) {
   return `<!doctype html><meta charset="utf-8"><title>app</title><body><button id="connect">Connect</button>
 <script type="module">
-import { createTokenManager } from "/index.js";
+import { createTokenManager } from "/pkg/mdh_token.js";
 const returning = new URLSearchParams(location.search).has("connectExternalAccount");
 const boot = (window.boot = { returning, url: location.href });
 window.reports = [];

@@ -136,7 +136,7 @@ for (const [name, c] of Object.entries(CASES)) {
     const key = `fault-${n++}`;
     const logsFrom = page.logs.length;
     await page.evaluate(async ({ key, retry, timeoutMs, fn }) => {
-      const { createTokenManager } = await import("/index.js");
+      const { createTokenManager } = await import("/pkg/mdh_token.js");
       window.fnCalls = 0;
       window.fnSteps = [];
       window.events = [];
@@ -355,7 +355,7 @@ test("importing fetches the wasm; when that load fails, the next createTokenMana
     else route.continue();
   });
   const p = await openPage(ctx, server);
-  await p.evaluate(() => import("/index.js").then((m) => { window.mdh = m; }));
+  await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => { window.mdh = m; }));
   await until(() => held, { what: "the wasm request of the import alone" });
   await held.abort("connectionfailed");
   // Each try either joins the failing load (and rejects with its error) or loads anew.
@@ -368,4 +368,62 @@ test("importing fetches the wasm; when that load fails, the next createTokenMana
   assert.equal(requests.length, 2, "loaded once more, then kept");
   assert.deepEqual(await pageFaults(p), []);
   printed.push(...p.logs);
+});
+
+// The loader (src/js/entry.js) streams the wasm into WebAssembly.compileStreaming, which
+// refuses any other type than application/wasm; it then compiles the same bytes.
+test("the wasm served as application/octet-stream (a server without the wasm type) still loads, with no warning", { skip }, async (t) => {
+  server.reset();
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  let served = 0;
+  await ctx.route(/\/mdh_token_bg\.wasm$/, async (route) => {
+    const r = await route.fetch();
+    served++;
+    await route.fulfill({ response: r, headers: { ...r.headers(), "content-type": "application/octet-stream" } });
+  });
+  const p = await openPage(ctx, server);
+  await createManager(p, { crossTab: false });
+  assert.equal((await p.evaluate(() => window.tm.getToken())).token_type, "Bearer");
+  assert.equal(served, 1, "fetched once");
+  assert.deepEqual(await pageFaults(p), []);
+  assert.deepEqual(p.logs.filter((l) => /^(warning|error)/.test(l)), []);
+});
+
+test("an engine without WebAssembly.compileStreaming compiles the wasm from its bytes", { skip }, async (t) => {
+  server.reset();
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  await ctx.addInitScript(() => {
+    delete WebAssembly.compileStreaming;
+    delete WebAssembly.instantiateStreaming;
+  });
+  const p = await openPage(ctx, server);
+  await createManager(p, { crossTab: false });
+  assert.equal((await p.evaluate(() => window.tm.getToken())).token_type, "Bearer");
+  assert.deepEqual(await pageFaults(p), []);
+});
+
+test("a 404 for the wasm rejects createTokenManager() with an Error naming the status; the next one loads it", { skip }, async (t) => {
+  server.reset();
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  let n = 0, held;
+  await ctx.route(/\/mdh_token_bg\.wasm$/, (route) => (++n === 1 ? (held = route) : route.continue()));
+  const p = await openPage(ctx, server);
+  const made = () => window.mdh.createTokenManager({ broker: "/broker", crossTab: false }).then(
+    (tm) => (tm.destroy(), "created"),
+    (e) => `${e.name}: ${e.message}`,
+  );
+  // The first createTokenManager() joins the load the import started, held here.
+  await p.evaluate((made) => import("/pkg/mdh_token.js").then((m) => {
+    window.mdh = m;
+    window.first = (0, eval)(made)();
+  }), made.toString());
+  await until(() => held, { what: "the wasm request of the import" });
+  await held.fulfill({ status: 404, body: "no" });
+  assert.match(await p.evaluate(() => window.first), /^(TypeError|Error): .*(404|status)/);
+  assert.equal(await p.evaluate((made) => (0, eval)(made)(), made.toString()), "created");
+  assert.equal(n, 2);
+  assert.deepEqual(await pageFaults(p), []);
 });

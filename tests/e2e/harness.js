@@ -17,7 +17,7 @@ export function packageBuilt() {
 }
 
 /**
- * Serves `/index.js`, `/pkg/**`, a blank test page at `/` and a scripted broker at `POST /broker`.
+ * Serves `/pkg/**` (the package: `/pkg/mdh_token.js`), a blank test page at `/` and a scripted broker at `POST /broker`.
  * `routes` adds fixed answers (`{ "/app.js": { type: "text/javascript", body } }`);
  * `keepAlive: false` closes every connection after its answer, so that Chromium never
  * resends a request on a reused socket (it does so once when a reused socket dies,
@@ -184,7 +184,7 @@ export async function openPage(context, server, { path: p = "/", beforeGoto = nu
 /** Creates `window.tm` on the page; `options` may name `broker: "/broker"` and more. */
 export async function createManager(page, options = {}) {
   return page.evaluate(async (opts) => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     window.events = [];
     window.tm = await createTokenManager({ broker: "/broker", logLevel: "info", ...opts });
     for (const name of ["token", "expiring", "expired", "error", "cleared"]) {
@@ -232,8 +232,8 @@ export async function storageDump(page) {
 
 /**
  * The wasm instance's linear memory size and the number of JS values the wasm holds.
- * The memory is read through the glue: `init()` of `/pkg/mdh_token.js` returns the
- * already initialised instance's exports, whose one memory is found by type (the build
+ * The memory is read through the package's default export, which resolves to the
+ * wasm instance's exports (src/js/entry.js), whose one memory is found by type (the build
  * minifies export names). The build has no reference types (scripts/build.sh), so the
  * glue keeps the values the wasm holds in its own JS array (wasm-bindgen's "heap":
  * 1,024 stack slots, then `undefined, null, true, false`, then the values). That array

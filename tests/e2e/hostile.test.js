@@ -54,7 +54,7 @@ for (const expires_in of [1e-9, 0.01, 1.9]) {
   test(`a broker answering expires_in ${expires_in} gets one call, an error event, and no storm`, { skip, timeout: 40_000 }, async (t) => {
     const p = await page(t);
     const r = await p.evaluate(async (life) => {
-      const { createTokenManager } = await import("/index.js");
+      const { createTokenManager } = await import("/pkg/mdh_token.js");
       let calls = 0;
       const errors = [];
       const tm = await createTokenManager({
@@ -85,7 +85,7 @@ const EVENTS = ["token", "expiring", "expired", "error", "cleared"];
 test("clear() inside a cleared listener does not recurse, and clear() with nothing to clear emits nothing", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   const r = await p.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const tm = await createTokenManager({ broker: "/broker", crossTab: false });
     let n = 0;
     tm.on("cleared", () => { n++; tm.clear(); });
@@ -101,7 +101,7 @@ test("clear() inside a cleared listener does not recurse, and clear() with nothi
 test("every public method can be called from inside every event listener and a broker function", { skip, timeout: 120_000 }, async (t) => {
   const p = await page(t);
   const r = await p.evaluate(async ({ METHODS, EVENTS }) => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const call = (tm, m) => {
       switch (m) {
         case "getToken": case "refresh": return tm[m]().catch(() => {});
@@ -201,7 +201,7 @@ test("every public method can be called from inside every event listener and a b
 test("options are read as own properties: a polluted Object.prototype changes nothing", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   const r = await p.evaluate(async (evil) => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const proto = Object.prototype;
     const polluted = { baseUrl: evil, storage: "local", headers: { "x-polluted": "1" }, credentials: "include", participant: "mallory" };
     try {
@@ -227,7 +227,7 @@ test("a broker answer is read as own properties: a polluted access_token is not 
   const p = await page(t);
   server.state.script.push({ body: { token_type: "Bearer", expires_in: 3600 } });
   const r = await p.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     Object.prototype.access_token = "tk.polluted";
     try {
       const tm = await createTokenManager({ broker: "/broker", crossTab: false });
@@ -303,7 +303,7 @@ test("a huge broker body is refused without growing wasm memory", { skip, timeou
     await window.tm.getToken().then(() => "resolved", (e) => e.code),
     await window.tm.getToken().then(() => "resolved", (e) => e.code),
     // And a broker function returning a huge string.
-    await (await import("/index.js")).createTokenManager({
+    await (await import("/pkg/mdh_token.js")).createTokenManager({
       crossTab: false, storageKey: "fn",
       broker: async () => ({ access_token: "tk" + "q".repeat(8 << 20), token_type: "Bearer", expires_in: 3600 }),
     }).then((m) => m.getToken()).then(() => "resolved", (e) => e.code),
@@ -316,7 +316,7 @@ test("a huge broker body is refused without growing wasm memory", { skip, timeou
 test("tokens.fetch() refuses redirects: the token never follows one", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   const r = await p.evaluate(async ({ base, target }) => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const tm = await createTokenManager({ broker: "/broker", crossTab: false, baseUrl: base + "/" });
     // A URL on baseUrl's own origin that redirects to another origin.
     return tm.fetch(base + "/go?to=" + encodeURIComponent(target + "/mdh/api/v1/delegated/participant"))
@@ -348,7 +348,7 @@ test("serveFrames answers frames of this page only, not a popup at a listed orig
 test("a broker function whose signal is already aborted leaves no unhandled rejection", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   const r = await p.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     let tm;
     tm = await createTokenManager({
       crossTab: false,
@@ -367,7 +367,7 @@ test("a broker function whose signal is already aborted leaves no unhandled reje
 test("a revoked Proxy as options or as a broker answer is a typed error, and the manager keeps working", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   const r = await p.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const revoked = () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); return proxy; };
     const opts = await createTokenManager(revoked()).then(() => "created", (e) => e.code);
     let n = 0;
@@ -389,7 +389,7 @@ test("a page whose console throws loses no call: every log line is a no-op then,
   const p = await page(t);
   const r = await p.evaluate(async () => {
     for (const k of ["error", "warn", "info", "debug", "log"]) console[k] = () => { throw new Error("no console here"); };
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     let calls = 0;
     // The first answer fails (an error event and a warning), the retry succeeds.
     const tm = await createTokenManager({

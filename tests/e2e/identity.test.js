@@ -26,7 +26,7 @@ async function context(t) {
 /** Creates `window[name]`, a manager for participant `who`, recording its events. */
 function manager(page, name, who, storage, extra = {}) {
   return page.evaluate(async ({ name, who, storage, extra }) => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const m = await createTokenManager({
       broker: "/broker", storage, participant: who, headers: { "x-participant": who }, logLevel: "info", ...extra,
     });
@@ -149,7 +149,7 @@ test("participant must be a non-empty string", { skip }, async (t) => {
   const ctx = await context(t);
   const page = await openPage(ctx, suite.server);
   const codes = await page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const out = [];
     for (const participant of ["", 42, {}, null]) {
       out.push(await createTokenManager({ broker: "/broker", participant }).then(() => "created", (e) => e.code));

@@ -437,7 +437,7 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
   const ctx = await newContext(t);
   const page = await openPage(ctx, server);
   const r = await page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const mk = (who) => createTokenManager({ broker: "/broker", crossTab: false, storageKey: who, headers: { "x-who": who } });
     window.gone = await mk("gone");
     window.control = await mk("control");
@@ -466,7 +466,7 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
   // destroy() during a request: the waiter is rejected and the request aborted.
   server.state.script.push({ hang: true });
   const pending = page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const tm = await createTokenManager({ broker: "/broker", crossTab: false, storageKey: "hang", timeoutMs: 60_000 });
     const p = tm.getToken().then(() => "resolved", (e) => e.code);
     window.destroyHang = () => tm.destroy();
@@ -489,7 +489,7 @@ test("clear() while the broker call is out aborts it and lets go of the cross-ta
   server.state.script.push({ hang: true });
   const held = () => page.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name));
   const pending = page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     // crossTab (default): the attempt takes the Web Lock `abort-lock:refresh`.
     window.tm = await createTokenManager({ broker: "/broker", storageKey: "abort-lock", timeoutMs: 60_000 });
     return window.tm.getToken().then(() => "resolved", (e) => e.code);

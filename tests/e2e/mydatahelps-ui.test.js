@@ -30,7 +30,7 @@ async function build(name, commonjsOptions) {
     root: APP, configFile: false, logLevel: "error", base: "./",
     resolve: {
       alias: [
-        { find: /^mdh-token$/, replacement: path.join(ROOT, "index.js") },
+        { find: /^mdh-token$/, replacement: path.join(ROOT, "pkg/mdh_token.js") },
         { find: /^mdh-token\/react$/, replacement: path.join(ROOT, "react/index.js") },
       ],
       dedupe: ["react", "react-dom"], // mdh-token/react's `react` is the app's React 17

@@ -13,7 +13,7 @@ const suite = browserSuite({ before, after, beforeEach, assert, skip });
 /** createTokenManager(options) in the page: "created" (then destroyed) or the error's name:code:message. */
 const create = (options) =>
   suite.page.evaluate(async (list) => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const revive = (o) => {
       if (o && o.$object) return { toString: () => o.$object, valueOf: () => o.$object };
       if (o && o.$boxed) return new String(o.$boxed);
@@ -45,7 +45,7 @@ test("storage, credentials and logLevel are named exactly: anything else is inva
 
 test("absent options take the shipped defaults; retry.maxDelayMs absent follows a larger baseDelayMs", { skip }, async () => {
   const r = await suite.page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const m = await createTokenManager({ broker: "/broker" });
     const t = await m.getToken();
     const st = m.status();

@@ -69,7 +69,7 @@ test("401 from the broker rejects with TokenError broker_rejected and the next c
 
 test("a broker function receives { signal, reason } and its token is used", { skip }, async () => {
   const r = await suite.page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const seen = [];
     const tm = await createTokenManager({
       crossTab: false,
@@ -90,7 +90,7 @@ test("a broker function receives { signal, reason } and its token is used", { sk
 
 test("invalid options reject createTokenManager with invalid_options", { skip }, async () => {
   const codes = await suite.page.evaluate(async () => {
-    const { createTokenManager } = await import("/index.js");
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
     const out = [];
     for (const o of [undefined, {}, { broker: 1 }, { broker: "/b", credentials: "all" }, { broker: "/b", renewBeforeSeconds: -1 }, { broker: "/b", crossTab: "yes" }]) {
       out.push(await createTokenManager(o).then(() => "created", (e) => `${e.name}:${e.code}`));

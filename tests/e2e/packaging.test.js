@@ -107,7 +107,8 @@ test("index.d.ts and react/index.d.ts have no `any` and consumers compile under 
 
 test("the tarball ships only the package files", { skip }, () => {
   const files = fs.readdirSync(path.join(app, "node_modules/mdh-token"), { recursive: true }).sort();
-  for (const f of ["index.js", "index.d.ts", "package.json", "pkg/mdh_token.js", "pkg/mdh_token_bg.wasm", "react/index.js", "react/index.d.ts"]) assert.ok(files.includes(f), f);
+  for (const f of ["index.d.ts", "package.json", "pkg/mdh_token.js", "pkg/mdh_token_bg.wasm", "react/index.js", "react/index.d.ts"]) assert.ok(files.includes(f), f);
+  assert.ok(!files.includes("index.js"), "no index.js: the exports map names pkg/mdh_token.js");
   assert.ok(!files.some((f) => f.startsWith("src") || f.startsWith("www") || f.startsWith("tests") || f.endsWith(".rs")), files.join(" "));
 });
 
@@ -154,7 +155,7 @@ test("a Vite 7 app that imports the installed package builds and runs in Chromiu
 
 test("a plain <script type=module> page loads the installed package with no bundler", { skip }, async () => {
   fs.writeFileSync(path.join(app, "plain.html"), `<!doctype html><meta charset="utf-8"><body>
-<script type="importmap">{ "imports": { "mdh-token": "./node_modules/mdh-token/index.js" } }</script>
+<script type="importmap">{ "imports": { "mdh-token": "./node_modules/mdh-token/pkg/mdh_token.js" } }</script>
 <script type="module">${MAIN}</script></body>`);
   const server = await serve(app);
   try {

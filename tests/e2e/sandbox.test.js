@@ -11,7 +11,7 @@ let server, browser;
 const FRAME = `<!doctype html><meta charset="utf-8"><script type="module">
   const out = (v) => parent.postMessage({ sandbox: v }, "*");
   try {
-    const { createTokenManager } = await import(new URL("/index.js", document.baseURI).href);
+    const { createTokenManager } = await import(new URL("/pkg/mdh_token.js", document.baseURI).href);
     const tm = await createTokenManager({
       storage: "session",
       broker: async () => ({ access_token: "sandboxed.token-123", token_type: "Bearer", expires_in: 3600 }),

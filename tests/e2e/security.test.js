@@ -114,7 +114,7 @@ test("no token material in console, page errors, error objects, status() or Web 
   assert.throws(() => assertNoLeak(assert, srv, [`x${srv.state.issued[0].slice(1, 41)}y`]));
 });
 
-const APP = `import { createTokenManager } from "/index.js";
+const APP = `import { createTokenManager } from "/pkg/mdh_token.js";
 try {
   const tm = await createTokenManager({ broker: "/broker" });
   const t = await tm.getToken();

@@ -18,7 +18,7 @@ const LIFETIME = 4; // s: renewal at 2 s (half the lifetime)
 // The worker side, the same for both kinds: a manager, an upload every 200 ms while
 // `uploading`, and a log the test reads with worker.evaluate.
 const COMMON = `
-import { createTokenManager } from "/index.js";
+import { createTokenManager } from "/pkg/mdh_token.js";
 const q = new URL(location.href).searchParams;
 const base = q.get("base");
 self.log = { uploads: [], events: [] };

@@ -42,7 +42,7 @@ const PROBE = `(() => {
   }
 })();`;
 // The app of the CSP page: a module script of the page's own origin, as a site would have it.
-const APP = `import { createTokenManager } from "/index.js";
+const APP = `import { createTokenManager } from "/pkg/mdh_token.js";
 try {
   const tm = await createTokenManager({ broker: "/broker" });
   const t = await tm.getToken();
@@ -68,7 +68,7 @@ parent.postMessage({ name: "GetDelegatedAccessToken" }, "*");`,
 
 // In-page helpers, run through WebDriver's Execute Script (which awaits a returned promise).
 async function createManager(options) {
-  const { createTokenManager } = await import("/index.js");
+  const { createTokenManager } = await import("/pkg/mdh_token.js");
   window.events = [];
   window.tm = await createTokenManager({ broker: "/broker", logLevel: "info", ...options });
   for (const name of ["token", "expiring", "expired", "error", "cleared"]) {

@@ -18,7 +18,7 @@ const LIFETIME_S = 6;
 const WAIT_MS = 30_000;
 
 test("demo page: renewals happen and MyDataHelps.js keeps working across them, tokens stay masked", { timeout: 90_000 }, async (t) => {
-  const missing = ["index.js", "pkg/mdh_token.js"].filter((f) => !existsSync(path.join(PACKAGE_ROOT, f)));
+  const missing = ["pkg/mdh_token.js", "pkg/mdh_token_bg.wasm"].filter((f) => !existsSync(path.join(PACKAGE_ROOT, f)));
   if (missing.length) {
     t.skip(`package not built (${missing.join(", ")} missing in ${PACKAGE_ROOT}): run \`npm run build\` first`);
     return;
@@ -111,7 +111,7 @@ test("demo page: renewals happen and MyDataHelps.js keeps working across them, t
 });
 
 test("demo page: signing in as Ben in a tab where Ada was signed in shows Ben's data, never Ada's", { timeout: 90_000 }, async (t) => {
-  const missing = ["index.js", "pkg/mdh_token.js"].filter((f) => !existsSync(path.join(PACKAGE_ROOT, f)));
+  const missing = ["pkg/mdh_token.js", "pkg/mdh_token_bg.wasm"].filter((f) => !existsSync(path.join(PACKAGE_ROOT, f)));
   if (missing.length) {
     t.skip(`package not built (${missing.join(", ")} missing in ${PACKAGE_ROOT}): run \`npm run build\` first`);
     return;

@@ -13,8 +13,8 @@ const CONTRACT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; 
 const SECRET = "SECRET-MARKER-3b1f";
 
 /**
- * A fake repo root holding a "built package" as scripts/build.sh leaves it (index.js,
- * pkg/mdh_token.js, pkg/mdh_token_bg.wasm, pkg/.stamp; no pkg/snippets/: the build bundles
+ * A fake repo root holding a "built package" as scripts/build.sh leaves it
+ * (pkg/mdh_token.js, pkg/mdh_token_bg.wasm, pkg/.stamp; no pkg/snippets/: the build bundles
  * them), plus files that must not be served, so these tests do not need the real build.
  * `pkg/nested/` stands for any folder under pkg/: served, but no way out of it.
  */
@@ -22,7 +22,6 @@ function fakeRepo(t) {
   const root = mkdtempSync(path.join(tmpdir(), "mdh-token-www-"));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(path.join(root, "pkg", "nested"), { recursive: true });
-  writeFileSync(path.join(root, "index.js"), 'export * from "./pkg/mdh_token.js";\n');
   writeFileSync(path.join(root, "pkg", "mdh_token.js"), "export const x = 1;\n");
   writeFileSync(path.join(root, "pkg", "mdh_token_bg.wasm"), Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
   writeFileSync(path.join(root, "pkg", ".stamp"), `${SECRET}\n`);
@@ -78,7 +77,6 @@ test("public assets are served with their types", async (t) => {
 test("the built package is served under /mdh-token/ with correct MIME types", async (t) => {
   const { app } = await serve(t, { repoRoot: fakeRepo(t) });
   const expect = {
-    "/mdh-token/index.js": /^text\/javascript/,
     "/mdh-token/pkg/mdh_token.js": /^text\/javascript/,
     "/mdh-token/pkg/mdh_token_bg.wasm": /^application\/wasm$/,
     "/mdh-token/pkg/nested/inline0.js": /^text\/javascript/,

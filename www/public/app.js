@@ -303,7 +303,7 @@ async function main() {
   // message instead of a blank page.
   let createTokenManager;
   try {
-    ({ createTokenManager } = await import("/mdh-token/index.js"));
+    ({ createTokenManager } = await import("/mdh-token/pkg/mdh_token.js"));
   } catch (err) {
     document.body.dataset.phase = "error";
     notice("The mdh-token package could not be loaded (not built yet? run npm run build, then reload): ", err.message);
