@@ -113,19 +113,22 @@ export async function createTokenManager(options) {
   await ready;
   // Hot path: the wasm publishes a token object with the wall time until which
   // handing it out again is exactly what it would do (and withdraws it on any change),
-  // so most getToken()/peek() calls never cross into wasm (see bench/).
-  let token = null, from = 0, until = 0;
+  // so most getToken()/peek() calls never cross into wasm (see bench/). getToken()
+  // hands out one promise per published token: resolving a token object anew on each
+  // call costs V8 a lookup of its `then` (≈ 12 ns of ≈ 50).
+  let token = null, promise = null, from = 0, until = 0;
   const inert = passive() && typeof options == "object" && options !== null;
   const m = TokenManager.create(inert ? passiveOptions(options) : options, (t, u) => {
     token = t;
+    promise = t === null ? null : Promise.resolve(t);
     from = Date.now();
-    until = u;
+    until = t === null ? 0 : u;
   });
   const fresh = () => {
     const now = Date.now();
-    return token !== null && now < until && now >= from;
+    return now < until && now >= from;
   };
-  m.getToken = () => (fresh() ? Promise.resolve(token) : getToken.call(m));
+  m.getToken = () => (fresh() ? promise : getToken.call(m));
   m.peek = () => (fresh() ? token : peek.call(m));
   if (inert) {
     m.getToken = m.refresh = refuse;
