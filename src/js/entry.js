@@ -4,6 +4,8 @@
 // once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
 // fetch, devtools: src/js/integrations.js) are JS methods over the public API.
+// First: its evaluation starts the wasm fetch (src/js/wasm.js).
+import { compiled } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 
 let ready, devtools, exports;
@@ -49,35 +51,11 @@ function passiveOptions(o) {
 }
 const refuse = () => Promise.reject(fail("passive", "passive on a connectExternalAccount return page: no broker call here"));
 
-// The wasm, next to this bundle. Vite's dev server pre-bundles dependencies into
-// node_modules/.vite/deps/ without the wasm (vitejs/vite#8427) and answers its
-// index.html there instead: from there, take the one in the installed package.
-function wasmUrl() {
-  const url = new URL("./mdh_token_bg.wasm", import.meta.url);
-  return /\/\.vite\/deps\//.test(url.pathname) ? new URL("../../mdh-token/pkg/mdh_token_bg.wasm", url) : url;
-}
-
-// Loads and initialises the wasm: compiled while it streams in, then instantiated by
-// the glue's initSync (its async init adds a second copy of this and a fallback with a
-// console message). A failed load (offline, CSP) is not cached: the next
-// createTokenManager() tries again.
+// Instantiates the wasm (compiled by src/js/wasm.js) through the glue's initSync (its
+// async init adds a second loader, with a console message) and adds the integrations.
+// A failure is not kept: the next createTokenManager() tries again.
 function load() {
-  const url = wasmUrl(), res = fetch(url);
-  // Compiled from the bytes: where the engine cannot stream (no compileStreaming) or the
-  // server sends another type than application/wasm (compileStreaming refuses it
-  // before reading the body).
-  const bytes = async (e) => {
-    // (When the fetch itself failed, `await res` rethrows that same error.)
-    const r = await res, type = r.headers.get("content-type");
-    // A page instead of the wasm: a dev server's fallback for a file it does not have.
-    if (/^text\/html/.test(type)) {
-      throw unsupported(`${url} is a web page, not the wasm (Vite dev server? add optimizeDeps: { exclude: ["mdh-token"] })`);
-    }
-    if (!r.ok) throw new Error(`mdh-token: ${url}: HTTP ${r.status}`);
-    if (e && (r.bodyUsed || /^application\/wasm/.test(type))) throw e;
-    return WebAssembly.compile(await r.arrayBuffer());
-  };
-  return (WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res).catch(bytes) : bytes())
+  return compiled()
     .then((module) => {
       exports = initSync({ module });
       let methods;
@@ -90,9 +68,9 @@ function load() {
     });
 }
 
-// Importing starts fetching and compiling the wasm (in a page or a worker; never on a
-// server), so that createTokenManager() finds it under way instead of adding a round
-// trip. A failure here is not final: load() forgets it, and the first
+// Importing also instantiates the wasm as soon as it is compiled (in a page or a worker;
+// never on a server), so that createTokenManager() finds it ready instead of adding a
+// round trip. A failure here is not final: load() forgets it, and the first
 // createTokenManager() tries again and reports it.
 if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
   try {
