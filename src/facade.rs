@@ -2,11 +2,11 @@
 //! decoded here once into typed [`Options`] (the shipped defaults are
 //! [`Config::default`]'s), and the `TokenManager` class.
 
-use crate::core::{Config, ErrorCode, Level, RetryPolicy, Storage, TokenError};
+use crate::core::{Config, Credentials, ErrorCode, Level, RetryPolicy, Storage, TokenError};
 use crate::web::convert::to_js_error;
 use crate::web::listeners::Name;
 use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_DEVTOOLS, DEFAULT_STORAGE_KEY};
-use crate::web::{Broker, Credentials, Options, Shell};
+use crate::web::{Broker, Options, Shell};
 use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -30,13 +30,16 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn headers(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn credentials(this: &Checked) -> JsValue;
+    fn credentials(this: &Checked) -> Option<u32>;
     #[wasm_bindgen(method, getter)]
-    fn storage(this: &Checked) -> JsValue;
+    fn storage(this: &Checked) -> Option<u32>;
     #[wasm_bindgen(method, getter, js_name = storageKey)]
     fn storage_key(this: &Checked) -> Option<String>;
     #[wasm_bindgen(method, getter, js_name = logLevel)]
-    fn log_level(this: &Checked) -> JsValue;
+    fn log_level(this: &Checked) -> Option<u32>;
+    /// setLogLevel()'s argument as a `Level` index; else throws `invalid_options`.
+    #[wasm_bindgen(catch)]
+    fn level(v: &JsValue) -> Result<u32, JsValue>;
     #[wasm_bindgen(method, getter, js_name = renewBeforeSeconds)]
     fn renew_before_seconds(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = timeoutMs)]
@@ -61,49 +64,20 @@ extern "C" {
     fn scope(this: &Checked) -> Option<String>;
 }
 
-/// `v` decoded by `f`, `dflt` when absent; `invalid_options` with `detail` when `f`
-/// refuses it (never a silent coercion into something valid).
-fn opt<T>(
-    v: JsValue,
-    f: impl FnOnce(&JsValue) -> Option<T>,
-    dflt: T,
-    detail: &'static str,
-) -> Result<T, JsValue> {
-    if v.is_undefined() {
-        return Ok(dflt);
-    }
-    f(&v).ok_or_else(|| bad(detail))
-}
-
 /// Decodes what options.js checked: typed options and the devtools global name.
 fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
     let c = options(o)?;
     let d = Config::default();
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
     let text = |v: JsValue| v.as_string();
-    let storage = opt(
-        c.storage(),
-        |v| {
-            let s = v.as_string()?;
-            [Storage::Memory, Storage::Session, Storage::Local]
-                .into_iter()
-                .find(|k| k.as_str() == s)
-        },
-        d.storage,
-        "storage must be memory, session or local",
-    )?;
-    let credentials = opt(
-        c.credentials(),
-        |v| Credentials::parse(&v.as_string()?),
-        Credentials::SameOrigin,
-        "credentials must be same-origin, include or omit",
-    )?;
-    let log_level = opt(
-        c.log_level(),
-        |v| Level::parse(&v.as_string()?),
-        d.log_level,
-        "logLevel must be silent, error, warn, info or debug",
-    )?;
+    // options.js gives the named options as the index of their variant.
+    let storage = c.storage().map_or(d.storage, |i| Storage::ALL[i as usize]);
+    let credentials = c
+        .credentials()
+        .map_or(Credentials::SameOrigin, |i| Credentials::ALL[i as usize]);
+    let log_level = c
+        .log_level()
+        .map_or(d.log_level, |i| Level::ALL[i as usize]);
     let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms);
     let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms));
     if max_delay_ms < base_delay_ms {
@@ -232,13 +206,8 @@ impl TokenManager {
 
     /// Sets the console log level: silent, error, warn, info or debug.
     #[wasm_bindgen(js_name = setLogLevel)]
-    pub fn set_log_level(&self, level: JsValue) -> Result<(), JsValue> {
-        let l = level
-            .as_string()
-            .as_deref()
-            .and_then(Level::parse)
-            .ok_or_else(|| bad("logLevel must be silent, error, warn, info or debug"))?;
-        self.shell.set_log_level(l);
+    pub fn set_log_level(&self, l: JsValue) -> Result<(), JsValue> {
+        self.shell.set_log_level(Level::ALL[level(&l)? as usize]);
         Ok(())
     }
 

@@ -18,9 +18,38 @@ pub enum Storage {
 }
 
 impl Storage {
+    /// Every variant, in the order of its value.
+    pub const ALL: [Storage; 3] = [Storage::Memory, Storage::Session, Storage::Local];
+
     /// The option string.
     pub fn as_str(self) -> &'static str {
         ["memory", "session", "local"][self as usize]
+    }
+}
+
+/// The `fetch` credentials mode of the broker POST (`credentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Credentials {
+    /// The default.
+    SameOrigin = 0,
+    /// Cookies also cross-origin.
+    Include = 1,
+    /// No cookies.
+    Omit = 2,
+}
+
+impl Credentials {
+    /// Every variant, in the order of its value.
+    pub const ALL: [Credentials; 3] = [
+        Credentials::SameOrigin,
+        Credentials::Include,
+        Credentials::Omit,
+    ];
+
+    /// The option string (also `fetch`'s).
+    pub fn as_str(self) -> &'static str {
+        ["same-origin", "include", "omit"][self as usize]
     }
 }
 
@@ -41,6 +70,15 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every variant, in the order of its value.
+    pub const ALL: [Level; 5] = [
+        Level::Silent,
+        Level::Error,
+        Level::Warn,
+        Level::Info,
+        Level::Debug,
+    ];
+
     /// The option string.
     pub fn parse(s: &str) -> Option<Level> {
         Some(match s {
@@ -94,6 +132,40 @@ impl Default for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // options.js hands the wasm the index of a named option in its list
+    // (src/js/options.js); the facade takes that index as the variant's value.
+    #[test]
+    fn options_js_lists_the_names_in_variant_order() {
+        let js = include_str!("../js/options.js");
+        // `["a", "b", …]` starting at "first", as "a b …".
+        let listed = |first: &str| {
+            let at = js
+                .find(&format!("[\"{first}\""))
+                .expect("the list in options.js");
+            let list = &js[at + 1..at + js[at..].find(']').unwrap()];
+            list.split(", ")
+                .map(|s| s.trim_matches('"'))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let storage: Vec<&str> = Storage::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed("memory"), storage.join(" "));
+        for (i, s) in Storage::ALL.into_iter().enumerate() {
+            assert_eq!(s as usize, i);
+        }
+        let levels = listed("silent");
+        assert_eq!(levels.split(' ').count(), Level::ALL.len());
+        let credentials: Vec<&str> = Credentials::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed("same-origin"), credentials.join(" "));
+        for (i, c) in Credentials::ALL.into_iter().enumerate() {
+            assert_eq!(c as usize, i);
+        }
+        for (i, name) in levels.split(' ').enumerate() {
+            assert_eq!(Level::parse(name), Some(Level::ALL[i]), "{name}");
+            assert_eq!(Level::ALL[i] as usize, i);
+        }
+    }
 
     #[test]
     fn option_strings_are_the_documented_ones() {

@@ -11,7 +11,7 @@ mod tab;
 mod token;
 
 pub use backoff::{parse_retry_after, RetryPolicy, Rng};
-pub use config::{Config, Level, Storage};
+pub use config::{Config, Credentials, Level, Storage};
 pub use error::{ErrorCode, TokenError};
 pub use float::{ceil, floor};
 pub use lifecycle::{Access, Event, Lifecycle, Now, Output, Reason, Reply, State, Status};

@@ -1,9 +1,10 @@
 // createTokenManager's options, checked where they are: in JS. Every check is a JS
 // type test, which through wasm-bindgen costs an import call each: in wasm the parser
-// was 1.5 kB gzip. This file checks the type and range of each option present; the
-// wasm (src/facade.rs) reads the result by name, once, into typed options, takes what
-// is absent from the shipped defaults (`Config::default()` in src/core/config.rs) and
-// names the strings (storage, credentials, logLevel): an unknown one is invalid_options.
+// was 1.5 kB gzip. This file checks the type and range of each option present and
+// turns the named ones (storage, credentials, logLevel) into the index of their enum
+// variant; the wasm (src/facade.rs) reads the result by name, once, into typed options
+// and takes what is absent from the shipped defaults (`Config::default()` in
+// src/core/config.rs).
 import { tokenError } from "./errors.js";
 
 // A TokenError with code invalid_options.
@@ -43,6 +44,19 @@ function typed(o, k, type, detail, ok = () => true) {
   if (v === undefined || (typeof v === type && ok(v))) return v;
   throw bad(detail);
 }
+
+// The index of `v` in `names`, undefined when absent; else a TokenError. The wasm takes
+// the index as its enum's variant (src/facade.rs). A plain loop over own elements: no
+// prototype method a page script may have replaced decides the index.
+function choice(v, names, detail) {
+  if (v === undefined) return v;
+  for (let i = 0; i < names.length; i++) if (v === names[i]) return i;
+  throw bad(detail);
+}
+
+const LEVELS = [["silent", "error", "warn", "info", "debug"], "logLevel must be silent, error, warn, info or debug"];
+// setLogLevel()'s argument as the wasm's `Level` (absent is invalid there).
+export const level = (v) => choice(v ?? null, ...LEVELS);
 
 // `o[k]` when absent or a number from `min` to `max` (NaN fails both).
 const num = (o, k, min, max, detail) => typed(o, k, "number", detail, (v) => v >= min && v <= max);
@@ -94,9 +108,9 @@ export function options(o) {
     (v) => v !== "" && v.length <= 1024);
   return {
     broker, headers, storageKey, baseDelayMs, participant,
-    credentials: own(o, "credentials"),
-    storage: own(o, "storage"),
-    logLevel: own(o, "logLevel"),
+    credentials: choice(own(o, "credentials"), ["same-origin", "include", "omit"], "credentials must be same-origin, include or omit"),
+    storage: choice(own(o, "storage"), ["memory", "session", "local"], "storage must be memory, session or local"),
+    logLevel: choice(own(o, "logLevel"), ...LEVELS),
     renewBeforeSeconds: num(o, "renewBeforeSeconds", 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400"),
     timeoutMs: num(o, "timeoutMs", 1, 600000, "timeoutMs must be a number from 1 to 600000"),
     maxAttempts: typed(r, "maxAttempts", "number", "retry.maxAttempts must be an integer from 1 to 100",

@@ -23,5 +23,5 @@ pub(crate) mod shell;
 pub(crate) mod store;
 pub(crate) mod tabs;
 
-pub use options::{Broker, Credentials, Options};
+pub use options::{Broker, Options};
 pub use shell::Shell;

@@ -2,7 +2,7 @@
 //! `createTokenManager()`'s argument (checked by options.js, read by name once).
 
 use super::bindings;
-use crate::core::{Config, Reason};
+use crate::core::{Config, Credentials, Reason};
 use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
@@ -21,36 +21,6 @@ pub enum Broker {
     Url(String),
     /// Call this async function with `{ signal, reason }`.
     Func(Function),
-}
-
-/// The `fetch` credentials mode of the broker POST.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Credentials {
-    /// The default.
-    SameOrigin = 0,
-    /// Cookies also cross-origin.
-    Include = 1,
-    /// No cookies.
-    Omit = 2,
-}
-
-impl Credentials {
-    /// The option string (also `fetch`'s).
-    pub fn as_str(self) -> &'static str {
-        ["same-origin", "include", "omit"][self as usize]
-    }
-
-    /// Parses the option string.
-    pub fn parse(s: &str) -> Option<Credentials> {
-        [
-            Credentials::SameOrigin,
-            Credentials::Include,
-            Credentials::Omit,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
 }
 
 /// Validated options.

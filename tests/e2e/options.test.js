@@ -1,6 +1,7 @@
 // The typed boundary of createTokenManager's options (issue 17, item 3): options.js
 // checks types and ranges, the wasm reads the result by name once, takes what is absent
-// from the shipped defaults (Config::default) and names the strings itself. No value is
+// from the shipped defaults (Config::default); the named ones reach it as the index of
+// their variant. No value is
 // ever coerced into a valid one (the old decoder's `% 3` would have made any index a
 // valid storage or credentials mode).
 import { test, before, after, beforeEach } from "node:test";
@@ -41,6 +42,64 @@ test("storage, credentials and logLevel are named exactly: anything else is inva
     const ok = await create(valid.map((v) => ({ broker: "/broker", crossTab: false, [key]: v })));
     assert.deepEqual(ok, valid.map(() => "created"), `${key}: every valid name is accepted`);
   }
+});
+
+// Each name reaches the wasm as its variant: what that variant does is seen here.
+test("each storage, credentials and logLevel name takes effect as that name (the index options.js hands over is the variant's)", { skip }, async () => {
+  const storage = await suite.page.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    const out = {};
+    for (const storage of ["memory", "session", "local"]) {
+      const m = await createTokenManager({ broker: "/broker", crossTab: false, storage, storageKey: "named-" + storage });
+      await m.getToken();
+      out[storage] = [m.status().storage, localStorage.getItem("named-" + storage) !== null, sessionStorage.getItem("named-" + storage) !== null];
+      m.clear();
+      m.destroy();
+    }
+    return out;
+  });
+  assert.deepEqual(storage, { memory: ["memory", false, false], session: ["session", false, true], local: ["local", true, false] });
+
+  const before = suite.server.state.calls.length;
+  await suite.page.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    document.cookie = "named=1; path=/";
+    try {
+      for (const credentials of ["same-origin", "include", "omit"]) {
+        const m = await createTokenManager({ broker: "/broker", crossTab: false, credentials });
+        await m.getToken();
+        m.destroy();
+      }
+    } finally {
+      document.cookie = "named=; path=/; max-age=0";
+    }
+  });
+  const cookies = suite.server.state.calls.slice(before).map((c) => c.headers.cookie ?? null);
+  assert.deepEqual(cookies, ["named=1", "named=1", null], "same-origin and include send the page's cookie; omit does not");
+
+  const logged = await suite.page.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    const out = {}, seen = [], methods = ["error", "warn", "info", "debug"];
+    const saved = methods.map((k) => console[k]);
+    methods.forEach((k) => (console[k] = () => seen.push(k)));
+    try {
+      for (const logLevel of ["silent", "error", "warn", "info", "debug"]) {
+        seen.length = 0;
+        let calls = 0;
+        const broker = () => (calls++ === 0 ? Promise.reject(new Error("down")) : fetch("/broker", { method: "POST" }).then((r) => r.json()));
+        const m = await createTokenManager({ broker, crossTab: false, logLevel, retry: { maxAttempts: 1 } });
+        m.on("error", () => { throw new Error("a listener"); }); // error: a listener threw
+        await m.getToken().catch(() => {}); // warn: renewal failed
+        await m.refresh(); // info: a new token; debug: calling the broker
+        m.destroy();
+        out[logLevel] = [...new Set(seen)].sort().join(",");
+      }
+    } finally {
+      methods.forEach((k, i) => (console[k] = saved[i]));
+    }
+    return out;
+  });
+  assert.deepEqual(logged, { silent: "", error: "error", warn: "error,warn", info: "error,info,warn", debug: "debug,error,info,warn" });
 });
 
 test("absent options take the shipped defaults; retry.maxDelayMs absent follows a larger baseDelayMs", { skip }, async () => {
