@@ -18,8 +18,9 @@ fn bad(detail: &'static str) -> JsValue {
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
 // by name, `undefined` where absent, each of its type: a number getter reads an absent
-// one as NaN (never a value options.js lets through), the strings it names here are
-// read as they are (an unknown one is `invalid_options`).
+// one as NaN (never a value options.js lets through), a string one comes as a `JsValue`
+// read with `as_string` (one shared conversion: an `Option<String>` getter is a string
+// copy of its own in the wasm and the glue, 156 B gzip for four).
 #[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
     type Checked;
@@ -34,7 +35,7 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn storage(this: &Checked) -> Option<u32>;
     #[wasm_bindgen(method, getter, js_name = storageKey)]
-    fn storage_key(this: &Checked) -> Option<String>;
+    fn storage_key(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = logLevel)]
     fn log_level(this: &Checked) -> Option<u32>;
     /// setLogLevel()'s argument as a `Level` index; else throws `invalid_options`.
@@ -55,13 +56,13 @@ extern "C" {
     #[wasm_bindgen(method, getter, js_name = autoRefresh)]
     fn auto_refresh(this: &Checked) -> Option<bool>;
     #[wasm_bindgen(method, getter, js_name = baseUrl)]
-    fn base_url(this: &Checked) -> Option<String>;
+    fn base_url(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn devtools(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn participant(this: &Checked) -> Option<String>;
+    fn participant(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn scope(this: &Checked) -> Option<String>;
+    fn scope(this: &Checked) -> JsValue;
 }
 
 /// Decodes what options.js checked: typed options and the devtools global name.
@@ -102,13 +103,11 @@ fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
         broker,
         headers: c.headers(),
         credentials,
-        storage_key: c
-            .storage_key()
-            .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
-        scope: c.scope().unwrap_or_default(),
-        base_url: c.base_url().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+        storage_key: text(c.storage_key()).unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
+        scope: text(c.scope()).unwrap_or_default(),
+        base_url: text(c.base_url()).unwrap_or_else(|| DEFAULT_BASE_URL.into()),
         core: Config {
-            identity: c.participant(),
+            identity: text(c.participant()),
             renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
             retry: RetryPolicy {
                 max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
