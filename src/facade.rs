@@ -7,7 +7,6 @@ use crate::web::convert::to_js_error;
 use crate::web::listeners::Name;
 use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_DEVTOOLS, DEFAULT_STORAGE_KEY};
 use crate::web::{Broker, Options, Shell};
-use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -66,7 +65,7 @@ extern "C" {
 }
 
 /// Decodes what options.js checked: typed options and the devtools global name.
-fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
+fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
     let c = options(o)?;
     let d = Config::default();
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
@@ -94,18 +93,24 @@ fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
                 .map_err(|_| bad("broker must be a URL string or an async function"))?,
         ),
     };
+    // Kept as JS values: they only go back to JS.
     let devtools = c.devtools();
     let devtools = match devtools.as_bool() {
-        Some(true) => Some(String::from(DEFAULT_DEVTOOLS)),
-        _ => text(devtools),
+        Some(true) => JsValue::from_str(DEFAULT_DEVTOOLS),
+        Some(false) => JsValue::UNDEFINED,
+        None => devtools,
     };
+    let base_url = c.base_url();
     let opts = Options {
         broker,
         headers: c.headers(),
         credentials,
         storage_key: text(c.storage_key()).unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
         scope: text(c.scope()).unwrap_or_default(),
-        base_url: text(c.base_url()).unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+        base_url: match base_url.is_undefined() {
+            true => JsValue::from_str(DEFAULT_BASE_URL),
+            false => base_url,
+        },
         core: Config {
             identity: text(c.participant()),
             renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
@@ -128,7 +133,8 @@ fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
 #[wasm_bindgen]
 pub struct TokenManager {
     shell: Shell,
-    devtools: Option<String>,
+    /// The global name, or `undefined`.
+    devtools: JsValue,
 }
 
 impl TokenManager {
@@ -218,14 +224,14 @@ impl TokenManager {
 
     /// The configured `baseUrl`; throws `internal` once a panic stopped this manager.
     #[wasm_bindgen(js_name = __base)]
-    pub fn base(&self) -> Result<String, JsValue> {
+    pub fn base(&self) -> Result<JsValue, JsValue> {
         self.alive()?;
-        Ok(self.shell.base_url().into())
+        Ok(self.shell.base_url().clone())
     }
 
     /// The `devtools` global name asked for at creation, if any.
     #[wasm_bindgen(js_name = __devtools)]
-    pub fn devtools(&self) -> Option<String> {
+    pub fn devtools(&self) -> JsValue {
         self.devtools.clone()
     }
 

@@ -36,8 +36,9 @@ pub struct Options {
     /// The participant's part of the lock names: empty without `participant`, else `=`
     /// and the id URI-encoded (so it never holds the `:` that ends it).
     pub scope: String,
-    /// MyDataHelps base URL for the SDK and frame integrations.
-    pub base_url: String,
+    /// MyDataHelps base URL for the SDK and frame integrations (a JS string: only JS
+    /// reads it).
+    pub base_url: JsValue,
     /// What the core needs (storage, timeouts, retry, log level, crossTab...).
     pub core: Config,
 }

@@ -195,7 +195,7 @@ impl Shell {
     }
 
     /// The configured MyDataHelps base URL.
-    pub fn base_url(&self) -> &str {
+    pub fn base_url(&self) -> &JsValue {
         &self.inner.opts.base_url
     }
 
