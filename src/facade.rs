@@ -100,13 +100,16 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
         Some(false) => JsValue::UNDEFINED,
         None => devtools,
     };
-    let base_url = c.base_url();
+    let (base_url, storage_key) = (c.base_url(), c.storage_key());
     let opts = Options {
         broker,
         headers: c.headers(),
         credentials,
-        storage_key: text(c.storage_key()).unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
-        scope: text(c.scope()).unwrap_or_default(),
+        storage_key: match storage_key.is_undefined() {
+            true => JsValue::from_str(DEFAULT_STORAGE_KEY),
+            false => storage_key,
+        },
+        scope: c.scope(),
         base_url: match base_url.is_undefined() {
             true => JsValue::from_str(DEFAULT_BASE_URL),
             false => base_url,

@@ -239,12 +239,12 @@ async function capped(r, max) {
 extern "C" {
     #[wasm_bindgen(js_name = hasLocks)]
     pub fn has_locks() -> bool;
-    pub fn lock(key: &str, scope: &str, signal: &web_sys::AbortSignal) -> Promise;
+    pub fn lock(key: &JsValue, scope: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
     pub fn ask(f: &Function, signal: &web_sys::AbortSignal, reason: &str) -> Promise;
     fn fields(v: &JsValue, keys: &str) -> JsValue;
     #[wasm_bindgen(catch)]
-    pub fn load(area: &web_sys::Storage, key: &str) -> Result<JsValue, JsValue>;
-    pub fn tell(name: &str, msg: &JsValue);
+    pub fn load(area: &Area, key: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn tell(name: &JsValue, msg: &JsValue);
     #[wasm_bindgen(js_name = tokenObject)]
     pub fn token_object(access: &JsValue, expires_in: f64, expires_at: f64) -> JsValue;
     pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: Option<&str>)
@@ -272,7 +272,11 @@ extern "C" {
     ) -> JsValue;
     pub fn stopped(state: &str, last_error: &str) -> JsValue;
     #[wasm_bindgen(catch)]
-    pub fn save(area: &web_sys::Storage, key: &str, value: &JsValue) -> Result<(), JsValue>;
+    pub fn save(area: &Area, key: &JsValue, value: &JsValue) -> Result<(), JsValue>;
+    /// A Web Storage area (see `storage` above; the key a JS string).
+    pub type Area;
+    #[wasm_bindgen(method, catch, js_name = removeItem)]
+    pub fn remove_item(this: &Area, key: &JsValue) -> Result<(), JsValue>;
     /// The waiting callers (see `waiters` above).
     pub type Waiters;
     pub fn waiters() -> Waiters;
@@ -296,13 +300,13 @@ extern "C" {
     pub fn wakeups(mailbox: &Function, kind: u32) -> Function;
     #[wasm_bindgen(catch)]
     pub fn channel(
-        name: &str,
+        name: &JsValue,
         mailbox: &Function,
         kind: u32,
     ) -> Result<web_sys::BroadcastChannel, JsValue>;
     /// This tab's presence lock (see `presence` above).
     pub type PresenceLock;
-    pub fn presence(key: &str, scope: &str) -> PresenceLock;
+    pub fn presence(key: &JsValue, scope: &JsValue) -> PresenceLock;
     #[wasm_bindgen(method)]
     pub fn release(this: &PresenceLock);
     #[wasm_bindgen(method, getter)]
@@ -310,7 +314,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn peers(this: &PresenceLock) -> Promise;
     #[wasm_bindgen(catch)]
-    pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue>;
+    pub fn storage(local: bool) -> Result<Area, JsValue>;
     pub fn log(level: u8, msg: &str, detail: Option<&str>);
     pub fn post(
         url: &str,

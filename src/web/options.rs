@@ -23,7 +23,8 @@ pub enum Broker {
     Func(Function),
 }
 
-/// Validated options.
+/// Validated options. The strings only JS APIs read (names, URLs) stay JS strings:
+/// each copy into wasm memory and back is code in the wasm and the glue.
 pub struct Options {
     /// The broker.
     pub broker: Broker,
@@ -32,12 +33,11 @@ pub struct Options {
     /// `fetch` credentials mode.
     pub credentials: Credentials,
     /// Storage key; also names the channel and the locks.
-    pub storage_key: String,
+    pub storage_key: JsValue,
     /// The participant's part of the lock names: empty without `participant`, else `=`
     /// and the id URI-encoded (so it never holds the `:` that ends it).
-    pub scope: String,
-    /// MyDataHelps base URL for the SDK and frame integrations (a JS string: only JS
-    /// reads it).
+    pub scope: JsValue,
+    /// MyDataHelps base URL for the SDK and frame integrations.
     pub base_url: JsValue,
     /// What the core needs (storage, timeouts, retry, log level, crossTab...).
     pub core: Config,

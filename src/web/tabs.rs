@@ -149,13 +149,13 @@ impl Tabs {
 /// Tells this page's managers without a channel (`crossTab: false`) under `key` that
 /// participant `p` signed in here; one at a time, with none borrowed while each lets
 /// go (it may run listeners).
-pub fn tell_page(key: &str, p: &Field) {
+pub fn tell_page(key: &JsValue, p: &Field) {
     let mut k = 0;
     while let Some(w) = poison::live(k) {
         k += 1;
         match w.upgrade() {
             Some(o)
-                if o.opts.storage_key == key
+                if o.opts.storage_key == *key
                     && o.tab.try_borrow().is_ok_and(|t| !t.env().channel) =>
             {
                 o.switched(p)
