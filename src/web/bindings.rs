@@ -92,12 +92,13 @@ export function message(t, e, n, p, s) {
   if (s !== undefined) m.s = s;
   return m;
 }
-// status(): a plain object without the token (NaN: null).
+// status(): a plain object without the token: only its first 6 characters and its
+// length (a b64token is ASCII: UTF-16 units are bytes). NaN: null.
 export function status(state, expiresIn, expiresAt, renewAt, nextAttemptAt, brokerCalls, lastError, storage, broadcastChannel, webLocks, token) {
   const n = (x) => (x === x ? x : null);
   return {
     state, expiresIn: n(expiresIn), expiresAt: n(expiresAt), renewAt: n(renewAt), nextAttemptAt: n(nextAttemptAt),
-    brokerCalls, lastError: lastError ?? null, storage, crossTab: { broadcastChannel, webLocks }, token: token ?? null,
+    brokerCalls, lastError: lastError ?? null, storage, crossTab: { broadcastChannel, webLocks }, token: token === undefined ? null : token.slice(0, 6) + "…(" + token.length + ")",
   };
 }
 // status() of a manager a bug stopped.

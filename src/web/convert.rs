@@ -156,8 +156,8 @@ fn thrown(e: &JsValue) -> Reply {
     }
 }
 
-/// `status()`: a plain object without the token.
-pub fn status(st: Status, storage: Storage, env: Env) -> JsValue {
+/// `status()`: a plain object without the token (`token` is masked in JS).
+pub fn status(st: Status, token: Option<&Token>, storage: Storage, env: Env) -> JsValue {
     let num = |v: Option<f64>| v.unwrap_or(f64::NAN);
     bindings::status(
         st.state.as_str(),
@@ -170,7 +170,7 @@ pub fn status(st: Status, storage: Storage, env: Env) -> JsValue {
         storage.as_str(),
         env.channel,
         env.locks,
-        st.masked.as_deref(),
+        token.map(|t| t.access.secret()),
     )
 }
 

@@ -180,8 +180,9 @@ impl Shell {
             return convert::poisoned_status();
         };
         let tab = i.tab.borrow();
-        let st = tab.life().status(bindings::now());
-        convert::status(st, i.store.borrow().kind(), tab.env())
+        let now = bindings::now();
+        let (life, kind) = (tab.life(), i.store.borrow().kind());
+        convert::status(life.status(now), life.token(now), kind, tab.env())
     }
 
     /// Sets the log level.
