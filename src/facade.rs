@@ -246,8 +246,8 @@ impl TokenManager {
 
     /// Logs through the manager's log level (for the integrations).
     #[wasm_bindgen(js_name = __log)]
-    pub fn log(&self, level: u8, msg: &str) {
-        self.shell.log(level, msg)
+    pub fn log(&self, level: u8, msg: JsValue) {
+        self.shell.log(level, &msg)
     }
 
     /// Registers an integration's detach function, called by `destroy()`.

@@ -317,6 +317,9 @@ extern "C" {
     #[wasm_bindgen(catch)]
     pub fn storage(local: bool) -> Result<Area, JsValue>;
     pub fn log(level: u8, msg: &str, detail: Option<&str>);
+    /// `log` of a JS string (the integrations' lines).
+    #[wasm_bindgen(js_name = log)]
+    pub fn log_js(level: u8, msg: &JsValue);
     pub fn post(
         url: &str,
         headers: &JsValue,

@@ -190,9 +190,12 @@ impl Shell {
         self.inner.log_level.set(level);
     }
 
-    /// Logs a fixed message at `level` (never pass token material).
-    pub fn log(&self, level: u8, msg: &str) {
-        self.inner.log(level, msg, None);
+    /// Logs an integration's fixed message (a JS string, never token material) at
+    /// `level`.
+    pub fn log(&self, level: u8, msg: &JsValue) {
+        if level <= self.inner.log_level.get() as u8 {
+            bindings::log_js(level, msg);
+        }
     }
 
     /// The configured MyDataHelps base URL.
