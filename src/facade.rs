@@ -85,13 +85,10 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
             "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
         ));
     }
-    let b = c.broker();
-    let broker = match b.as_string() {
-        Some(url) => Broker::Url(url),
-        None => Broker::Func(
-            b.dyn_into()
-                .map_err(|_| bad("broker must be a URL string or an async function"))?,
-        ),
+    // A function or, options.js made sure, a URL string.
+    let broker = match c.broker().dyn_into() {
+        Ok(f) => Broker::Func(f),
+        Err(url) => Broker::Url(url),
     };
     // Kept as JS values: they only go back to JS.
     let devtools = c.devtools();

@@ -321,7 +321,7 @@ extern "C" {
     #[wasm_bindgen(js_name = log)]
     pub fn log_js(level: u8, msg: &JsValue);
     pub fn post(
-        url: &str,
+        url: &JsValue,
         headers: &JsValue,
         credentials: &str,
         signal: &web_sys::AbortSignal,

@@ -3,7 +3,6 @@
 
 use super::bindings;
 use crate::core::{Config, Credentials, Reason};
-use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
@@ -17,8 +16,8 @@ pub const DEFAULT_DEVTOOLS: &str = "mdhToken";
 
 /// Where tokens come from.
 pub enum Broker {
-    /// POST to this URL.
-    Url(String),
+    /// POST to this URL (a JS string).
+    Url(JsValue),
     /// Call this async function with `{ signal, reason }`.
     Func(Function),
 }
