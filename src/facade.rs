@@ -16,8 +16,8 @@ fn bad(detail: &'static str) -> JsValue {
 }
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
-// by name, `undefined` where absent, each of its type: a number getter reads an absent
-// one as NaN (never a value options.js lets through), a string one comes as a `JsValue`
+// by name, `undefined` where absent, each of its type: a number getter (the variant
+// indices too: smaller than `Option<u32>`'s) reads an absent one as NaN (never a value options.js lets through), a string one comes as a `JsValue`
 // read with `as_string` (one shared conversion: an `Option<String>` getter is a string
 // copy of its own in the wasm and the glue, 156 B gzip for four).
 #[wasm_bindgen(module = "/src/js/options.js")]
@@ -30,13 +30,13 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn headers(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn credentials(this: &Checked) -> Option<u32>;
+    fn credentials(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter)]
-    fn storage(this: &Checked) -> Option<u32>;
+    fn storage(this: &Checked) -> f64;
     #[wasm_bindgen(method, getter, js_name = storageKey)]
     fn storage_key(this: &Checked) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = logLevel)]
-    fn log_level(this: &Checked) -> Option<u32>;
+    fn log_level(this: &Checked) -> f64;
     /// setLogLevel()'s argument as a `Level` index; else throws `invalid_options`.
     #[wasm_bindgen(catch)]
     fn level(v: &JsValue) -> Result<u32, JsValue>;
@@ -71,13 +71,10 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
     let text = |v: JsValue| v.as_string();
     // options.js gives the named options as the index of their variant.
-    let storage = c.storage().map_or(d.storage, |i| Storage::ALL[i as usize]);
-    let credentials = c
-        .credentials()
-        .map_or(Credentials::SameOrigin, |i| Credentials::ALL[i as usize]);
-    let log_level = c
-        .log_level()
-        .map_or(d.log_level, |i| Level::ALL[i as usize]);
+    let index = |x: f64, d: usize| if x.is_nan() { d } else { x as usize };
+    let storage = Storage::ALL[index(c.storage(), d.storage as usize)];
+    let credentials = Credentials::ALL[index(c.credentials(), Credentials::SameOrigin as usize)];
+    let log_level = Level::ALL[index(c.log_level(), d.log_level as usize)];
     let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms);
     let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms));
     if max_delay_ms < base_delay_ms {
