@@ -345,6 +345,16 @@ extern "C" {
 
 #[wasm_bindgen]
 extern "C" {
+    /// An `AbortController` (web-sys's constructor may throw, by its IDL: it never does,
+    /// and the `Result` cost its unwrap's message and throw).
+    #[wasm_bindgen(js_name = AbortController)]
+    pub type Controller;
+    #[wasm_bindgen(constructor, js_class = "AbortController")]
+    pub fn new() -> Controller;
+    #[wasm_bindgen(method, js_class = "AbortController")]
+    pub fn abort(this: &Controller);
+    #[wasm_bindgen(method, getter, js_class = "AbortController")]
+    pub fn signal(this: &Controller) -> web_sys::AbortSignal;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]

@@ -3,7 +3,7 @@
 //! attempt, the presence locks that list live tabs (`{storageKey}:tab{scope}:{id}`), and
 //! this page's other managers, which hear a participant's `hello` without a channel.
 
-use super::bindings;
+use super::bindings::{self, Controller};
 use super::handles::{Channel, Held, Presence, Undo};
 use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
@@ -14,7 +14,7 @@ use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, AbortSignal};
+use web_sys::AbortSignal;
 
 /// What one manager holds of the tabs; dropping it closes and releases all.
 pub struct Tabs {
@@ -24,7 +24,7 @@ pub struct Tabs {
     id: Option<String>,
     locks: bool,
     /// The abort controller of the current attempt (its lock request and broker call).
-    attempt: RefCell<Option<(u64, AbortController)>>,
+    attempt: RefCell<Option<(u64, Controller)>>,
     /// The cross-tab lock while held (one at a time: it is one exclusive Web Lock).
     held: RefCell<Option<Held>>,
 }
@@ -72,7 +72,7 @@ impl Tabs {
         match &*a {
             Some((i, c)) if *i == id => c.signal(),
             _ => {
-                let c = AbortController::new().unwrap_throw();
+                let c = Controller::new();
                 let s = c.signal();
                 *a = Some((id, c));
                 s
@@ -83,7 +83,7 @@ impl Tabs {
     /// Performs the tab's cross-tab actions: lock, unlock, list the peers, abort (the
     /// controller to abort is returned, for the caller to abort with nothing borrowed).
     /// A lock grant comes to the mailbox as [`Ev::Lock`], the peers as [`Ev::Peers`].
-    pub fn perform(&self, a: Action, opts: &Options, mb: &Mailbox) -> Option<AbortController> {
+    pub fn perform(&self, a: Action, opts: &Options, mb: &Mailbox) -> Option<Controller> {
         match a {
             Action::Lock(id) => {
                 let p = bindings::lock(&opts.storage_key, &opts.scope, &self.signal(id));
