@@ -5,7 +5,6 @@
 //! (`mailbox.rs`) as `mailbox(kind, id, value)`.
 
 use crate::core::Now;
-use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -255,7 +254,7 @@ extern "C" {
         e: Option<JsValue>,
         n: Option<f64>,
         p: Option<&str>,
-        s: Option<&str>,
+        s: &JsValue,
     ) -> JsValue;
     #[allow(clippy::too_many_arguments)]
     pub fn status(
@@ -311,7 +310,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn release(this: &PresenceLock);
     #[wasm_bindgen(method, getter)]
-    pub fn id(this: &PresenceLock) -> String;
+    pub fn id(this: &PresenceLock) -> JsValue;
     #[wasm_bindgen(method)]
     pub fn peers(this: &PresenceLock) -> Promise;
     #[wasm_bindgen(catch)]

@@ -78,7 +78,7 @@ pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
 
 /// The channel message `{ t, e?, n?, p?, s? }`: `e` the token entry, `n` the
 /// question, `p` our participant, `s` this tab's presence id.
-pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>, id: Option<&str>) -> JsValue {
+pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>, id: &JsValue) -> JsValue {
     bindings::message(m.kind.as_str(), e, m.nonce, identity, id)
 }
 

@@ -152,7 +152,7 @@ impl Shell {
             Msg { kind, nonce },
             None,
             i.opts.core.identity.as_deref(),
-            None,
+            &JsValue::UNDEFINED,
         );
         bindings::tell(&i.opts.storage_key, &m);
     }

@@ -9,7 +9,6 @@ use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
 use super::poison;
 use crate::core::{Action, Env, Field};
-use alloc::string::String;
 use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -20,8 +19,9 @@ use web_sys::AbortSignal;
 pub struct Tabs {
     channel: Option<Channel>,
     presence: Option<Presence>,
-    /// The id in this tab's presence lock name, sent with every message (`s`).
-    id: Option<String>,
+    /// The id in this tab's presence lock name (a JS string, `undefined` without one),
+    /// sent with every message (`s`).
+    id: JsValue,
     locks: bool,
     /// The abort controller of the current attempt (its lock request and broker call).
     attempt: RefCell<Option<(u64, Controller)>>,
@@ -41,7 +41,7 @@ impl Tabs {
         let presence = (locks && channel.is_some())
             .then(|| Presence(bindings::presence(&opts.storage_key, &opts.scope)));
         Tabs {
-            id: presence.as_ref().map(|p| p.0.id()),
+            id: presence.as_ref().map_or(JsValue::UNDEFINED, |p| p.0.id()),
             channel,
             presence,
             locks,
@@ -140,9 +140,9 @@ impl Tabs {
         }
     }
 
-    /// The id in this tab's presence lock name, if it holds one.
-    pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+    /// The id in this tab's presence lock name, `undefined` if it holds none.
+    pub fn id(&self) -> &JsValue {
+        &self.id
     }
 }
 
