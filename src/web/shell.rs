@@ -18,7 +18,6 @@ use crate::core::{
     Access, Action, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
 };
 use alloc::rc::Rc;
-use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -37,8 +36,6 @@ pub struct Inner {
     pub(super) listeners: Listeners,
     pub(super) answers: Answers,
     log_level: Cell<Level>,
-    /// Detach functions of the integrations (src/js/integrations.js), run by `destroy()`.
-    teardown: RefCell<Vec<Function>>,
     /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
     pub(super) poisoned: Cell<bool>,
     mailbox: Mailbox,
@@ -72,7 +69,6 @@ impl Shell {
                 wakeups: RefCell::new(Some(wakeups)),
                 listeners: Listeners::default(),
                 answers: Answers::new(sink),
-                teardown: RefCell::new(Vec::new()),
                 poisoned: Cell::new(false),
                 mailbox,
             }
@@ -214,7 +210,7 @@ impl Shell {
 
     /// Registers an integration's detach function, called on `destroy()`.
     pub fn on_destroy(&self, detach: &Function) {
-        self.inner.teardown.borrow_mut().push(detach.clone());
+        self.inner.listeners.on_destroy(detach);
     }
 
     /// `destroy()`: stops every timer, listener, channel, lock and request.
@@ -223,11 +219,8 @@ impl Shell {
         let Some(_entered) = i.enter() else { return };
         i.feed(Tab::destroy);
         i.answers.withdraw();
-        let bridges = core::mem::take(&mut *i.teardown.borrow_mut());
-        for f in bridges {
-            let _ = f.call0(&JsValue::UNDEFINED);
-        }
-        i.listeners.clear();
+        // The integrations detach, then the app's listeners go.
+        i.listeners.destroy();
         // The handles close the channel, give back the locks, stop the listeners.
         drop(i.tabs.borrow_mut().take());
         drop(i.wakeups.borrow_mut().take());
