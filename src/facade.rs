@@ -17,9 +17,10 @@ fn bad(detail: &'static str) -> JsValue {
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
 // by name, `undefined` where absent, each of its type: a number getter (the variant
-// indices too: smaller than `Option<u32>`'s) reads an absent one as NaN (never a value options.js lets through), a string one comes as a `JsValue`
-// read with `as_string` (one shared conversion: an `Option<String>` getter is a string
-// copy of its own in the wasm and the glue, 156 B gzip for four).
+// indices too: smaller than `Option<u32>`'s) reads an absent one as NaN (never a value
+// options.js lets through); a string comes as a `JsValue`, kept as one where only JS
+// reads it (names, URLs: no copy into wasm memory and back) and read with `as_string`
+// where the core needs it.
 #[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
     type Checked;
@@ -69,7 +70,6 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
     let c = options(o)?;
     let d = Config::default();
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
-    let text = |v: JsValue| v.as_string();
     // options.js gives the named options as the index of their variant.
     let index = |x: f64, d: usize| if x.is_nan() { d } else { x as usize };
     let storage = Storage::ALL[index(c.storage(), d.storage as usize)];
@@ -94,7 +94,8 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
         Some(false) => JsValue::UNDEFINED,
         None => devtools,
     };
-    let (base_url, storage_key) = (c.base_url(), c.storage_key());
+    let (base_url, storage_key, participant) = (c.base_url(), c.storage_key(), c.participant());
+    let identity = participant.as_string();
     let opts = Options {
         broker,
         headers: c.headers(),
@@ -104,12 +105,13 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
             false => storage_key,
         },
         scope: c.scope(),
+        participant,
         base_url: match base_url.is_undefined() {
             true => JsValue::from_str(DEFAULT_BASE_URL),
             false => base_url,
         },
         core: Config {
-            identity: text(c.participant()),
+            identity,
             renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
             retry: RetryPolicy {
                 max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,

@@ -247,13 +247,12 @@ extern "C" {
     pub fn tell(name: &JsValue, msg: &JsValue);
     #[wasm_bindgen(js_name = tokenObject)]
     pub fn token_object(access: &JsValue, expires_in: f64, expires_at: f64) -> JsValue;
-    pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: Option<&str>)
-        -> JsValue;
+    pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: &JsValue) -> JsValue;
     pub fn message(
         t: &str,
         e: Option<JsValue>,
         n: Option<f64>,
-        p: Option<&str>,
+        p: &JsValue,
         s: &JsValue,
     ) -> JsValue;
     #[allow(clippy::too_many_arguments)]
@@ -325,7 +324,7 @@ extern "C" {
         credentials: &str,
         signal: &web_sys::AbortSignal,
         reason: &str,
-        participant: Option<&str>,
+        participant: &JsValue,
     ) -> Promise;
 }
 

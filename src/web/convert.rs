@@ -66,7 +66,7 @@ pub fn party(v: &JsValue) -> Field {
 }
 
 /// A stored/broadcast entry `{ v, access_token, issued_at, expires_at, p? }`.
-pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
+pub fn entry(t: &Token, identity: &JsValue) -> JsValue {
     bindings::entry(
         STORE_VERSION,
         t.access.secret(),
@@ -78,7 +78,7 @@ pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
 
 /// The channel message `{ t, e?, n?, p?, s? }`: `e` the token entry, `n` the
 /// question, `p` our participant, `s` this tab's presence id.
-pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>, id: &JsValue) -> JsValue {
+pub fn message(m: Msg, e: Option<JsValue>, identity: &JsValue, id: &JsValue) -> JsValue {
     bindings::message(m.kind.as_str(), e, m.nonce, identity, id)
 }
 

@@ -38,6 +38,9 @@ pub struct Options {
     pub scope: JsValue,
     /// MyDataHelps base URL for the SDK and frame integrations.
     pub base_url: JsValue,
+    /// The `participant` (a JS string, `undefined` without one), for what goes to JS;
+    /// the core has its own copy.
+    pub participant: JsValue,
     /// What the core needs (storage, timeouts, retry, log level, crossTab...).
     pub core: Config,
 }
@@ -48,7 +51,7 @@ impl Options {
     pub fn request(&self, signal: &AbortSignal, reason: Reason) -> Promise {
         match &self.broker {
             Broker::Url(url) => {
-                let (who, why) = (self.core.identity.as_deref(), reason.as_str());
+                let (who, why) = (&self.participant, reason.as_str());
                 let credentials = self.credentials.as_str();
                 bindings::post(url, &self.headers, credentials, signal, why, who)
             }

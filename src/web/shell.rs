@@ -147,7 +147,7 @@ impl Shell {
         let m = convert::message(
             Msg { kind, nonce },
             None,
-            i.opts.core.identity.as_deref(),
+            &i.opts.participant,
             &JsValue::UNDEFINED,
         );
         bindings::tell(&i.opts.storage_key, &m);
@@ -349,10 +349,10 @@ impl Inner {
         };
         let e = match (m.kind, life.token(now)) {
             (Kind::Token, None) => return,
-            (Kind::Token, Some(t)) => Some(convert::entry(t, life.identity())),
+            (Kind::Token, Some(t)) => Some(convert::entry(t, &self.opts.participant)),
             _ => None,
         };
-        tabs.post(&convert::message(m, e, life.identity(), tabs.id()));
+        tabs.post(&convert::message(m, e, &self.opts.participant, tabs.id()));
     }
 
     fn emit(&self, ev: Event, now: Now) {

@@ -104,7 +104,8 @@ impl Inner {
         let entry = {
             let tab = self.tab.borrow();
             let life = tab.life();
-            life.token(now).map(|t| convert::entry(t, life.identity()))
+            life.token(now)
+                .map(|t| convert::entry(t, &self.opts.participant))
         };
         match entry {
             Some(e) => self.stored(|s| s.write(&e)),
