@@ -1,6 +1,6 @@
 //! The one module of `#[wasm_bindgen]` exports: the options, checked by options.js and
-//! decoded here once into typed [`Options`] (the shipped defaults are
-//! [`Config::default`]'s), and the `TokenManager` class.
+//! decoded here once into the shell's [`Options`] and the core's [`Config`] (the shipped
+//! defaults are [`Config::default`]'s), and the `TokenManager` class.
 
 use crate::core::{Config, Credentials, ErrorCode, Level, RetryPolicy, Storage, TokenError};
 use crate::web::convert::to_js_error;
@@ -65,8 +65,9 @@ extern "C" {
     fn scope(this: &Checked) -> JsValue;
 }
 
-/// Decodes what options.js checked: typed options and the devtools global name.
-fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
+/// Decodes what options.js checked: the shell's options, the core's and the devtools
+/// global name.
+fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
     let c = options(o)?;
     let d = Config::default();
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
@@ -110,22 +111,22 @@ fn decode(o: &JsValue) -> Result<(Options, JsValue), JsValue> {
             true => JsValue::from_str(DEFAULT_BASE_URL),
             false => base_url,
         },
-        core: Config {
-            identity,
-            renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
-            retry: RetryPolicy {
-                max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
-                base_delay_ms,
-                max_delay_ms,
-            },
-            auto_refresh: c.auto_refresh().unwrap_or(d.auto_refresh),
-            timeout_ms: num(c.timeout_ms(), d.timeout_ms),
-            cross_tab: c.cross_tab().unwrap_or(d.cross_tab),
-            storage,
-            log_level,
-        },
     };
-    Ok((opts, devtools))
+    let cfg = Config {
+        identity,
+        renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
+        retry: RetryPolicy {
+            max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
+            base_delay_ms,
+            max_delay_ms,
+        },
+        auto_refresh: c.auto_refresh().unwrap_or(d.auto_refresh),
+        timeout_ms: num(c.timeout_ms(), d.timeout_ms),
+        cross_tab: c.cross_tab().unwrap_or(d.cross_tab),
+        storage,
+        log_level,
+    };
+    Ok((opts, cfg, devtools))
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.
@@ -162,8 +163,8 @@ impl TokenManager {
     /// again until the wall time `until` (the JS entry's hot-path cache), and
     /// `sink(null, 0)` when that no longer holds.
     pub fn create(options: JsValue, sink: Option<Function>) -> Result<TokenManager, JsValue> {
-        let (opts, devtools) = decode(&options)?;
-        let shell = Shell::new(opts, sink);
+        let (opts, cfg, devtools) = decode(&options)?;
+        let shell = Shell::new(opts, cfg, sink);
         Ok(TokenManager { shell, devtools })
     }
 

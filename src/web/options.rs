@@ -1,8 +1,9 @@
-//! The options a manager runs with, typed: what the facade decoded from
-//! `createTokenManager()`'s argument (checked by options.js, read by name once).
+//! The options the shell runs a manager with, typed: what the facade decoded from
+//! `createTokenManager()`'s argument (checked by options.js, read by name once), less
+//! the core's [`crate::core::Config`].
 
 use super::bindings;
-use crate::core::{Config, Credentials, Reason};
+use crate::core::{Credentials, Reason};
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
@@ -41,8 +42,6 @@ pub struct Options {
     /// The `participant` (a JS string, `undefined` without one), for what goes to JS;
     /// the core has its own copy.
     pub participant: JsValue,
-    /// What the core needs (storage, timeouts, retry, log level, crossTab...).
-    pub core: Config,
 }
 
 impl Options {

@@ -15,7 +15,7 @@ use super::poison::{self, internal, Entered};
 use super::store::Store;
 use super::tabs::{self, Tabs};
 use crate::core::{
-    Access, Action, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
+    Access, Action, Config, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
 };
 use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
@@ -47,21 +47,22 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// Starts a manager: opens storage (restoring a stored token), joins the tabs and
-    /// arms the timer.
-    pub fn new(opts: Options, sink: Option<Function>) -> Shell {
+    /// Starts a manager with the core's `cfg`: opens storage (restoring a stored token),
+    /// joins the tabs and arms the timer.
+    pub fn new(opts: Options, mut cfg: Config, sink: Option<Function>) -> Shell {
         let now = bindings::now();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let (store, store_ok) = Store::open(opts.core.storage, &opts.storage_key);
+        let (store, store_ok) = Store::open(cfg.storage, &opts.storage_key);
+        // This page's managers without a channel hear a participant's `hello` (below).
+        let hello = cfg.identity.clone().map(Field::Str);
         let inner = Rc::new_cyclic(|weak| {
             let mailbox = Mailbox::new(weak.clone());
-            let tabs = Tabs::join(&opts, &mailbox);
+            let tabs = Tabs::join(&opts, cfg.cross_tab, &mailbox);
             let wakeups = Undo(bindings::wakeups(mailbox.function(), Ev::Wake as u32));
-            let mut cfg = opts.core.clone();
             cfg.storage = store.kind();
             Inner {
+                log_level: Cell::new(cfg.log_level),
                 tab: RefCell::new(Tab::new(cfg, tabs.env(), seed)),
-                log_level: Cell::new(opts.core.log_level),
                 opts,
                 store: RefCell::new(store),
                 tabs: RefCell::new(Some(tabs)),
@@ -80,9 +81,8 @@ impl Shell {
         }
         inner.restore(now);
         inner.feed(|t, now| t.start(now));
-        // This page's managers without a channel hear a participant's `hello` here.
-        if let Some(p) = inner.opts.core.identity.clone() {
-            tabs::tell_page(&inner.opts.storage_key, &Field::Str(p));
+        if let Some(p) = hello {
+            tabs::tell_page(&inner.opts.storage_key, &p);
         }
         Shell { inner }
     }

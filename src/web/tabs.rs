@@ -31,8 +31,7 @@ pub struct Tabs {
 
 impl Tabs {
     /// Joins the tabs (with `crossTab`): opens the channel and takes the presence lock.
-    pub fn join(opts: &Options, mailbox: &Mailbox) -> Tabs {
-        let cross = opts.core.cross_tab;
+    pub fn join(opts: &Options, cross: bool, mailbox: &Mailbox) -> Tabs {
         let locks = cross && bindings::has_locks();
         let channel = cross
             .then(|| bindings::channel(&opts.storage_key, mailbox.function(), Ev::Message as u32))
