@@ -88,12 +88,10 @@ fn parse_imf_fixdate(b: &[u8]) -> Option<f64> {
             .all(u8::is_ascii_digit)
             .then(|| s.iter().fold(0i64, |a, &c| a * 10 + (c - b'0') as i64))
     };
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    // One string, not a table of twelve slices (pointers and lengths in the wasm's data).
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
     let day = num(5..7)?;
-    let month = MONTHS.iter().position(|m| *m == &b[8..11])? as i64 + 1;
+    let month = MONTHS.chunks(3).position(|m| m == &b[8..11])? as i64 + 1;
     let year = num(12..16)?;
     if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
         return None;
