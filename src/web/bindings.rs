@@ -37,19 +37,19 @@ export function ask(f, signal, reason) {
     signal.addEventListener("abort", () => rej(signal.reason), { once: true });
   });
 }
-// The own properties `keys` of a plain object, as an array (null when `v` is not one):
+// The own properties `keys` of a plain object, as an array (undefined when `v` is not one):
 // never inherited ones (a polluted Object.prototype), never a getter's exception, and
 // strings cut just past the longest token we accept, so that a huge value never
 // crosses into wasm memory.
 export function fields(v, keys) {
   try {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return;
     return keys.split(" ").map((k) => {
       const x = Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined;
       return typeof x === "string" && x.length > 16385 ? x.slice(0, 16385) : x;
     });
   } catch {
-    return null; // a revoked Proxy, a throwing getter: not a plain object
+    // a revoked Proxy, a throwing getter: not a plain object
   }
 }
 // A stored entry, parsed here so that its text never crosses into wasm: undefined when
@@ -371,7 +371,7 @@ pub fn now() -> Now {
 /// `None` when `obj` is not a plain object.
 pub fn own(obj: &JsValue, keys: &str) -> Option<js_sys::Array> {
     let v = fields(obj, keys);
-    (!v.is_null()).then(|| v.unchecked_into())
+    (!v.is_undefined()).then(|| v.unchecked_into())
 }
 
 /// `obj[key]` as an own property, or `undefined` (not an object, inherited, or a
