@@ -5,7 +5,7 @@
 use crate::core::{Config, Credentials, ErrorCode, Level, RetryPolicy, Storage, TokenError};
 use crate::web::convert::to_js_error;
 use crate::web::listeners::Name;
-use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_DEVTOOLS, DEFAULT_STORAGE_KEY};
+use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_STORAGE_KEY};
 use crate::web::{Broker, Options, Shell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -88,13 +88,6 @@ fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
         Ok(f) => Broker::Func(f),
         Err(url) => Broker::Url(url),
     };
-    // Kept as JS values: they only go back to JS.
-    let devtools = c.devtools();
-    let devtools = match devtools.as_bool() {
-        Some(true) => JsValue::from_str(DEFAULT_DEVTOOLS),
-        Some(false) => JsValue::UNDEFINED,
-        None => devtools,
-    };
     let (base_url, storage_key, participant) = (c.base_url(), c.storage_key(), c.participant());
     let identity = participant.as_string();
     let opts = Options {
@@ -126,7 +119,7 @@ fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
         storage,
         log_level,
     };
-    Ok((opts, cfg, devtools))
+    Ok((opts, cfg, c.devtools()))
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.

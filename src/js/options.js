@@ -120,7 +120,8 @@ export function options(o) {
     crossTab: typed(o, "crossTab", "boolean", "crossTab must be a boolean"),
     autoRefresh: typed(o, "autoRefresh", "boolean", "autoRefresh must be a boolean"),
     baseUrl: baseUrl(o, undefined),
-    devtools,
+    // The global's name: `devtools: true` names mdhToken, false none.
+    devtools: devtools === true ? "mdhToken" : devtools || undefined,
     scope: participant === undefined ? "" : "=" + encodeURIComponent(participant),
   };
 }

@@ -12,8 +12,6 @@ use web_sys::AbortSignal;
 pub const DEFAULT_STORAGE_KEY: &str = "mdh-token";
 /// The `baseUrl` when none is given.
 pub const DEFAULT_BASE_URL: &str = "https://mydatahelps.org/";
-/// The global the `devtools: true` option names.
-pub const DEFAULT_DEVTOOLS: &str = "mdhToken";
 
 /// Where tokens come from.
 pub enum Broker {
