@@ -5,7 +5,6 @@
 use crate::core::{Config, Credentials, ErrorCode, Level, RetryPolicy, Storage, TokenError};
 use crate::web::convert::to_js_error;
 use crate::web::listeners::Name;
-use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_STORAGE_KEY};
 use crate::web::{Broker, Options, Shell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -88,22 +87,16 @@ fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
         Ok(f) => Broker::Func(f),
         Err(url) => Broker::Url(url),
     };
-    let (base_url, storage_key, participant) = (c.base_url(), c.storage_key(), c.participant());
+    let participant = c.participant();
     let identity = participant.as_string();
     let opts = Options {
         broker,
         headers: c.headers(),
         credentials,
-        storage_key: match storage_key.is_undefined() {
-            true => JsValue::from_str(DEFAULT_STORAGE_KEY),
-            false => storage_key,
-        },
+        storage_key: c.storage_key(),
         scope: c.scope(),
         participant,
-        base_url: match base_url.is_undefined() {
-            true => JsValue::from_str(DEFAULT_BASE_URL),
-            false => base_url,
-        },
+        base_url: c.base_url(),
     };
     let cfg = Config {
         identity,

@@ -4,7 +4,8 @@
 // turns the named ones (storage, credentials, logLevel) into the index of their enum
 // variant; the wasm (src/facade.rs) reads the result by name, once, into typed options
 // and takes what is absent from the shipped defaults (`Config::default()` in
-// src/core/config.rs).
+// src/core/config.rs). The options only JS reads (storageKey, baseUrl, devtools) get
+// their defaults here.
 import { tokenError } from "./errors.js";
 
 // A TokenError with code invalid_options.
@@ -73,7 +74,8 @@ export function baseUrl(o, dflt) {
   return s;
 }
 
-// The options, checked, by name; undefined where absent. `headers` is a Headers with
+// The options, checked, by name; undefined where absent (but for the defaults of
+// storageKey, baseUrl and devtools). `headers` is a Headers with
 // Accept and the app's own, `scope` the participant's part
 // of the lock names ("" or "=" and the participant URI-encoded, so it never holds the
 // ":" that ends it). Throws a TokenError.
@@ -95,7 +97,7 @@ export function options(o) {
       throw bad("headers hold an invalid name or value");
     }
   }
-  const storageKey = typed(o, "storageKey", "string", "storageKey must be a non-empty string", (v) => v !== "");
+  const storageKey = typed(o, "storageKey", "string", "storageKey must be a non-empty string", (v) => v !== "") ?? "mdh-token";
   const r = own(o, "retry");
   if (!(r === undefined || isRecord(r))) throw bad("retry must be an object");
   const baseDelayMs = num(r, "baseDelayMs", 0, 3600000, "retry.baseDelayMs must be a number from 0 to 3600000");
@@ -119,7 +121,7 @@ export function options(o) {
     maxDelayMs: num(r, "maxDelayMs", 0, 3600000, "retry.maxDelayMs must be a number from baseDelayMs to 3600000"),
     crossTab: typed(o, "crossTab", "boolean", "crossTab must be a boolean"),
     autoRefresh: typed(o, "autoRefresh", "boolean", "autoRefresh must be a boolean"),
-    baseUrl: baseUrl(o, undefined),
+    baseUrl: baseUrl(o, "https://mydatahelps.org/"),
     // The global's name: `devtools: true` names mdhToken, false none.
     devtools: devtools === true ? "mdhToken" : devtools || undefined,
     scope: participant === undefined ? "" : "=" + encodeURIComponent(participant),

@@ -8,11 +8,6 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
-/// The `storageKey` when none is given.
-pub const DEFAULT_STORAGE_KEY: &str = "mdh-token";
-/// The `baseUrl` when none is given.
-pub const DEFAULT_BASE_URL: &str = "https://mydatahelps.org/";
-
 /// Where tokens come from.
 pub enum Broker {
     /// POST to this URL (a JS string).
