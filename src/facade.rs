@@ -15,53 +15,62 @@ fn bad(detail: &'static str) -> JsValue {
 }
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
-// by name, `undefined` where absent, each of its type: a number getter (the variant
-// indices too: smaller than `Option<u32>`'s) reads an absent one as NaN (never a value
-// options.js lets through); a string comes as a `JsValue`, kept as one where only JS
-// reads it (names, URLs: no copy into wasm memory and back) and read with `as_string`
-// where the core needs it.
+// in an array, in the order of `Opt`, `undefined` where absent, each of its type, read
+// by three typed index getters (one getter per option cost 200 B of gzip, mostly glue):
+// `number` reads an absent one as NaN (never a value options.js lets through; the
+// variant indices too: smaller than `Option<u32>`); a string comes as a `JsValue`, kept
+// as one where only JS reads it (names, URLs: no copy into wasm memory and back) and
+// read with `as_string` where the core needs it.
 #[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
+    /// options.js's answer: the options in the order of [`Opt`].
     type Checked;
     #[wasm_bindgen(catch)]
     fn options(o: &JsValue) -> Result<Checked, JsValue>;
-    #[wasm_bindgen(method, getter)]
-    fn broker(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn headers(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn credentials(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn storage(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = storageKey)]
-    fn storage_key(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = logLevel)]
-    fn log_level(this: &Checked) -> f64;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn value_at(this: &Checked, i: u32) -> JsValue;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn number_at(this: &Checked, i: u32) -> f64;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn flag_at(this: &Checked, i: u32) -> Option<bool>;
     /// setLogLevel()'s argument as a `Level` index; else throws `invalid_options`.
     #[wasm_bindgen(catch)]
     fn level(v: &JsValue) -> Result<u32, JsValue>;
-    #[wasm_bindgen(method, getter, js_name = renewBeforeSeconds)]
-    fn renew_before_seconds(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = timeoutMs)]
-    fn timeout_ms(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = maxAttempts)]
-    fn max_attempts(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = baseDelayMs)]
-    fn base_delay_ms(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = maxDelayMs)]
-    fn max_delay_ms(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = crossTab)]
-    fn cross_tab(this: &Checked) -> Option<bool>;
-    #[wasm_bindgen(method, getter, js_name = autoRefresh)]
-    fn auto_refresh(this: &Checked) -> Option<bool>;
-    #[wasm_bindgen(method, getter, js_name = baseUrl)]
-    fn base_url(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn devtools(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn participant(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn scope(this: &Checked) -> JsValue;
+}
+
+/// The options in the order options.js answers them (`options()` there, which checks
+/// them in this order too).
+#[derive(Clone, Copy)]
+enum Opt {
+    Broker,
+    Headers,
+    StorageKey,
+    BaseDelayMs,
+    Participant,
+    Credentials,
+    Storage,
+    LogLevel,
+    RenewBeforeSeconds,
+    TimeoutMs,
+    MaxAttempts,
+    MaxDelayMs,
+    CrossTab,
+    AutoRefresh,
+    BaseUrl,
+    Devtools,
+    Scope,
+}
+
+impl Checked {
+    fn value(&self, o: Opt) -> JsValue {
+        self.value_at(o as u32)
+    }
+    fn number(&self, o: Opt) -> f64 {
+        self.number_at(o as u32)
+    }
+    fn flag(&self, o: Opt) -> Option<bool> {
+        self.flag_at(o as u32)
+    }
 }
 
 /// Decodes what options.js checked: the shell's options, the core's and the devtools
@@ -72,47 +81,54 @@ fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
     // options.js gives the named options as the index of their variant.
     let index = |x: f64, d: usize| if x.is_nan() { d } else { x as usize };
-    let storage = Storage::ALL[index(c.storage(), d.storage as usize)];
-    let credentials = Credentials::ALL[index(c.credentials(), Credentials::SameOrigin as usize)];
-    let log_level = Level::ALL[index(c.log_level(), d.log_level as usize)];
-    let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms);
-    let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms));
+    let storage = Storage::ALL[index(c.number(Opt::Storage), d.storage as usize)];
+    let credentials =
+        Credentials::ALL[index(c.number(Opt::Credentials), Credentials::SameOrigin as usize)];
+    let log_level = Level::ALL[index(c.number(Opt::LogLevel), d.log_level as usize)];
+    let base_delay_ms = num(c.number(Opt::BaseDelayMs), d.retry.base_delay_ms);
+    let max_delay_ms = num(
+        c.number(Opt::MaxDelayMs),
+        d.retry.max_delay_ms.max(base_delay_ms),
+    );
     if max_delay_ms < base_delay_ms {
         return Err(bad(
             "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
         ));
     }
     // A function or, options.js made sure, a URL string.
-    let broker = match c.broker().dyn_into() {
+    let broker = match c.value(Opt::Broker).dyn_into() {
         Ok(f) => Broker::Func(f),
         Err(url) => Broker::Url(url),
     };
-    let participant = c.participant();
+    let participant = c.value(Opt::Participant);
     let identity = participant.as_string();
     let opts = Options {
         broker,
-        headers: c.headers(),
+        headers: c.value(Opt::Headers),
         credentials,
-        storage_key: c.storage_key(),
-        scope: c.scope(),
+        storage_key: c.value(Opt::StorageKey),
+        scope: c.value(Opt::Scope),
         participant,
-        base_url: c.base_url(),
+        base_url: c.value(Opt::BaseUrl),
     };
     let cfg = Config {
         identity,
-        renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
+        renew_before_ms: num(
+            c.number(Opt::RenewBeforeSeconds) * 1000.0,
+            d.renew_before_ms,
+        ),
         retry: RetryPolicy {
-            max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
+            max_attempts: num(c.number(Opt::MaxAttempts), d.retry.max_attempts as f64) as u32,
             base_delay_ms,
             max_delay_ms,
         },
-        auto_refresh: c.auto_refresh().unwrap_or(d.auto_refresh),
-        timeout_ms: num(c.timeout_ms(), d.timeout_ms),
-        cross_tab: c.cross_tab().unwrap_or(d.cross_tab),
+        auto_refresh: c.flag(Opt::AutoRefresh).unwrap_or(d.auto_refresh),
+        timeout_ms: num(c.number(Opt::TimeoutMs), d.timeout_ms),
+        cross_tab: c.flag(Opt::CrossTab).unwrap_or(d.cross_tab),
         storage,
         log_level,
     };
-    Ok((opts, cfg, c.devtools()))
+    Ok((opts, cfg, c.value(Opt::Devtools)))
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.
