@@ -105,12 +105,11 @@ export function stopped(state, lastError) { return { state, lastError }; }
 // Writes an entry (throws where storage refuses: quota, sandbox).
 export function save(area, key, value) { area.setItem(key, JSON.stringify(value)); }
 // The getToken()/refresh() callers waiting for the next settlement: `wait()` adds one,
-// `settle(ok, v)` resolves (or rejects) them all with `v`; `any()`: whether one waits.
+// `settle(ok, v)` resolves (or rejects) them all with `v`.
 export function waiters() {
   let list = [];
   return {
     wait: () => new Promise((res, rej) => list.push([res, rej])),
-    any: () => list.length > 0,
     settle(ok, v) {
       const l = list;
       list = [];
@@ -281,8 +280,6 @@ extern "C" {
     pub fn waiters() -> Waiters;
     #[wasm_bindgen(method)]
     pub fn wait(this: &Waiters) -> Promise;
-    #[wasm_bindgen(method)]
-    pub fn any(this: &Waiters) -> bool;
     #[wasm_bindgen(method)]
     pub fn settle(this: &Waiters, ok: bool, v: &JsValue);
     pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
