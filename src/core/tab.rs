@@ -280,8 +280,16 @@ impl Tab {
 
     /// `clear()` in this tab.
     pub fn clear(&mut self, now: Now) {
+        self.unsettle();
         self.life.clear(now, true);
         self.pump(now);
+    }
+
+    /// Drops a success for the waiting callers that is queued but not yet performed:
+    /// the shell reads the token when it performs it, and the clear or destroy that
+    /// follows takes that token; the callers get its rejection (queued after) instead.
+    fn unsettle(&mut self) {
+        self.out.retain(|a| *a != Action::Settle(Ok(())));
     }
 
     /// Another participant signed in here (a `Hello` heard through this page's other
@@ -294,12 +302,14 @@ impl Tab {
             Level::Info,
             "another participant signed in here; letting go of the token",
         );
+        self.unsettle();
         self.life.clear(now, false);
         self.pump(now);
     }
 
     /// `destroy()`.
     pub fn destroy(&mut self, now: Now) {
+        self.unsettle();
         self.life.destroy();
         self.pump(now);
     }
