@@ -289,7 +289,12 @@ impl Tab {
     /// the shell reads the token when it performs it, and the clear or destroy that
     /// follows takes that token; the callers get its rejection (queued after) instead.
     fn unsettle(&mut self) {
-        self.out.retain(|a| *a != Action::Settle(Ok(())));
+        self.keep_queued(|a| *a != Action::Settle(Ok(())));
+    }
+
+    /// Keeps the queued actions `keep` accepts (one copy of `retain` for both uses).
+    fn keep_queued(&mut self, keep: fn(&Action) -> bool) {
+        self.out.retain(keep);
     }
 
     /// Another participant signed in here (a `Hello` heard through this page's other
@@ -309,7 +314,20 @@ impl Tab {
 
     /// `destroy()`.
     pub fn destroy(&mut self, now: Now) {
-        self.unsettle();
+        // What is queued but not yet performed (a listener destroyed the manager
+        // mid-drain): no more events, successes, requests or lock calls after it; the
+        // storage write, messages, releases and aborts still go.
+        self.keep_queued(|a| {
+            matches!(
+                a,
+                Action::Unlock(_)
+                    | Action::Abort(_)
+                    | Action::Post(_)
+                    | Action::Persist
+                    | Action::Settle(Err(_))
+                    | Action::Log(..)
+            )
+        });
         self.life.destroy();
         self.pump(now);
     }

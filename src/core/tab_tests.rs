@@ -530,3 +530,48 @@ fn a_clear_or_destroy_before_a_queued_success_is_performed_rejects_those_callers
         );
     }
 }
+
+// destroy() from a listener mid-drain: what was queued before it and not yet performed
+// goes only where it cannot start anything (no event, success, request or lock after).
+#[test]
+fn destroy_drops_the_queued_events_successes_requests_and_lock_calls_keeps_the_rest() {
+    let none = Env {
+        channel: false,
+        locks: false,
+        presence: false,
+    };
+    let mut t = tab(none);
+    assert!(matches!(t.get(at(0.0)), Access::Wait));
+    t.destroy(at(1.0));
+    let out = drain(&mut t);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Send(..))),
+        "{out:?}"
+    );
+
+    let mut t = tab(all());
+    assert!(matches!(t.get(at(0.0)), Access::Wait));
+    t.destroy(at(1.0));
+    let out = drain(&mut t);
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Lock(_) | Action::CountPeers(_))),
+        "{out:?}"
+    );
+
+    let mut t = tab(none);
+    t.get(at(0.0));
+    drain(&mut t);
+    t.reply(1, at(10.0), ok(3600.0));
+    t.destroy(at(11.0));
+    let out = drain(&mut t);
+    assert!(
+        out.contains(&Action::Persist),
+        "the new token is still stored: {out:?}"
+    );
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Emit(_) | Action::Settle(Ok(())))),
+        "{out:?}"
+    );
+}

@@ -529,3 +529,27 @@ test("a page's replacement of Object.freeze that calls clear() changes nothing: 
   });
   assert.deepEqual(r, { calls: 0, got: "Bearer", events: 1, state: "valid" });
 });
+
+test("an expiring listener that destroys the manager: no renewal request starts after it", { skip, timeout: 40_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    let calls = 0;
+    const tm = await createTokenManager({
+      crossTab: false, renewBeforeSeconds: 1,
+      broker: async () => (calls++, { access_token: "tk" + calls + "x".repeat(20), token_type: "Bearer", expires_in: 3 }),
+    });
+    let expiring = 0;
+    tm.on("expiring", () => {
+      expiring++;
+      tm.destroy();
+    });
+    await tm.getToken();
+    // The broker function is called in the very drain that would send the request:
+    // by the time the manager reads destroyed, such a call has happened.
+    const t0 = Date.now();
+    while (tm.status().state !== "destroyed" && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+    return { calls, expiring, state: tm.status().state };
+  });
+  assert.deepEqual(r, { calls: 1, expiring: 1, state: "destroyed" });
+});
