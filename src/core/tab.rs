@@ -280,8 +280,21 @@ impl Tab {
 
     /// `clear()` in this tab.
     pub fn clear(&mut self, now: Now) {
+        self.unsettle();
         self.life.clear(now, true);
         self.pump(now);
+    }
+
+    /// Drops a success for the waiting callers that is queued but not yet performed:
+    /// the shell reads the token when it performs it, and the clear or destroy that
+    /// follows takes that token; the callers get its rejection (queued after) instead.
+    fn unsettle(&mut self) {
+        self.keep_queued(|a| *a != Action::Settle(Ok(())));
+    }
+
+    /// Keeps the queued actions `keep` accepts (one copy of `retain` for both uses).
+    fn keep_queued(&mut self, keep: fn(&Action) -> bool) {
+        self.out.retain(keep);
     }
 
     /// Another participant signed in here (a `Hello` heard through this page's other
@@ -294,12 +307,27 @@ impl Tab {
             Level::Info,
             "another participant signed in here; letting go of the token",
         );
+        self.unsettle();
         self.life.clear(now, false);
         self.pump(now);
     }
 
     /// `destroy()`.
     pub fn destroy(&mut self, now: Now) {
+        // What is queued but not yet performed (a listener destroyed the manager
+        // mid-drain): no more events, successes, requests or lock calls after it; the
+        // storage write, messages, releases and aborts still go.
+        self.keep_queued(|a| {
+            matches!(
+                a,
+                Action::Unlock(_)
+                    | Action::Abort(_)
+                    | Action::Post(_)
+                    | Action::Persist
+                    | Action::Settle(Err(_))
+                    | Action::Log(..)
+            )
+        });
         self.life.destroy();
         self.pump(now);
     }

@@ -484,3 +484,94 @@ fn unanswered_reads_and_counts_have_deadlines() {
         "{out:?}"
     );
 }
+
+// The shell performs the actions one by one; a page's wrapper around the API one of
+// them calls may call clear() (or destroy()) before the queued settlement of the
+// callers is performed. Those callers still wait, and the settlement reads the token
+// when performed: they get the clear's (or destroy's) rejection, not a token gone.
+#[test]
+fn a_clear_or_destroy_before_a_queued_success_is_performed_rejects_those_callers_with_it() {
+    let none = Env {
+        channel: false,
+        locks: false,
+        presence: false,
+    };
+    type Stop = fn(&mut Tab, Now);
+    let stops: [(Stop, crate::core::ErrorCode); 3] = [
+        (Tab::clear, crate::core::ErrorCode::Cleared),
+        (
+            |t, now| t.switched(&Field::Str("bob".into()), now),
+            crate::core::ErrorCode::Cleared,
+        ),
+        (Tab::destroy, crate::core::ErrorCode::Destroyed),
+    ];
+    for (stop, code) in stops {
+        let mut t = tab(none);
+        assert!(matches!(t.get(at(0.0)), Access::Wait));
+        let sent = drain(&mut t);
+        assert!(sent.contains(&Action::Send(1, Reason::Initial)), "{sent:?}");
+        t.reply(1, at(10.0), ok(3600.0));
+        let first = t.poll().expect("the answer's actions");
+        assert_ne!(
+            first,
+            Action::Settle(Ok(())),
+            "a settlement is still queued"
+        );
+        stop(&mut t, at(11.0));
+        let rest = drain(&mut t);
+        assert!(
+            !rest.contains(&Action::Settle(Ok(()))),
+            "{code:?}: {rest:?}"
+        );
+        assert!(
+            rest.iter()
+                .any(|a| matches!(a, Action::Settle(Err(e)) if e.code == code)),
+            "{code:?}: {rest:?}"
+        );
+    }
+}
+
+// destroy() from a listener mid-drain: what was queued before it and not yet performed
+// goes only where it cannot start anything (no event, success, request or lock after).
+#[test]
+fn destroy_drops_the_queued_events_successes_requests_and_lock_calls_keeps_the_rest() {
+    let none = Env {
+        channel: false,
+        locks: false,
+        presence: false,
+    };
+    let mut t = tab(none);
+    assert!(matches!(t.get(at(0.0)), Access::Wait));
+    t.destroy(at(1.0));
+    let out = drain(&mut t);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Send(..))),
+        "{out:?}"
+    );
+
+    let mut t = tab(all());
+    assert!(matches!(t.get(at(0.0)), Access::Wait));
+    t.destroy(at(1.0));
+    let out = drain(&mut t);
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Lock(_) | Action::CountPeers(_))),
+        "{out:?}"
+    );
+
+    let mut t = tab(none);
+    t.get(at(0.0));
+    drain(&mut t);
+    t.reply(1, at(10.0), ok(3600.0));
+    t.destroy(at(11.0));
+    let out = drain(&mut t);
+    assert!(
+        out.contains(&Action::Persist),
+        "the new token is still stored: {out:?}"
+    );
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::Emit(_) | Action::Settle(Ok(())))),
+        "{out:?}"
+    );
+}

@@ -93,12 +93,14 @@ export async function createTokenManager(options) {
   // handing it out again is exactly what it would do (and withdraws it on any change),
   // so most getToken()/peek() calls never cross into wasm (see bench/). getToken()
   // hands out one promise per published token: resolving a token object anew on each
-  // call costs V8 a lookup of its `then` (≈ 12 ns of ≈ 50).
+  // call costs V8 a lookup of its `then` (≈ 12 ns of ≈ 50). Made at the first call, not
+  // in the sink, which the wasm calls mid-work: that lookup may run a getter a page
+  // planted on Object.prototype, and the getter may call into the manager.
   let token = null, promise = null, from = 0, until = 0;
   const inert = passive() && typeof options == "object" && options !== null;
   const m = TokenManager.create(inert ? passiveOptions(options) : options, (t, u) => {
     token = t;
-    promise = t === null ? null : Promise.resolve(t);
+    promise = null;
     from = Date.now();
     until = t === null ? 0 : u;
   });
@@ -106,7 +108,7 @@ export async function createTokenManager(options) {
     const now = Date.now();
     return now < until && now >= from;
   };
-  m.getToken = () => (fresh() ? promise : getToken.call(m));
+  m.getToken = () => (fresh() ? (promise ??= Promise.resolve(token)) : getToken.call(m));
   m.peek = () => (fresh() ? token : peek.call(m));
   if (inert) {
     m.getToken = m.refresh = refuse;

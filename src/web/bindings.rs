@@ -72,9 +72,12 @@ export function tell(name, msg) {
     c.close();
   } catch {}
 }
-// The frozen token object getToken() and peek() hand out.
+// The frozen token object getToken() and peek() hand out. `Object.freeze` as it was
+// when the package loaded: the wasm calls this mid-work, and a page's replacement
+// could call into the manager from there.
+const freeze = Object.freeze;
 export function tokenObject(access_token, expires_in, expires_at) {
-  return Object.freeze({ access_token, token_type: "Bearer", expires_in, expires_at });
+  return freeze({ access_token, token_type: "Bearer", expires_in, expires_at });
 }
 // A stored or broadcast entry; `p` only with a participant.
 export function entry(v, access_token, issued_at, expires_at, p) {

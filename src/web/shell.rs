@@ -38,6 +38,8 @@ pub struct Inner {
     log_level: Cell<Level>,
     /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
     pub(super) poisoned: Cell<bool>,
+    /// Set while [`Inner::drain`] performs actions.
+    draining: Cell<bool>,
     mailbox: Mailbox,
 }
 
@@ -71,6 +73,7 @@ impl Shell {
                 listeners: Listeners::default(),
                 answers: Answers::new(sink),
                 poisoned: Cell::new(false),
+                draining: Cell::new(false),
                 mailbox,
             }
         });
@@ -217,14 +220,8 @@ impl Shell {
     pub fn destroy(&self) {
         let i = &self.inner;
         let Some(_entered) = i.enter() else { return };
+        // The teardown comes at the end of the drain (see there).
         i.feed(Tab::destroy);
-        i.answers.withdraw();
-        // The integrations detach, then the app's listeners go.
-        i.listeners.destroy();
-        // The handles close the channel, give back the locks, stop the listeners.
-        drop(i.tabs.borrow_mut().take());
-        drop(i.wakeups.borrow_mut().take());
-        drop(i.timer.borrow_mut().take());
     }
 }
 
@@ -281,8 +278,18 @@ impl Inner {
         self.drain();
     }
 
-    /// Performs the tab's actions until there are none, then re-arms the timer.
+    /// Performs the tab's actions until there are none, then re-arms the timer (or,
+    /// once destroyed, tears the manager down).
+    ///
+    /// A call into the manager from inside an action's browser call (a page's wrapper
+    /// around storage or the channel that calls `clear()`) feeds the tab at once, but
+    /// its actions wait for the loop already running: they come after the call in
+    /// progress, in order (else a `clear()` from inside the write of a new token
+    /// removed the entry before the write stored it).
     fn drain(self: &Rc<Self>) {
+        if self.draining.replace(true) {
+            return;
+        }
         loop {
             let next = self.tab.borrow_mut().poll();
             let Some(action) = next else { break };
@@ -290,11 +297,26 @@ impl Inner {
             self.answers.withdraw();
             self.perform(action, bindings::now());
         }
+        self.draining.set(false);
+        if self.tab.borrow().life().is_destroyed() {
+            return self.teardown();
+        }
         let next = self.tab.borrow().poll_timeout(bindings::now());
         // +1: never wake a hair before the deadline and spin.
         let timer =
             next.map(|ms| Timeout::new(crate::core::ceil(ms) + 1.0, &self.mailbox, Ev::Timer));
         *self.timer.borrow_mut() = timer;
+    }
+
+    /// After `destroy()`: stops every timer, listener, channel, lock and bridge.
+    fn teardown(&self) {
+        self.answers.withdraw();
+        // The integrations detach, then the app's listeners go.
+        self.listeners.destroy();
+        // The handles close the channel, give back the locks, stop the listeners.
+        drop(self.tabs.borrow_mut().take());
+        drop(self.wakeups.borrow_mut().take());
+        drop(self.timer.borrow_mut().take());
     }
 
     fn perform(self: &Rc<Self>, action: Action, now: Now) {
@@ -342,17 +364,21 @@ impl Inner {
     }
 
     /// Posts `m` to the other tabs; a `token` message carries the current token's entry.
+    /// The tab is not borrowed while the channel posts (a page's wrapper may call in).
     fn post(&self, m: Msg, now: Now) {
-        let (tabs, tab) = (self.tabs.borrow(), self.tab.borrow());
-        let (Some(tabs), life) = (&*tabs, tab.life()) else {
-            return;
+        let tabs = self.tabs.borrow();
+        let Some(tabs) = &*tabs else { return };
+        let msg = {
+            let tab = self.tab.borrow();
+            let life = tab.life();
+            let e = match (m.kind, life.token(now)) {
+                (Kind::Token, None) => return,
+                (Kind::Token, Some(t)) => Some(convert::entry(t, &self.opts.participant)),
+                _ => None,
+            };
+            convert::message(m, e, &self.opts.participant, tabs.id())
         };
-        let e = match (m.kind, life.token(now)) {
-            (Kind::Token, None) => return,
-            (Kind::Token, Some(t)) => Some(convert::entry(t, &self.opts.participant)),
-            _ => None,
-        };
-        tabs.post(&convert::message(m, e, &self.opts.participant, tabs.id()));
+        tabs.post(&msg);
     }
 
     fn emit(&self, ev: Event, now: Now) {

@@ -124,7 +124,11 @@ impl Inner {
     fn stored<T>(&self, op: impl FnOnce(&Store) -> Result<T, StoreFailed>) -> Option<T> {
         let r = op(&self.store.borrow());
         if r.is_err() {
-            self.store.borrow_mut().fail();
+            // Not while a call that is still running holds the store (a page's wrapper
+            // around storage called in): that call's own failure switches it.
+            if let Ok(mut s) = self.store.try_borrow_mut() {
+                s.fail();
+            }
             self.warn_storage();
         }
         r.ok()

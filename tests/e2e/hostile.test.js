@@ -408,3 +408,148 @@ test("a page whose console throws loses no call: every log line is a no-op then,
   });
   assert.deepEqual(r, { first: "Bearer", again: "Bearer", calls: 3, events: ["broker_failed", "token", "token"] });
 });
+
+// A page script that wraps a Web API the manager calls (a storage or channel observer)
+// and calls back into the manager from inside it, synchronously: the manager performs
+// what that call asks after the API call in progress, in order, so that a clear()
+// from inside the write of a new token still leaves nothing stored, and no borrow is
+// held across the call (it trapped: `internal`).
+test("a page's wrapper around storage or the channel may call back into the manager from inside the call: in order, no trap, clear() leaves nothing stored", { skip, timeout: 60_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    const out = {};
+    for (const [name, proto, hook] of [["channel", BroadcastChannel.prototype, "postMessage"], ["storage", Storage.prototype, "setItem"]]) {
+      for (const method of ["clear", "destroy", "refresh", "getToken", "status"]) {
+        const key = `wrap-${name}-${method}`;
+        const tm = await createTokenManager({ broker: "/broker", storage: "local", storageKey: key });
+        const orig = proto[hook];
+        let inner = "not called";
+        proto[hook] = function (...a) {
+          if (inner === "not called") {
+            try {
+              const x = tm[method]();
+              inner = "returned";
+              x?.catch?.(() => {});
+            } catch (e) {
+              inner = "threw " + (e.code ?? e.name);
+            }
+          }
+          return orig.apply(this, a);
+        };
+        let got;
+        try {
+          got = await tm.getToken().then((v) => (v.token_type === "Bearer" ? "token" : "?"), (e) => e.code);
+        } finally {
+          proto[hook] = orig;
+        }
+        const stored = localStorage.getItem(key) !== null;
+        const after = await tm.getToken().then(() => "token", (e) => e.code);
+        out[`${name} ${method}`] = { inner, got, stored, after };
+        localStorage.removeItem(key);
+        tm.destroy();
+      }
+    }
+    return out;
+  });
+  for (const name of ["channel", "storage"]) {
+    assert.deepEqual(r[`${name} clear`], { inner: "returned", got: "cleared", stored: false, after: "token" }, `${name}: clear() from inside`);
+    // destroy() keeps storage (it is not a logout): whatever was written stays.
+    assert.deepEqual(r[`${name} destroy`], { inner: "returned", got: "destroyed", stored: r[`${name} destroy`].stored, after: "destroyed" }, `${name}: destroy() from inside`);
+    for (const m of ["refresh", "getToken", "status"]) {
+      assert.equal(r[`${name} ${m}`].inner, "returned", `${name}: ${m}() from inside`);
+      assert.equal(r[`${name} ${m}`].got, "token", `${name}: ${m}() from inside`);
+      assert.equal(r[`${name} ${m}`].after, "token", `${name}: ${m}() from inside`);
+    }
+  }
+});
+
+// Resolving a promise with the token object looks up its `then`: a getter planted on
+// Object.prototype runs then, synchronously, and may call into the manager.
+test("a then getter planted on Object.prototype that calls clear() as a token is handed out: no trap, the token is gone", { skip, timeout: 40_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    const tm = await createTokenManager({ broker: "/broker", crossTab: false, storage: "local", storageKey: "then-getter" });
+    await tm.getToken();
+    let calls = 0;
+    Object.defineProperty(Object.prototype, "then", {
+      configurable: true,
+      get() {
+        if (this && this.token_type === "Bearer" && calls++ === 0) tm.clear();
+        return undefined;
+      },
+    });
+    let peeked, first, again;
+    try {
+      // The token came in through a settlement: this peek() is the wasm's, which hands
+      // the token object to the JS entry's cache.
+      try {
+        peeked = tm.peek() === null ? null : "token";
+      } catch (e) {
+        peeked = "threw " + (e.code ?? e.name);
+      }
+      first = await tm.getToken().then((v) => v.token_type, (e) => e.code);
+    } finally {
+      delete Object.prototype.then;
+    }
+    again = await tm.getToken().then((v) => v.token_type, (e) => e.code);
+    return { calls, peeked, first, again, stored: localStorage.getItem("then-getter") !== null, state: tm.status().state };
+  });
+  assert.equal(r.calls, 1, "the getter ran, once");
+  assert.notEqual(r.peeked, "threw RuntimeError", "no trap");
+  assert.notEqual(r.first, "internal");
+  assert.equal(r.again, "Bearer", "the manager works on");
+  assert.equal(r.state, "valid");
+  assert.ok(r.stored);
+});
+
+test("a page's replacement of Object.freeze that calls clear() changes nothing: the manager uses the one it loaded with", { skip, timeout: 40_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    const tm = await createTokenManager({ broker: "/broker", crossTab: false });
+    const orig = Object.freeze;
+    let calls = 0;
+    Object.freeze = function (o) {
+      if (o && o.token_type === "Bearer") {
+        calls++;
+        tm.clear();
+      }
+      return orig(o);
+    };
+    let got, events = 0;
+    try {
+      tm.on("token", () => events++);
+      got = await tm.getToken().then((v) => v.token_type, (e) => e.code ?? e.name);
+    } finally {
+      Object.freeze = orig;
+    }
+    return { calls, got, events, state: tm.status().state };
+  });
+  assert.deepEqual(r, { calls: 0, got: "Bearer", events: 1, state: "valid" });
+});
+
+test("an expiring listener that destroys the manager: no renewal request starts after it", { skip, timeout: 40_000 }, async (t) => {
+  const p = await page(t);
+  const r = await p.evaluate(async () => {
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    let calls = 0;
+    const tm = await createTokenManager({
+      crossTab: false, renewBeforeSeconds: 1,
+      broker: async () => (calls++, { access_token: "tk" + calls + "x".repeat(20), token_type: "Bearer", expires_in: 3 }),
+    });
+    let expiring = 0;
+    tm.on("expiring", () => {
+      expiring++;
+      tm.destroy();
+    });
+    await tm.getToken();
+    // The broker function is called in the very drain that would send the request:
+    // by the time the manager reads destroyed, such a call has happened.
+    const t0 = Date.now();
+    while (tm.status().state !== "destroyed" && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+    return { calls, expiring, state: tm.status().state };
+  });
+  assert.deepEqual(r, { calls: 1, expiring: 1, state: "destroyed" });
+});
