@@ -16,11 +16,12 @@ fn bad(detail: &'static str) -> JsValue {
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
 // in an array, in the order of `Opt`, `undefined` where absent, each of its type, read
-// by three typed index getters (one getter per option cost 200 B of gzip, mostly glue):
-// `number` reads an absent one as NaN (never a value options.js lets through; the
-// variant indices too: smaller than `Option<u32>`); a string comes as a `JsValue`, kept
-// as one where only JS reads it (names, URLs: no copy into wasm memory and back) and
-// read with `as_string` where the core needs it.
+// by two index getters (one getter per option cost 200 B of gzip, mostly glue):
+// `number` reads an absent one as NaN (never a value options.js lets through); the
+// variant indices and the booleans are read as numbers too (a boolean as 1 or 0),
+// smaller than `Option<u32>` and `Option<bool>`, each a conversion of its own; a string
+// comes as a `JsValue`, kept as one where only JS reads it (names, URLs: no copy into
+// wasm memory and back) and read with `as_string` where the core needs it.
 #[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
     /// options.js's answer: the options in the order of [`Opt`].
@@ -31,8 +32,6 @@ extern "C" {
     fn value_at(this: &Checked, i: u32) -> JsValue;
     #[wasm_bindgen(method, indexing_getter)]
     fn number_at(this: &Checked, i: u32) -> f64;
-    #[wasm_bindgen(method, indexing_getter)]
-    fn flag_at(this: &Checked, i: u32) -> Option<bool>;
     /// setLogLevel()'s argument as a `Level` index; else throws `invalid_options`.
     #[wasm_bindgen(catch)]
     fn level(v: &JsValue) -> Result<u32, JsValue>;
@@ -68,8 +67,14 @@ impl Checked {
     fn number(&self, o: Opt) -> f64 {
         self.number_at(o as u32)
     }
-    fn flag(&self, o: Opt) -> Option<bool> {
-        self.flag_at(o as u32)
+    /// A boolean read as a number (1 or 0; NaN when absent).
+    fn flag(&self, o: Opt, d: bool) -> bool {
+        let x = self.number(o);
+        if x.is_nan() {
+            d
+        } else {
+            x != 0.0
+        }
     }
 }
 
@@ -122,9 +127,9 @@ fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
             base_delay_ms,
             max_delay_ms,
         },
-        auto_refresh: c.flag(Opt::AutoRefresh).unwrap_or(d.auto_refresh),
+        auto_refresh: c.flag(Opt::AutoRefresh, d.auto_refresh),
         timeout_ms: num(c.number(Opt::TimeoutMs), d.timeout_ms),
-        cross_tab: c.flag(Opt::CrossTab).unwrap_or(d.cross_tab),
+        cross_tab: c.flag(Opt::CrossTab, d.cross_tab),
         storage,
         log_level,
     };
