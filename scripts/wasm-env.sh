@@ -13,4 +13,7 @@ for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap
 # in a JS array instead, and the wasm has no externref at all. Our crates are compiled
 # without the feature here; scripts/no-reference-types.mjs clears the "+reference-types"
 # that the precompiled core/alloc leave in the linked wasm, which wasm-bindgen reads.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types"
+# LLVM's inliner at a threshold of 8 (opt-level "z" means 5): a little more inlining,
+# after which the shipped wasm is 190 B of gzip smaller (measured from 6 to 10 alike;
+# 11 to 20 is larger than the default). A stable flag; the option is LLVM's.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap -C target-feature=-reference-types -C llvm-args=-inline-threshold=8"

@@ -1,13 +1,11 @@
 //! The one module of `#[wasm_bindgen]` exports: the options, checked by options.js and
-//! decoded here once into typed [`Options`] (the shipped defaults are
-//! [`Config::default`]'s), and the `TokenManager` class.
+//! decoded here once into the shell's [`Options`] and the core's [`Config`] (the shipped
+//! defaults are [`Config::default`]'s), and the `TokenManager` class.
 
 use crate::core::{Config, Credentials, ErrorCode, Level, RetryPolicy, Storage, TokenError};
 use crate::web::convert::to_js_error;
 use crate::web::listeners::Name;
-use crate::web::options::{DEFAULT_BASE_URL, DEFAULT_DEVTOOLS, DEFAULT_STORAGE_KEY};
 use crate::web::{Broker, Options, Shell};
-use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -17,119 +15,133 @@ fn bad(detail: &'static str) -> JsValue {
 }
 
 // The options are checked in JS (each check is a JS type test); options.js returns them
-// by name, `undefined` where absent, each of its type: a number getter reads an absent
-// one as NaN (never a value options.js lets through), the strings it names here are
-// read as they are (an unknown one is `invalid_options`).
+// in an array, in the order of `Opt`, `undefined` where absent, each of its type, read
+// by two index getters (one getter per option cost 200 B of gzip, mostly glue):
+// `number` reads an absent one as NaN (never a value options.js lets through); the
+// variant indices and the booleans are read as numbers too (a boolean as 1 or 0),
+// smaller than `Option<u32>` and `Option<bool>`, each a conversion of its own; a string
+// comes as a `JsValue`, kept as one where only JS reads it (names, URLs: no copy into
+// wasm memory and back) and read with `as_string` where the core needs it.
 #[wasm_bindgen(module = "/src/js/options.js")]
 extern "C" {
+    /// options.js's answer: the options in the order of [`Opt`].
     type Checked;
     #[wasm_bindgen(catch)]
     fn options(o: &JsValue) -> Result<Checked, JsValue>;
-    #[wasm_bindgen(method, getter)]
-    fn broker(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn headers(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn credentials(this: &Checked) -> Option<u32>;
-    #[wasm_bindgen(method, getter)]
-    fn storage(this: &Checked) -> Option<u32>;
-    #[wasm_bindgen(method, getter, js_name = storageKey)]
-    fn storage_key(this: &Checked) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = logLevel)]
-    fn log_level(this: &Checked) -> Option<u32>;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn value_at(this: &Checked, i: u32) -> JsValue;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn number_at(this: &Checked, i: u32) -> f64;
     /// setLogLevel()'s argument as a `Level` index; else throws `invalid_options`.
     #[wasm_bindgen(catch)]
     fn level(v: &JsValue) -> Result<u32, JsValue>;
-    #[wasm_bindgen(method, getter, js_name = renewBeforeSeconds)]
-    fn renew_before_seconds(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = timeoutMs)]
-    fn timeout_ms(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = maxAttempts)]
-    fn max_attempts(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = baseDelayMs)]
-    fn base_delay_ms(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = maxDelayMs)]
-    fn max_delay_ms(this: &Checked) -> f64;
-    #[wasm_bindgen(method, getter, js_name = crossTab)]
-    fn cross_tab(this: &Checked) -> Option<bool>;
-    #[wasm_bindgen(method, getter, js_name = autoRefresh)]
-    fn auto_refresh(this: &Checked) -> Option<bool>;
-    #[wasm_bindgen(method, getter, js_name = baseUrl)]
-    fn base_url(this: &Checked) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn devtools(this: &Checked) -> JsValue;
-    #[wasm_bindgen(method, getter)]
-    fn participant(this: &Checked) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn scope(this: &Checked) -> Option<String>;
 }
 
-/// Decodes what options.js checked: typed options and the devtools global name.
-fn decode(o: &JsValue) -> Result<(Options, Option<String>), JsValue> {
+/// The options in the order options.js answers them (`options()` there, which checks
+/// them in this order too).
+#[derive(Clone, Copy)]
+enum Opt {
+    Broker,
+    Headers,
+    StorageKey,
+    BaseDelayMs,
+    Participant,
+    Credentials,
+    Storage,
+    LogLevel,
+    RenewBeforeSeconds,
+    TimeoutMs,
+    MaxAttempts,
+    MaxDelayMs,
+    CrossTab,
+    AutoRefresh,
+    BaseUrl,
+    Devtools,
+    Scope,
+}
+
+impl Checked {
+    fn value(&self, o: Opt) -> JsValue {
+        self.value_at(o as u32)
+    }
+    fn number(&self, o: Opt) -> f64 {
+        self.number_at(o as u32)
+    }
+    /// A boolean read as a number (1 or 0; NaN when absent).
+    fn flag(&self, o: Opt, d: bool) -> bool {
+        let x = self.number(o);
+        if x.is_nan() {
+            d
+        } else {
+            x != 0.0
+        }
+    }
+}
+
+/// Decodes what options.js checked: the shell's options, the core's and the devtools
+/// global name.
+fn decode(o: &JsValue) -> Result<(Options, Config, JsValue), JsValue> {
     let c = options(o)?;
     let d = Config::default();
     let num = |x: f64, d: f64| if x.is_nan() { d } else { x };
-    let text = |v: JsValue| v.as_string();
     // options.js gives the named options as the index of their variant.
-    let storage = c.storage().map_or(d.storage, |i| Storage::ALL[i as usize]);
-    let credentials = c
-        .credentials()
-        .map_or(Credentials::SameOrigin, |i| Credentials::ALL[i as usize]);
-    let log_level = c
-        .log_level()
-        .map_or(d.log_level, |i| Level::ALL[i as usize]);
-    let base_delay_ms = num(c.base_delay_ms(), d.retry.base_delay_ms);
-    let max_delay_ms = num(c.max_delay_ms(), d.retry.max_delay_ms.max(base_delay_ms));
+    let index = |x: f64, d: usize| if x.is_nan() { d } else { x as usize };
+    let storage = Storage::ALL[index(c.number(Opt::Storage), d.storage as usize)];
+    let credentials =
+        Credentials::ALL[index(c.number(Opt::Credentials), Credentials::SameOrigin as usize)];
+    let log_level = Level::ALL[index(c.number(Opt::LogLevel), d.log_level as usize)];
+    let base_delay_ms = num(c.number(Opt::BaseDelayMs), d.retry.base_delay_ms);
+    let max_delay_ms = num(
+        c.number(Opt::MaxDelayMs),
+        d.retry.max_delay_ms.max(base_delay_ms),
+    );
     if max_delay_ms < base_delay_ms {
         return Err(bad(
             "retry.maxDelayMs must be a number from baseDelayMs to 3600000",
         ));
     }
-    let b = c.broker();
-    let broker = match b.as_string() {
-        Some(url) => Broker::Url(url),
-        None => Broker::Func(
-            b.dyn_into()
-                .map_err(|_| bad("broker must be a URL string or an async function"))?,
-        ),
+    // A function or, options.js made sure, a URL string.
+    let broker = match c.value(Opt::Broker).dyn_into() {
+        Ok(f) => Broker::Func(f),
+        Err(url) => Broker::Url(url),
     };
-    let devtools = c.devtools();
-    let devtools = match devtools.as_bool() {
-        Some(true) => Some(String::from(DEFAULT_DEVTOOLS)),
-        _ => text(devtools),
-    };
+    let participant = c.value(Opt::Participant);
+    let identity = participant.as_string();
     let opts = Options {
         broker,
-        headers: c.headers(),
+        headers: c.value(Opt::Headers),
         credentials,
-        storage_key: c
-            .storage_key()
-            .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into()),
-        scope: c.scope().unwrap_or_default(),
-        base_url: c.base_url().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
-        core: Config {
-            identity: c.participant(),
-            renew_before_ms: num(c.renew_before_seconds() * 1000.0, d.renew_before_ms),
-            retry: RetryPolicy {
-                max_attempts: num(c.max_attempts(), d.retry.max_attempts as f64) as u32,
-                base_delay_ms,
-                max_delay_ms,
-            },
-            auto_refresh: c.auto_refresh().unwrap_or(d.auto_refresh),
-            timeout_ms: num(c.timeout_ms(), d.timeout_ms),
-            cross_tab: c.cross_tab().unwrap_or(d.cross_tab),
-            storage,
-            log_level,
-        },
+        storage_key: c.value(Opt::StorageKey),
+        scope: c.value(Opt::Scope),
+        participant,
+        base_url: c.value(Opt::BaseUrl),
     };
-    Ok((opts, devtools))
+    let cfg = Config {
+        identity,
+        renew_before_ms: num(
+            c.number(Opt::RenewBeforeSeconds) * 1000.0,
+            d.renew_before_ms,
+        ),
+        retry: RetryPolicy {
+            max_attempts: num(c.number(Opt::MaxAttempts), d.retry.max_attempts as f64) as u32,
+            base_delay_ms,
+            max_delay_ms,
+        },
+        auto_refresh: c.flag(Opt::AutoRefresh, d.auto_refresh),
+        timeout_ms: num(c.number(Opt::TimeoutMs), d.timeout_ms),
+        cross_tab: c.flag(Opt::CrossTab, d.cross_tab),
+        storage,
+        log_level,
+    };
+    Ok((opts, cfg, c.value(Opt::Devtools)))
 }
 
 /// Keeps one participant access token alive. Create it with `createTokenManager`.
 #[wasm_bindgen]
 pub struct TokenManager {
     shell: Shell,
-    devtools: Option<String>,
+    /// The global name, or `undefined`.
+    devtools: JsValue,
 }
 
 impl TokenManager {
@@ -158,8 +170,8 @@ impl TokenManager {
     /// again until the wall time `until` (the JS entry's hot-path cache), and
     /// `sink(null, 0)` when that no longer holds.
     pub fn create(options: JsValue, sink: Option<Function>) -> Result<TokenManager, JsValue> {
-        let (opts, devtools) = decode(&options)?;
-        let shell = Shell::new(opts, sink);
+        let (opts, cfg, devtools) = decode(&options)?;
+        let shell = Shell::new(opts, cfg, sink);
         Ok(TokenManager { shell, devtools })
     }
 
@@ -219,14 +231,14 @@ impl TokenManager {
 
     /// The configured `baseUrl`; throws `internal` once a panic stopped this manager.
     #[wasm_bindgen(js_name = __base)]
-    pub fn base(&self) -> Result<String, JsValue> {
+    pub fn base(&self) -> Result<JsValue, JsValue> {
         self.alive()?;
-        Ok(self.shell.base_url().into())
+        Ok(self.shell.base_url().clone())
     }
 
     /// The `devtools` global name asked for at creation, if any.
     #[wasm_bindgen(js_name = __devtools)]
-    pub fn devtools(&self) -> Option<String> {
+    pub fn devtools(&self) -> JsValue {
         self.devtools.clone()
     }
 
@@ -238,8 +250,8 @@ impl TokenManager {
 
     /// Logs through the manager's log level (for the integrations).
     #[wasm_bindgen(js_name = __log)]
-    pub fn log(&self, level: u8, msg: &str) {
-        self.shell.log(level, msg)
+    pub fn log(&self, level: u8, msg: JsValue) {
+        self.shell.log(level, &msg)
     }
 
     /// Registers an integration's detach function, called by `destroy()`.

@@ -181,8 +181,6 @@ pub struct Status {
     pub broker_calls: u64,
     /// The last failure, until a token is obtained.
     pub last_error: Option<ErrorCode>,
-    /// The token masked: a short prefix and its length.
-    pub masked: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -667,7 +665,6 @@ impl Lifecycle {
             next_attempt_at,
             broker_calls: self.broker_calls,
             last_error: self.last_error.as_ref().map(|e| e.code),
-            masked: live.map(|t| t.access.masked()),
         }
     }
 

@@ -4,7 +4,8 @@
 // turns the named ones (storage, credentials, logLevel) into the index of their enum
 // variant; the wasm (src/facade.rs) reads the result by name, once, into typed options
 // and takes what is absent from the shipped defaults (`Config::default()` in
-// src/core/config.rs).
+// src/core/config.rs). The options only JS reads (storageKey, baseUrl, devtools) get
+// their defaults here.
 import { tokenError } from "./errors.js";
 
 // A TokenError with code invalid_options.
@@ -73,10 +74,11 @@ export function baseUrl(o, dflt) {
   return s;
 }
 
-// The options, checked, by name; undefined where absent. `headers` is a Headers with
-// Accept and the app's own, `scope` the participant's part
-// of the lock names ("" or "=" and the participant URI-encoded, so it never holds the
-// ":" that ends it). Throws a TokenError.
+// The options, checked, as an array (one getter per option costs more, in the glue and
+// in the wasm); undefined where absent (but for the defaults of storageKey, baseUrl and
+// devtools). `headers` is a Headers with Accept and the app's own, `scope` the
+// participant's part of the lock names ("" or "=" and the participant URI-encoded, so it
+// never holds the ":" that ends it). Throws a TokenError.
 export function options(o) {
   if (!(o === undefined || isRecord(o))) throw bad("options must be an object");
   const broker = own(o, "broker");
@@ -95,7 +97,7 @@ export function options(o) {
       throw bad("headers hold an invalid name or value");
     }
   }
-  const storageKey = typed(o, "storageKey", "string", "storageKey must be a non-empty string", (v) => v !== "");
+  const storageKey = typed(o, "storageKey", "string", "storageKey must be a non-empty string", (v) => v !== "") ?? "mdh-token";
   const r = own(o, "retry");
   if (!(r === undefined || isRecord(r))) throw bad("retry must be an object");
   const baseDelayMs = num(r, "baseDelayMs", 0, 3600000, "retry.baseDelayMs must be a number from 0 to 3600000");
@@ -106,21 +108,28 @@ export function options(o) {
   const participant = typed(o, "participant", "string",
     "participant must be a non-empty string (an opaque id from your session) of at most 1024 characters",
     (v) => v !== "" && v.length <= 1024);
-  return {
-    broker, headers, storageKey, baseDelayMs, participant,
-    credentials: choice(own(o, "credentials"), ["same-origin", "include", "omit"], "credentials must be same-origin, include or omit"),
-    storage: choice(own(o, "storage"), ["memory", "session", "local"], "storage must be memory, session or local"),
-    logLevel: choice(own(o, "logLevel"), ...LEVELS),
-    renewBeforeSeconds: num(o, "renewBeforeSeconds", 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400"),
-    timeoutMs: num(o, "timeoutMs", 1, 600000, "timeoutMs must be a number from 1 to 600000"),
-    maxAttempts: typed(r, "maxAttempts", "number", "retry.maxAttempts must be an integer from 1 to 100",
+  // In the order of `Opt` in src/facade.rs (and of the checks before: the first
+  // invalid option is the one reported).
+  return [
+    broker,
+    headers,
+    storageKey,
+    baseDelayMs,
+    participant,
+    choice(own(o, "credentials"), ["same-origin", "include", "omit"], "credentials must be same-origin, include or omit"),
+    choice(own(o, "storage"), ["memory", "session", "local"], "storage must be memory, session or local"),
+    choice(own(o, "logLevel"), ...LEVELS),
+    num(o, "renewBeforeSeconds", 0, 86400, "renewBeforeSeconds must be a number from 0 to 86400"),
+    num(o, "timeoutMs", 1, 600000, "timeoutMs must be a number from 1 to 600000"),
+    typed(r, "maxAttempts", "number", "retry.maxAttempts must be an integer from 1 to 100",
       (v) => Number.isInteger(v) && v >= 1 && v <= 100),
     // Also at least baseDelayMs: checked in the wasm, which knows the default.
-    maxDelayMs: num(r, "maxDelayMs", 0, 3600000, "retry.maxDelayMs must be a number from baseDelayMs to 3600000"),
-    crossTab: typed(o, "crossTab", "boolean", "crossTab must be a boolean"),
-    autoRefresh: typed(o, "autoRefresh", "boolean", "autoRefresh must be a boolean"),
-    baseUrl: baseUrl(o, undefined),
-    devtools,
-    scope: participant === undefined ? "" : "=" + encodeURIComponent(participant),
-  };
+    num(r, "maxDelayMs", 0, 3600000, "retry.maxDelayMs must be a number from baseDelayMs to 3600000"),
+    typed(o, "crossTab", "boolean", "crossTab must be a boolean"),
+    typed(o, "autoRefresh", "boolean", "autoRefresh must be a boolean"),
+    baseUrl(o, "https://mydatahelps.org/"),
+    // The global's name: `devtools: true` names mdhToken, false none.
+    devtools === true ? "mdhToken" : devtools || undefined,
+    participant === undefined ? "" : "=" + encodeURIComponent(participant),
+  ];
 }

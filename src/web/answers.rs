@@ -97,11 +97,9 @@ impl Answers {
     }
 
     /// Resolves every waiting caller with the token object (`None`: the token expired
-    /// on arrival), or rejects them with the error.
+    /// on arrival), or rejects them with the error (made even when none waits: asking
+    /// JS first cost more than it saves).
     pub fn settle(&self, r: Result<Option<JsValue>, TokenError>) {
-        if !self.waiters.any() {
-            return;
-        }
         let r = r.and_then(|v| {
             v.ok_or_else(|| {
                 TokenError::new(

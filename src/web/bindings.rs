@@ -5,7 +5,6 @@
 //! (`mailbox.rs`) as `mailbox(kind, id, value)`.
 
 use crate::core::Now;
-use alloc::string::String;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -38,19 +37,19 @@ export function ask(f, signal, reason) {
     signal.addEventListener("abort", () => rej(signal.reason), { once: true });
   });
 }
-// The own properties `keys` of a plain object, as an array (null when `v` is not one):
+// The own properties `keys` of a plain object, as an array (undefined when `v` is not one):
 // never inherited ones (a polluted Object.prototype), never a getter's exception, and
 // strings cut just past the longest token we accept, so that a huge value never
 // crosses into wasm memory.
 export function fields(v, keys) {
   try {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return;
     return keys.split(" ").map((k) => {
       const x = Object.prototype.hasOwnProperty.call(v, k) ? v[k] : undefined;
       return typeof x === "string" && x.length > 16385 ? x.slice(0, 16385) : x;
     });
   } catch {
-    return null; // a revoked Proxy, a throwing getter: not a plain object
+    // a revoked Proxy, a throwing getter: not a plain object
   }
 }
 // A stored entry, parsed here so that its text never crosses into wasm: undefined when
@@ -95,12 +94,13 @@ export function message(t, e, n, p, s) {
   if (s !== undefined) m.s = s;
   return m;
 }
-// status(): a plain object without the token (NaN: null).
+// status(): a plain object without the token: only its first 6 characters and its
+// length (a b64token is ASCII: UTF-16 units are bytes). NaN: null.
 export function status(state, expiresIn, expiresAt, renewAt, nextAttemptAt, brokerCalls, lastError, storage, broadcastChannel, webLocks, token) {
   const n = (x) => (x === x ? x : null);
   return {
     state, expiresIn: n(expiresIn), expiresAt: n(expiresAt), renewAt: n(renewAt), nextAttemptAt: n(nextAttemptAt),
-    brokerCalls, lastError: lastError ?? null, storage, crossTab: { broadcastChannel, webLocks }, token: token ?? null,
+    brokerCalls, lastError: lastError ?? null, storage, crossTab: { broadcastChannel, webLocks }, token: token === undefined ? null : token.slice(0, 6) + "…(" + token.length + ")",
   };
 }
 // status() of a manager a bug stopped.
@@ -108,12 +108,11 @@ export function stopped(state, lastError) { return { state, lastError }; }
 // Writes an entry (throws where storage refuses: quota, sandbox).
 export function save(area, key, value) { area.setItem(key, JSON.stringify(value)); }
 // The getToken()/refresh() callers waiting for the next settlement: `wait()` adds one,
-// `settle(ok, v)` resolves (or rejects) them all with `v`; `any()`: whether one waits.
+// `settle(ok, v)` resolves (or rejects) them all with `v`.
 export function waiters() {
   let list = [];
   return {
     wait: () => new Promise((res, rej) => list.push([res, rej])),
-    any: () => list.length > 0,
     settle(ok, v) {
       const l = list;
       list = [];
@@ -242,22 +241,21 @@ async function capped(r, max) {
 extern "C" {
     #[wasm_bindgen(js_name = hasLocks)]
     pub fn has_locks() -> bool;
-    pub fn lock(key: &str, scope: &str, signal: &web_sys::AbortSignal) -> Promise;
+    pub fn lock(key: &JsValue, scope: &JsValue, signal: &web_sys::AbortSignal) -> Promise;
     pub fn ask(f: &Function, signal: &web_sys::AbortSignal, reason: &str) -> Promise;
     fn fields(v: &JsValue, keys: &str) -> JsValue;
     #[wasm_bindgen(catch)]
-    pub fn load(area: &web_sys::Storage, key: &str) -> Result<JsValue, JsValue>;
-    pub fn tell(name: &str, msg: &JsValue);
+    pub fn load(area: &Area, key: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn tell(name: &JsValue, msg: &JsValue);
     #[wasm_bindgen(js_name = tokenObject)]
     pub fn token_object(access: &JsValue, expires_in: f64, expires_at: f64) -> JsValue;
-    pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: Option<&str>)
-        -> JsValue;
+    pub fn entry(v: f64, access: &str, issued_at: f64, expires_at: f64, p: &JsValue) -> JsValue;
     pub fn message(
         t: &str,
         e: Option<JsValue>,
         n: Option<f64>,
-        p: Option<&str>,
-        s: Option<&str>,
+        p: &JsValue,
+        s: &JsValue,
     ) -> JsValue;
     #[allow(clippy::too_many_arguments)]
     pub fn status(
@@ -275,14 +273,16 @@ extern "C" {
     ) -> JsValue;
     pub fn stopped(state: &str, last_error: &str) -> JsValue;
     #[wasm_bindgen(catch)]
-    pub fn save(area: &web_sys::Storage, key: &str, value: &JsValue) -> Result<(), JsValue>;
+    pub fn save(area: &Area, key: &JsValue, value: &JsValue) -> Result<(), JsValue>;
+    /// A Web Storage area (see `storage` above; the key a JS string).
+    pub type Area;
+    #[wasm_bindgen(method, catch, js_name = removeItem)]
+    pub fn remove_item(this: &Area, key: &JsValue) -> Result<(), JsValue>;
     /// The waiting callers (see `waiters` above).
     pub type Waiters;
     pub fn waiters() -> Waiters;
     #[wasm_bindgen(method)]
     pub fn wait(this: &Waiters) -> Promise;
-    #[wasm_bindgen(method)]
-    pub fn any(this: &Waiters) -> bool;
     #[wasm_bindgen(method)]
     pub fn settle(this: &Waiters, ok: bool, v: &JsValue);
     pub fn after(ms: f64, mailbox: &Function, kind: u32, id: f64) -> JsValue;
@@ -299,29 +299,32 @@ extern "C" {
     pub fn wakeups(mailbox: &Function, kind: u32) -> Function;
     #[wasm_bindgen(catch)]
     pub fn channel(
-        name: &str,
+        name: &JsValue,
         mailbox: &Function,
         kind: u32,
     ) -> Result<web_sys::BroadcastChannel, JsValue>;
     /// This tab's presence lock (see `presence` above).
     pub type PresenceLock;
-    pub fn presence(key: &str, scope: &str) -> PresenceLock;
+    pub fn presence(key: &JsValue, scope: &JsValue) -> PresenceLock;
     #[wasm_bindgen(method)]
     pub fn release(this: &PresenceLock);
     #[wasm_bindgen(method, getter)]
-    pub fn id(this: &PresenceLock) -> String;
+    pub fn id(this: &PresenceLock) -> JsValue;
     #[wasm_bindgen(method)]
     pub fn peers(this: &PresenceLock) -> Promise;
     #[wasm_bindgen(catch)]
-    pub fn storage(local: bool) -> Result<web_sys::Storage, JsValue>;
+    pub fn storage(local: bool) -> Result<Area, JsValue>;
     pub fn log(level: u8, msg: &str, detail: Option<&str>);
+    /// `log` of a JS string (the integrations' lines).
+    #[wasm_bindgen(js_name = log)]
+    pub fn log_js(level: u8, msg: &JsValue);
     pub fn post(
-        url: &str,
+        url: &JsValue,
         headers: &JsValue,
         credentials: &str,
         signal: &web_sys::AbortSignal,
         reason: &str,
-        participant: Option<&str>,
+        participant: &JsValue,
     ) -> Promise;
 }
 
@@ -340,6 +343,16 @@ extern "C" {
 
 #[wasm_bindgen]
 extern "C" {
+    /// An `AbortController` (web-sys's constructor may throw, by its IDL: it never does,
+    /// and the `Result` cost its unwrap's message and throw).
+    #[wasm_bindgen(js_name = AbortController)]
+    pub type Controller;
+    #[wasm_bindgen(constructor, js_class = "AbortController")]
+    pub fn new() -> Controller;
+    #[wasm_bindgen(method, js_class = "AbortController")]
+    pub fn abort(this: &Controller);
+    #[wasm_bindgen(method, getter, js_class = "AbortController")]
+    pub fn signal(this: &Controller) -> web_sys::AbortSignal;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
@@ -358,7 +371,7 @@ pub fn now() -> Now {
 /// `None` when `obj` is not a plain object.
 pub fn own(obj: &JsValue, keys: &str) -> Option<js_sys::Array> {
     let v = fields(obj, keys);
-    (!v.is_null()).then(|| v.unchecked_into())
+    (!v.is_undefined()).then(|| v.unchecked_into())
 }
 
 /// `obj[key]` as an own property, or `undefined` (not an object, inherited, or a

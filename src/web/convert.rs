@@ -66,7 +66,7 @@ pub fn party(v: &JsValue) -> Field {
 }
 
 /// A stored/broadcast entry `{ v, access_token, issued_at, expires_at, p? }`.
-pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
+pub fn entry(t: &Token, identity: &JsValue) -> JsValue {
     bindings::entry(
         STORE_VERSION,
         t.access.secret(),
@@ -78,7 +78,7 @@ pub fn entry(t: &Token, identity: Option<&str>) -> JsValue {
 
 /// The channel message `{ t, e?, n?, p?, s? }`: `e` the token entry, `n` the
 /// question, `p` our participant, `s` this tab's presence id.
-pub fn message(m: Msg, e: Option<JsValue>, identity: Option<&str>, id: Option<&str>) -> JsValue {
+pub fn message(m: Msg, e: Option<JsValue>, identity: &JsValue, id: &JsValue) -> JsValue {
     bindings::message(m.kind.as_str(), e, m.nonce, identity, id)
 }
 
@@ -156,8 +156,8 @@ fn thrown(e: &JsValue) -> Reply {
     }
 }
 
-/// `status()`: a plain object without the token.
-pub fn status(st: Status, storage: Storage, env: Env) -> JsValue {
+/// `status()`: a plain object without the token (`token` is masked in JS).
+pub fn status(st: Status, token: Option<&Token>, storage: Storage, env: Env) -> JsValue {
     let num = |v: Option<f64>| v.unwrap_or(f64::NAN);
     bindings::status(
         st.state.as_str(),
@@ -170,7 +170,7 @@ pub fn status(st: Status, storage: Storage, env: Env) -> JsValue {
         storage.as_str(),
         env.channel,
         env.locks,
-        st.masked.as_deref(),
+        token.map(|t| t.access.secret()),
     )
 }
 

@@ -1,6 +1,7 @@
 //! The app's event listeners (`on(name, fn)`): the event names, and the list, kept by
 //! JS (`listeners` in bindings.rs: a listener may add or remove listeners while an event
-//! is emitted).
+//! is emitted). The integrations' detach functions, which `destroy()` calls, are kept
+//! there too.
 
 use super::bindings;
 use crate::core::{Event, Level};
@@ -52,6 +53,9 @@ pub fn of(ev: &Event) -> (Name, Option<(Level, &'static str)>) {
     }
 }
 
+/// The kind of the integrations' detach functions in the list: no [`Name`].
+const DETACH: u32 = Name::Cleared as u32 + 1;
+
 /// The listeners of one manager.
 pub struct Listeners(bindings::List);
 
@@ -67,8 +71,16 @@ impl Listeners {
         self.0.on(name as u32, f)
     }
 
-    /// Removes them all.
-    pub fn clear(&self) {
+    /// Registers an integration's detach function (src/js/integrations.js), called by
+    /// [`Listeners::destroy`]: kept in the same JS list, under a kind of its own.
+    pub fn on_destroy(&self, detach: &Function) {
+        self.0.on(DETACH, detach);
+    }
+
+    /// `destroy()`: calls the detach functions (one that throws stops none of the
+    /// others), then removes every listener.
+    pub fn destroy(&self) {
+        self.0.emit(DETACH, &JsValue::UNDEFINED);
         self.0.clear();
     }
 

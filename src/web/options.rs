@@ -1,29 +1,23 @@
-//! The options a manager runs with, typed: what the facade decoded from
-//! `createTokenManager()`'s argument (checked by options.js, read by name once).
+//! The options the shell runs a manager with, typed: what the facade decoded from
+//! `createTokenManager()`'s argument (checked by options.js, read by name once), less
+//! the core's [`crate::core::Config`].
 
 use super::bindings;
-use crate::core::{Config, Credentials, Reason};
-use alloc::string::String;
+use crate::core::{Credentials, Reason};
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
-/// The `storageKey` when none is given.
-pub const DEFAULT_STORAGE_KEY: &str = "mdh-token";
-/// The `baseUrl` when none is given.
-pub const DEFAULT_BASE_URL: &str = "https://mydatahelps.org/";
-/// The global the `devtools: true` option names.
-pub const DEFAULT_DEVTOOLS: &str = "mdhToken";
-
 /// Where tokens come from.
 pub enum Broker {
-    /// POST to this URL.
-    Url(String),
+    /// POST to this URL (a JS string).
+    Url(JsValue),
     /// Call this async function with `{ signal, reason }`.
     Func(Function),
 }
 
-/// Validated options.
+/// Validated options. The strings only JS APIs read (names, URLs) stay JS strings:
+/// each copy into wasm memory and back is code in the wasm and the glue.
 pub struct Options {
     /// The broker.
     pub broker: Broker,
@@ -32,14 +26,15 @@ pub struct Options {
     /// `fetch` credentials mode.
     pub credentials: Credentials,
     /// Storage key; also names the channel and the locks.
-    pub storage_key: String,
+    pub storage_key: JsValue,
     /// The participant's part of the lock names: empty without `participant`, else `=`
     /// and the id URI-encoded (so it never holds the `:` that ends it).
-    pub scope: String,
+    pub scope: JsValue,
     /// MyDataHelps base URL for the SDK and frame integrations.
-    pub base_url: String,
-    /// What the core needs (storage, timeouts, retry, log level, crossTab...).
-    pub core: Config,
+    pub base_url: JsValue,
+    /// The `participant` (a JS string, `undefined` without one), for what goes to JS;
+    /// the core has its own copy.
+    pub participant: JsValue,
 }
 
 impl Options {
@@ -48,7 +43,7 @@ impl Options {
     pub fn request(&self, signal: &AbortSignal, reason: Reason) -> Promise {
         match &self.broker {
             Broker::Url(url) => {
-                let (who, why) = (self.core.identity.as_deref(), reason.as_str());
+                let (who, why) = (&self.participant, reason.as_str());
                 let credentials = self.credentials.as_str();
                 bindings::post(url, &self.headers, credentials, signal, why, who)
             }

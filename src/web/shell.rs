@@ -15,10 +15,9 @@ use super::poison::{self, internal, Entered};
 use super::store::Store;
 use super::tabs::{self, Tabs};
 use crate::core::{
-    Access, Action, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
+    Access, Action, Config, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
 };
 use alloc::rc::Rc;
-use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -37,8 +36,6 @@ pub struct Inner {
     pub(super) listeners: Listeners,
     pub(super) answers: Answers,
     log_level: Cell<Level>,
-    /// Detach functions of the integrations (src/js/integrations.js), run by `destroy()`.
-    teardown: RefCell<Vec<Function>>,
     /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
     pub(super) poisoned: Cell<bool>,
     /// Set while [`Inner::drain`] performs actions.
@@ -52,21 +49,22 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// Starts a manager: opens storage (restoring a stored token), joins the tabs and
-    /// arms the timer.
-    pub fn new(opts: Options, sink: Option<Function>) -> Shell {
+    /// Starts a manager with the core's `cfg`: opens storage (restoring a stored token),
+    /// joins the tabs and arms the timer.
+    pub fn new(opts: Options, mut cfg: Config, sink: Option<Function>) -> Shell {
         let now = bindings::now();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let (store, store_ok) = Store::open(opts.core.storage, &opts.storage_key);
+        let (store, store_ok) = Store::open(cfg.storage, &opts.storage_key);
+        // This page's managers without a channel hear a participant's `hello` (below).
+        let hello = cfg.identity.clone().map(Field::Str);
         let inner = Rc::new_cyclic(|weak| {
             let mailbox = Mailbox::new(weak.clone());
-            let tabs = Tabs::join(&opts, &mailbox);
+            let tabs = Tabs::join(&opts, cfg.cross_tab, &mailbox);
             let wakeups = Undo(bindings::wakeups(mailbox.function(), Ev::Wake as u32));
-            let mut cfg = opts.core.clone();
             cfg.storage = store.kind();
             Inner {
+                log_level: Cell::new(cfg.log_level),
                 tab: RefCell::new(Tab::new(cfg, tabs.env(), seed)),
-                log_level: Cell::new(opts.core.log_level),
                 opts,
                 store: RefCell::new(store),
                 tabs: RefCell::new(Some(tabs)),
@@ -74,7 +72,6 @@ impl Shell {
                 wakeups: RefCell::new(Some(wakeups)),
                 listeners: Listeners::default(),
                 answers: Answers::new(sink),
-                teardown: RefCell::new(Vec::new()),
                 poisoned: Cell::new(false),
                 draining: Cell::new(false),
                 mailbox,
@@ -87,9 +84,8 @@ impl Shell {
         }
         inner.restore(now);
         inner.feed(|t, now| t.start(now));
-        // This page's managers without a channel hear a participant's `hello` here.
-        if let Some(p) = inner.opts.core.identity.clone() {
-            tabs::tell_page(&inner.opts.storage_key, &Field::Str(p));
+        if let Some(p) = hello {
+            tabs::tell_page(&inner.opts.storage_key, &p);
         }
         Shell { inner }
     }
@@ -154,8 +150,8 @@ impl Shell {
         let m = convert::message(
             Msg { kind, nonce },
             None,
-            i.opts.core.identity.as_deref(),
-            None,
+            &i.opts.participant,
+            &JsValue::UNDEFINED,
         );
         bindings::tell(&i.opts.storage_key, &m);
     }
@@ -183,8 +179,9 @@ impl Shell {
             return convert::poisoned_status();
         };
         let tab = i.tab.borrow();
-        let st = tab.life().status(bindings::now());
-        convert::status(st, i.store.borrow().kind(), tab.env())
+        let now = bindings::now();
+        let (life, kind) = (tab.life(), i.store.borrow().kind());
+        convert::status(life.status(now), life.token(now), kind, tab.env())
     }
 
     /// Sets the log level.
@@ -192,13 +189,16 @@ impl Shell {
         self.inner.log_level.set(level);
     }
 
-    /// Logs a fixed message at `level` (never pass token material).
-    pub fn log(&self, level: u8, msg: &str) {
-        self.inner.log(level, msg, None);
+    /// Logs an integration's fixed message (a JS string, never token material) at
+    /// `level`.
+    pub fn log(&self, level: u8, msg: &JsValue) {
+        if level <= self.inner.log_level.get() as u8 {
+            bindings::log_js(level, msg);
+        }
     }
 
     /// The configured MyDataHelps base URL.
-    pub fn base_url(&self) -> &str {
+    pub fn base_url(&self) -> &JsValue {
         &self.inner.opts.base_url
     }
 
@@ -213,7 +213,7 @@ impl Shell {
 
     /// Registers an integration's detach function, called on `destroy()`.
     pub fn on_destroy(&self, detach: &Function) {
-        self.inner.teardown.borrow_mut().push(detach.clone());
+        self.inner.listeners.on_destroy(detach);
     }
 
     /// `destroy()`: stops every timer, listener, channel, lock and request.
@@ -311,11 +311,8 @@ impl Inner {
     /// After `destroy()`: stops every timer, listener, channel, lock and bridge.
     fn teardown(&self) {
         self.answers.withdraw();
-        let bridges = core::mem::take(&mut *self.teardown.borrow_mut());
-        for f in bridges {
-            let _ = f.call0(&JsValue::UNDEFINED);
-        }
-        self.listeners.clear();
+        // The integrations detach, then the app's listeners go.
+        self.listeners.destroy();
         // The handles close the channel, give back the locks, stop the listeners.
         drop(self.tabs.borrow_mut().take());
         drop(self.wakeups.borrow_mut().take());
@@ -376,10 +373,10 @@ impl Inner {
             let life = tab.life();
             let e = match (m.kind, life.token(now)) {
                 (Kind::Token, None) => return,
-                (Kind::Token, Some(t)) => Some(convert::entry(t, life.identity())),
+                (Kind::Token, Some(t)) => Some(convert::entry(t, &self.opts.participant)),
                 _ => None,
             };
-            convert::message(m, e, life.identity(), tabs.id())
+            convert::message(m, e, &self.opts.participant, tabs.id())
         };
         tabs.post(&msg);
     }

@@ -5,7 +5,6 @@
 use super::convert;
 use super::shell::Inner;
 use crate::core::{Level, Now, Restored, Storage};
-use alloc::string::String;
 use wasm_bindgen::JsValue;
 
 /// The one warning.
@@ -15,8 +14,8 @@ pub const UNAVAILABLE: &str =
 /// A Web Storage area, or none (memory).
 pub struct Store {
     kind: Storage,
-    key: String,
-    area: Option<web_sys::Storage>,
+    key: JsValue,
+    area: Option<super::bindings::Area>,
 }
 
 /// Storage threw.
@@ -24,7 +23,7 @@ pub struct StoreFailed;
 
 impl Store {
     /// Opens the area for `kind`; memory and `false` when the browser refuses it.
-    pub fn open(kind: Storage, key: &str) -> (Store, bool) {
+    pub fn open(kind: Storage, key: &JsValue) -> (Store, bool) {
         let area = match kind {
             Storage::Memory => Ok(None),
             _ => super::bindings::storage(kind == Storage::Local).map(Some),
@@ -32,7 +31,7 @@ impl Store {
         let ok = area.is_ok();
         let area = area.ok().flatten();
         let kind = if ok { kind } else { Storage::Memory };
-        let key = String::from(key);
+        let key = key.clone();
         (Store { kind, key, area }, ok)
     }
 
@@ -105,7 +104,8 @@ impl Inner {
         let entry = {
             let tab = self.tab.borrow();
             let life = tab.life();
-            life.token(now).map(|t| convert::entry(t, life.identity()))
+            life.token(now)
+                .map(|t| convert::entry(t, &self.opts.participant))
         };
         match entry {
             Some(e) => self.stored(|s| s.write(&e)),

@@ -3,36 +3,35 @@
 //! attempt, the presence locks that list live tabs (`{storageKey}:tab{scope}:{id}`), and
 //! this page's other managers, which hear a participant's `hello` without a channel.
 
-use super::bindings;
+use super::bindings::{self, Controller};
 use super::handles::{Channel, Held, Presence, Undo};
 use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
 use super::poison;
 use crate::core::{Action, Env, Field};
-use alloc::string::String;
 use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, AbortSignal};
+use web_sys::AbortSignal;
 
 /// What one manager holds of the tabs; dropping it closes and releases all.
 pub struct Tabs {
     channel: Option<Channel>,
     presence: Option<Presence>,
-    /// The id in this tab's presence lock name, sent with every message (`s`).
-    id: Option<String>,
+    /// The id in this tab's presence lock name (a JS string, `undefined` without one),
+    /// sent with every message (`s`).
+    id: JsValue,
     locks: bool,
     /// The abort controller of the current attempt (its lock request and broker call).
-    attempt: RefCell<Option<(u64, AbortController)>>,
+    attempt: RefCell<Option<(u64, Controller)>>,
     /// The cross-tab lock while held (one at a time: it is one exclusive Web Lock).
     held: RefCell<Option<Held>>,
 }
 
 impl Tabs {
     /// Joins the tabs (with `crossTab`): opens the channel and takes the presence lock.
-    pub fn join(opts: &Options, mailbox: &Mailbox) -> Tabs {
-        let cross = opts.core.cross_tab;
+    pub fn join(opts: &Options, cross: bool, mailbox: &Mailbox) -> Tabs {
         let locks = cross && bindings::has_locks();
         let channel = cross
             .then(|| bindings::channel(&opts.storage_key, mailbox.function(), Ev::Message as u32))
@@ -41,7 +40,7 @@ impl Tabs {
         let presence = (locks && channel.is_some())
             .then(|| Presence(bindings::presence(&opts.storage_key, &opts.scope)));
         Tabs {
-            id: presence.as_ref().map(|p| p.0.id()),
+            id: presence.as_ref().map_or(JsValue::UNDEFINED, |p| p.0.id()),
             channel,
             presence,
             locks,
@@ -72,7 +71,7 @@ impl Tabs {
         match &*a {
             Some((i, c)) if *i == id => c.signal(),
             _ => {
-                let c = AbortController::new().unwrap_throw();
+                let c = Controller::new();
                 let s = c.signal();
                 *a = Some((id, c));
                 s
@@ -83,7 +82,7 @@ impl Tabs {
     /// Performs the tab's cross-tab actions: lock, unlock, list the peers, abort (the
     /// controller to abort is returned, for the caller to abort with nothing borrowed).
     /// A lock grant comes to the mailbox as [`Ev::Lock`], the peers as [`Ev::Peers`].
-    pub fn perform(&self, a: Action, opts: &Options, mb: &Mailbox) -> Option<AbortController> {
+    pub fn perform(&self, a: Action, opts: &Options, mb: &Mailbox) -> Option<Controller> {
         match a {
             Action::Lock(id) => {
                 let p = bindings::lock(&opts.storage_key, &opts.scope, &self.signal(id));
@@ -140,22 +139,22 @@ impl Tabs {
         }
     }
 
-    /// The id in this tab's presence lock name, if it holds one.
-    pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+    /// The id in this tab's presence lock name, `undefined` if it holds none.
+    pub fn id(&self) -> &JsValue {
+        &self.id
     }
 }
 
 /// Tells this page's managers without a channel (`crossTab: false`) under `key` that
 /// participant `p` signed in here; one at a time, with none borrowed while each lets
 /// go (it may run listeners).
-pub fn tell_page(key: &str, p: &Field) {
+pub fn tell_page(key: &JsValue, p: &Field) {
     let mut k = 0;
     while let Some(w) = poison::live(k) {
         k += 1;
         match w.upgrade() {
             Some(o)
-                if o.opts.storage_key == key
+                if o.opts.storage_key == *key
                     && o.tab.try_borrow().is_ok_and(|t| !t.env().channel) =>
             {
                 o.switched(p)

@@ -225,6 +225,17 @@ pub async fn status_shows_the_token_only_masked() -> Outcome {
     ensure!(!shown.contains("token-1"), "{shown}");
     m.destroy();
     ensure_eq!(text(&m.status(), "state").as_deref(), Some("destroyed"));
+    // Shorter than the prefix shown, and as long as a token may be: every byte counted.
+    let long: &'static str = "b".repeat(16383).leak();
+    for (prefix, shown) in [("a", "a1…(2)"), (long, "bbbbbb…(16384)")] {
+        let m = manager(
+            counting_broker_named(prefix, 3600.0, Rc::new(Cell::new(0))),
+            &[],
+        )?;
+        resolved(m.get_token(), "getToken()").await?;
+        ensure_eq!(text(&m.status(), "token").as_deref(), Some(shown));
+        m.destroy();
+    }
     Ok(())
 }
 
