@@ -19,7 +19,7 @@ const STARTUP_ROUNDS = 30;       // rounds of fresh-context loads, one per varia
 const STARTUP_WARM_ROUNDS = 10;  // rounds in one warm context, after one that fills it
 const HOT_CALLS = 100_000;       // calls per round
 const HOT_ROUNDS = 9;            // rounds per figure; the median round is reported
-const HOT_WARMUP = 100_000;      // calls of each kind before the first round
+const HOT_WARMUP = 1_000_000;    // calls of each kind before the first round (see bench/README.md)
 const MEM_CALLS = 1_000_000;     // getToken() calls between the two memory readings
 const SF_CONCURRENT = 10_000;    // concurrent getToken() on one empty manager
 const SF_PAGES = 5, SF_LIFETIME = 4, SF_RENEWALS = 3;
