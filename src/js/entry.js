@@ -5,7 +5,7 @@
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
 // fetch, devtools: src/js/integrations.js) are JS methods over the public API.
 // First: its evaluation starts the wasm fetch (src/js/wasm.js).
-import { compiled } from "./wasm.js";
+import { compiled, inBrowser } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 
 let ready, devtools, exports;
@@ -72,7 +72,7 @@ function load() {
 // never on a server), so that createTokenManager() finds it ready instead of adding a
 // round trip. A failure here is not final: load() forgets it, and the first
 // createTokenManager() tries again and reports it.
-if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
+if (inBrowser()) {
   try {
     (ready = load()).catch(() => {});
   } catch {
@@ -84,7 +84,7 @@ if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
 export async function createTokenManager(options) {
   // A page or a worker (a server-side render has neither): importing is side-effect
   // free everywhere, creating is not.
-  if (typeof window === "undefined" && typeof WorkerGlobalScope === "undefined") {
+  if (!inBrowser()) {
     throw unsupported("needs a browser page or worker; with SSR, create it on the client (e.g. in useEffect)");
   }
   ready ??= load();

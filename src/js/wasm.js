@@ -33,6 +33,10 @@ function compile() {
 
 let compiling;
 
+// Whether this is a page or a worker, where mdh-token runs (a server-side render has
+// neither); asked each time.
+export const inBrowser = () => typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined";
+
 // The compiled module, once per page. A failed load (offline, CSP, a 404) is not kept:
 // the next call fetches again. Throws where there is no fetch (a test DOM).
 export function compiled() {
@@ -44,7 +48,7 @@ export function compiled() {
 
 // In a page or a worker (never on a server): start now. A failure here is reported by
 // the first createTokenManager(), which tries again.
-if (typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined") {
+if (inBrowser()) {
   try {
     compiled().catch(() => {});
   } catch {}

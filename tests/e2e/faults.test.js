@@ -411,19 +411,18 @@ test("a 404 for the wasm rejects createTokenManager() with an Error naming the s
   let n = 0, held;
   await ctx.route(/\/mdh_token_bg\.wasm$/, (route) => (++n === 1 ? (held = route) : route.continue()));
   const p = await openPage(ctx, server);
-  const made = () => window.mdh.createTokenManager({ broker: "/broker", crossTab: false }).then(
-    (tm) => (tm.destroy(), "created"),
-    (e) => `${e.name}: ${e.message}`,
-  );
   // The first createTokenManager() joins the load the import started, held here.
-  await p.evaluate((made) => import("/pkg/mdh_token.js").then((m) => {
-    window.mdh = m;
-    window.first = (0, eval)(made)();
-  }), made.toString());
+  await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => {
+    window.made = () => m.createTokenManager({ broker: "/broker", crossTab: false }).then(
+      (tm) => (tm.destroy(), "created"),
+      (e) => `${e.name}: ${e.message}`,
+    );
+    window.first = window.made();
+  }));
   await until(() => held, { what: "the wasm request of the import" });
   await held.fulfill({ status: 404, body: "no" });
   assert.match(await p.evaluate(() => window.first), /^(TypeError|Error): .*(404|status)/);
-  assert.equal(await p.evaluate((made) => (0, eval)(made)(), made.toString()), "created");
+  assert.equal(await p.evaluate(() => window.made()), "created");
   assert.equal(n, 2);
   assert.deepEqual(await pageFaults(p), []);
 });
