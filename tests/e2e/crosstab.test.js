@@ -5,7 +5,7 @@
 // once. Synchronisation is bounded polling on observable state, never a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { sharedBrowser, openPage, createManager, until, packageBuilt, pageFaults } from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt, pageFaults, destroyAndCount } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const TABS = 5, RENEWALS = 3, LIFETIME = 14;
@@ -34,17 +34,7 @@ test(`${TABS} tabs × ${RENEWALS} renewals of ${LIFETIME} s tokens (memory, cros
       return true;
     }, { timeout: 90_000, interval: 100, what: `${RENEWALS} renewals in ${TABS} tabs` });
     // Stopped well before the next renewal is due, so the count is final.
-    const perTab = [];
-    for (const p of pages) {
-      perTab.push(await p.evaluate(() => {
-        window.tm.destroy();
-        return {
-          calls: window.tm.status().brokerCalls,
-          tokens: window.events.filter((e) => e.name === "token").length,
-          errors: window.events.filter((e) => e.name === "error").length,
-        };
-      }));
-    }
+    const perTab = await destroyAndCount(pages);
     const calls = suite.server.state.calls.length;
     assert.equal(calls, 1 + RENEWALS, `broker calls: ${calls} (per tab ${perTab.map((t) => t.calls).join(", ")})`);
     assert.equal(suite.server.state.maxOpen, 1, "never two broker requests at once");

@@ -216,6 +216,22 @@ export async function pageFaults(page) {
   return [...errors, ...unhandled.map((u) => `unhandledrejection: ${u}`)];
 }
 
+/**
+ * Destroys each page's manager (`window.tm`, made by createManager) and returns, per
+ * page, its broker calls and the `token`, `expired` and `error` events it heard.
+ */
+export async function destroyAndCount(pages) {
+  const perTab = [];
+  for (const p of pages) {
+    perTab.push(await p.evaluate(() => {
+      window.tm.destroy();
+      const count = (name) => window.events.filter((e) => e.name === name).length;
+      return { calls: window.tm.status().brokerCalls, tokens: count("token"), expired: count("expired"), errors: count("error") };
+    }));
+  }
+  return perTab;
+}
+
 /** Every sessionStorage/localStorage entry of the page, as text. */
 export async function storageDump(page) {
   return page.evaluate(() => {

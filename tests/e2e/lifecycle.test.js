@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt,
-  pageFaults, storageDump,
+  pageFaults, storageDump, destroyAndCount,
 } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
@@ -188,18 +188,7 @@ async function renewalRun(t, n) {
   }, { timeout: 30_000, what: `${RENEWALS} renewals in ${n} tab(s)` });
   const calls = server.state.calls.map((c) => c.at);
   const maxOpen = server.state.maxOpen;
-  const perTab = [];
-  for (const p of pages) {
-    perTab.push(await p.evaluate(() => {
-      window.tm.destroy();
-      return {
-        calls: window.tm.status().brokerCalls,
-        tokens: window.events.filter((e) => e.name === "token").length,
-        expired: window.events.filter((e) => e.name === "expired").length,
-        errors: window.events.filter((e) => e.name === "error").length,
-      };
-    }));
-  }
+  const perTab = await destroyAndCount(pages);
   await closeContext(ctx);
   return { calls, maxOpen, perTab };
 }
