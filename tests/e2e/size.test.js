@@ -21,7 +21,7 @@ import { ROOT, packageBuilt } from "./harness.js";
 // wasm fetched at import and attachSdk's fix: 27,244 B. Then the loader on
 // compileStreaming and initSync, no index.js, the named options as indices (26,717 B),
 // and 22 measured wasm trims (strings only JS reads kept as JS values, status()'s mask
-// in JS, the table's dead slots, LLVM's inline threshold…): 23,926 B. The ceiling is
+// in JS, the table's dead slots, LLVM's inline threshold…): 23,926 B (23,932 B after one shared page-or-worker test). The ceiling is
 // that plus a small margin (issue 16's budget is 27,000 B, its goal 24,000 B).
 const BUDGET = 24_150;
 
