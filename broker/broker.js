@@ -43,5 +43,7 @@ export function makeBroker(options, deps = {}) {
   }
 
   const http = httpHandlers(o, { participantToken, isParticipantId, observer, log });
-  return { participantToken, handle: http.handle, node: http.node };
+  // respond: the adapters' common core, { method, header, selfOrigin, readBody, subject } →
+  // { status, headers, body }; for the simulation, which skips Request/Response.
+  return { participantToken, handle: http.handle, node: http.node, respond: http.respond };
 }
