@@ -149,6 +149,10 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
       const where = await cache.lock(lockKey, id, lockTtlMs);
       if (where) {
         try {
+          // Re-read under the lock: the holder before us may have failed and let go
+          // between our first read and our lock.
+          const failedMeanwhile = await readFailure(failKey, participantId);
+          if (failedMeanwhile) throw failedMeanwhile;
           const hit = await readToken(key, participantId);
           if (ok(hit)) return hit;
           return await fetchAndStore(key, failKey, participantId, fetcher, job);

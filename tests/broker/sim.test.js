@@ -36,6 +36,10 @@ async function many(name, seeds, opts = {}) {
   return totals;
 }
 
+// Defects not fixed yet: the test runs, and fails, without failing the suite.
+const TODO = new Set(process.env.MDH_BROKER_SIM_STRICT ? [] : [
+  "error-reply", "outage", "revoked", "store-contents", "deadline", "limits",
+]);
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 const SEEDS = Number(env("MDH_BROKER_SIM_SEEDS") ?? 10_000);
 
@@ -49,13 +53,9 @@ const CALM = {
   redisErrors: 0, redisStalls: 0, redisRestarts: 0, tamper: 0, outages: 0, slowWindows: 0, flaky: 0,
   shortLifetimes: false, withdrawn: 0, revoke: false, crashes: 0, oddIds: false, hangingHost: false,
 };
-// Defects not fixed yet: the test runs, and fails, without failing the suite.
-const TODO = new Set(process.env.MDH_BROKER_SIM_STRICT ? [] : [
-  "failure-memory", "error-reply", "outage", "revoked", "store-contents", "deadline", "limits",
-]);
-const focused = (tag, name, scenarioPatch, n = 300, opts = {}) =>
+const focused = (tag, name, scenarioPatch, n = 200, opts = {}) =>
   test(name, { todo: TODO.has(tag) && "a known defect, fixed in a later commit" }, async () => {
-    await many(name, range(1_000_000, n), { scenario: { ...CALM, ...scenarioPatch }, ...opts });
+    await many(name, range(1_000_000, n), { scenario: { ...CALM, duration: 60_000, ...scenarioPatch }, ...opts });
   });
 
 focused("failure-memory", "failure memory: no participant is called again within its failure window, fleet-wide", {
