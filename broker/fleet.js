@@ -41,6 +41,14 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
 
   // ---- the store, with this instance's memory as the fallback ---------------------------
 
+  let lastRefusalLog = -Infinity;
+
+  /**
+   * `op` on the shared store, or `fallback` (this instance's memory). A command the store
+   * answers with an error reply (a WRONGTYPE, a non-integer counter, OOM) failed alone:
+   * the fallback serves it and the store stays in use. No answer in storeTimeoutMs, or no
+   * connection, is an outage: the fallback serves everything for STORE_RETRY_MS.
+   */
   async function viaShared(op, fallback) {
     if (shared === local) return op(local);
     if (storeDown && mono() < storeRetryAt) return fallback();
@@ -53,6 +61,13 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
       storeDown = false;
       return result;
     } catch (err) {
+      if (isErrorReply(err)) {
+        if (mono() - lastRefusalLog >= 60_000) {
+          lastRefusalLog = mono();
+          log(`broker: cache store refused a command (${errName(err)}); served from this instance's memory`);
+        }
+        return fallback();
+      }
       storeRetryAt = mono() + STORE_RETRY_MS;
       if (!storeDown) {
         log(`broker: cache store unavailable (${errName(err)}); serving from this instance's memory cache`);
@@ -86,7 +101,9 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
         },
       );
     },
-    unlock: (key, value, where) => (where === local ? local.remove(key, value) : viaShared((s) => s.remove(key, value), () => undefined)),
+    // Always tried where the lock was taken, store outage or not: a lock left behind
+    // would hold every other instance until its TTL.
+    unlock: (key, value, where) => (where === local ? local.remove(key, value) : within(runtime, shared.remove(key, value), o.storeTimeoutMs, "store timeout")),
     incr: (key, windowMs) => viaShared((s) => s.incr(key, windowMs), () => local.incr(key, windowMs)),
   };
 
@@ -255,3 +272,9 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
 
   return { participantToken };
 }
+
+/**
+ * An error reply of the store (node-redis ErrorReply and its subclasses, ioredis
+ * ReplyError): the command failed, the connection did not.
+ */
+const isErrorReply = (err) => /^(ErrorReply|SimpleError|BlobError|ReplyError)$/.test(err?.constructor?.name ?? "") || err?.name === "ReplyError";
