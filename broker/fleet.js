@@ -9,7 +9,17 @@ import { within } from "./runtime.js";
 import {
   STORE_RETRY_MS, SERVICE_RETRY_INTERVAL_MS, lockTtlMs as lockTtlOf, reusableUntil, serviceRenewAt,
   participantAccept, serviceAccept, failureTtlMs, failureRecord, tokenRecord, answerOf, rateVerdict,
+  opensCircuit, circuitAfter, circuitVerdict, CIRCUIT_MEMORY_MS,
 } from "./policy.js";
+
+// Refusals this instance makes on its own (circuit open, too many calls open): not
+// MyDataHelps' answer, so not remembered as the participant's failure.
+const refusals = new WeakSet();
+function refusal(retryAfter) {
+  const err = new BrokerError(503, "upstream_unavailable", retryAfter);
+  refusals.add(err);
+  return err;
+}
 
 /**
  * @param o checked options (options.js)
@@ -27,6 +37,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   let serviceFetches = 0; // service tokens this process fetched
   let lastService = null;
   let initLogged = false;
+  let openCalls = 0; // upstream calls open now, this instance
 
   async function ready() {
     try {
@@ -189,12 +200,15 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function fetchAndStore(key, failKey, participantId, fetcher, { ttlOf, before }) {
-    if (before) await before();
     let record;
     try {
+      // An open circuit refuses before the rate limit counts a call that will not be made.
+      const { verdict } = await circuit();
+      if (verdict !== "closed" && verdict !== "half-open") throw refusal(verdict);
+      if (before) await before();
       record = await fetcher();
     } catch (err) {
-      if (err instanceof BrokerError) {
+      if (err instanceof BrokerError && !refusals.has(err)) {
         const text = await codec.encode(failKey, participantId, failureRecord(err));
         await cache.set(failKey, text, failureTtlMs(err)).catch(() => {});
       }
@@ -205,10 +219,75 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     return record;
   }
 
+  // ---- the fleet-wide back-off and the per-instance cap -----------------------------------
+
+  async function circuitKey() {
+    return `${(await ready()).ns}:circuit`;
+  }
+
+  /** The circuit's record as stored (text, for compare-and-delete) and its verdict now. */
+  async function circuit() {
+    const key = await circuitKey();
+    const text = await cache.get(key);
+    const rec = typeof text === "string" ? await codec.decode(key, null, text) : null;
+    const open = rec?.kind === "circuit" ? rec : null;
+    return { key, text: open ? text : null, rec: open, verdict: circuitVerdict(open, now()) };
+  }
+
+  /**
+   * One upstream call, if the cap and the circuit let it through: at most
+   * maxConcurrentUpstream open on this instance; none while the circuit is open; one
+   * fleet-wide (the probe) when it is half open. Its outcome opens or closes the circuit.
+   */
+  async function gated(run) {
+    if (openCalls >= o.maxConcurrentUpstream) throw refusal("1");
+    openCalls++;
+    let probe = null;
+    try {
+      const state = await circuit();
+      if (state.verdict === "half-open") {
+        const id = runtime.randomId();
+        const where = await cache.lock(`${state.key}:probe`, id, lockTtlMs);
+        if (!where) throw refusal("1");
+        probe = { id, where };
+      } else if (state.verdict !== "closed") {
+        throw refusal(state.verdict);
+      }
+      let result;
+      try {
+        result = await run();
+      } catch (err) {
+        if (!refusals.has(err) && opensCircuit(err)) await tripCircuit(state, err);
+        else await closeCircuit(state);
+        throw err;
+      }
+      await closeCircuit(state);
+      return result;
+    } finally {
+      openCalls--;
+      if (probe) await cache.unlock(`${await circuitKey()}:probe`, probe.id, probe.where).catch(() => {});
+    }
+  }
+
+  async function tripCircuit(state, err) {
+    const rec = circuitAfter(state.rec, err, now());
+    const text = await codec.encode(state.key, null, rec);
+    await cache.set(state.key, text, rec.openUntil - now() + CIRCUIT_MEMORY_MS).catch(() => {});
+    log(`broker: MyDataHelps unavailable (${err.code}); every instance waits ${Math.round((rec.openUntil - now()) / 1000)} s before calling it again`);
+    observer.event("circuit_open");
+  }
+
+  async function closeCircuit(state) {
+    if (!state.text) return;
+    await Promise.all([local.remove(state.key, state.text), viaShared((s) => s.remove(state.key, state.text), () => undefined)]).catch(() => {});
+    log("broker: MyDataHelps answers again");
+    observer.event("circuit_close");
+  }
+
   // ---- the service token and the exchange ------------------------------------------------
 
   async function fetchServiceToken() {
-    const got = await upstream.serviceGrant();
+    const got = await gated(() => upstream.serviceGrant());
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
     serviceFetches += 1;
     lastService = tokenRecord("service_token", null, got, now());
@@ -228,13 +307,13 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     // Fetched by this very call (or one it joined): MyDataHelps just issued it, so an
     // invalid_grant is about the participant.
     const fresh = serviceFetches > fetchesBefore && service === lastService;
-    let { answer, got, sentAt } = await upstream.exchange(participantId, service.token);
+    let { answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token));
     if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && !fresh && now() - lastServiceRetry >= SERVICE_RETRY_INTERVAL_MS) {
       // The cached service token may have been revoked early (upstream restart, key
       // rotation): try once with another one before blaming the participant.
       lastServiceRetry = now();
       service = await serviceToken(service.token);
-      ({ answer, got, sentAt } = await upstream.exchange(participantId, service.token));
+      ({ answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token)));
     }
     if (!got) {
       const code = safeCode(answer.body);

@@ -105,6 +105,8 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   allowedOrigins?: string[];
   /** A shared-store call slower than this counts as the store being down. Default 500. */
   storeTimeoutMs?: number;
+  /** Upstream calls open at once on this instance, at most; the next get 503 + Retry-After: 1. Default 8. */
+  maxConcurrentUpstream?: number;
 }
 
 export interface Broker<R = Request | NodeRequest> {

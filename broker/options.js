@@ -1,6 +1,7 @@
 // createBroker's options: checked once, when the broker is made, with clear TypeErrors, and
 // returned with every default filled in. One home for each default.
 import { checkKeyShape } from "./key.js";
+import { MAX_CONCURRENT_UPSTREAM } from "./policy.js";
 
 /** The options with defaults, or a TypeError naming the first bad one. */
 export function checkOptions(options) {
@@ -28,6 +29,7 @@ export function checkOptions(options) {
     maxBodyBytes = 1024,
     allowedOrigins = [],
     storeTimeoutMs = 500,
+    maxConcurrentUpstream = MAX_CONCURRENT_UPSTREAM,
   } = options;
   let url;
   try {
@@ -55,6 +57,7 @@ export function checkOptions(options) {
   positive("serviceTokenRenewMs", serviceTokenRenewMs);
   positive("maxBodyBytes", maxBodyBytes);
   positive("storeTimeoutMs", storeTimeoutMs);
+  if (!Number.isInteger(maxConcurrentUpstream) || maxConcurrentUpstream < 1) fail("maxConcurrentUpstream must be a positive integer");
   if (typeof cacheParticipantTokens !== "boolean") fail("cacheParticipantTokens must be a boolean");
   if (typeof matchPageParticipant !== "boolean") fail("matchPageParticipant must be a boolean");
   if (rateLimit !== false) {
@@ -94,5 +97,6 @@ export function checkOptions(options) {
     maxBodyBytes,
     allowedOrigins: origins,
     storeTimeoutMs,
+    maxConcurrentUpstream,
   };
 }

@@ -73,3 +73,36 @@ export function answerOf(r, now) {
 export function rateVerdict({ count, ttlMs }, max) {
   return count > max ? String(Math.max(1, Math.ceil(ttlMs / 1000))) : null;
 }
+
+// The fleet-wide back-off (a circuit breaker shared through the store). An upstream call
+// that says MyDataHelps as a whole is unwell (503/429, 5xx, timeout, unreachable) opens
+// it: every instance then answers 503 with Retry-After instead of calling, for the
+// upstream's Retry-After (RFC 9110 §10.2.3; at most MAX_FAILURE_TTL_MS) or, without one,
+// 1 s doubling per consecutive failure up to 30 s. Then one call fleet-wide (the probe,
+// under a lock) tries again: success closes it, failure opens it for longer.
+export const CIRCUIT_BASE_MS = 1_000;
+export const CIRCUIT_MAX_MS = 30_000;
+// How long the failure count outlives an open circuit (so the doubling continues).
+export const CIRCUIT_MEMORY_MS = 60_000;
+// Per instance: upstream calls open at once, at most (a slow MyDataHelps must not gather
+// hundreds of open calls); the next ones get 503 Retry-After: 1.
+export const MAX_CONCURRENT_UPSTREAM = 8;
+
+const SYSTEMIC = new Set(["upstream_unavailable", "upstream_timeout", "upstream_error", "upstream_unreachable"]);
+
+/** Whether a failed upstream call says something about MyDataHelps as a whole. */
+export const opensCircuit = (err) => SYSTEMIC.has(err?.code);
+
+/** The circuit record after a failure `err`, given the one before (or null). */
+export function circuitAfter(prev, err, now) {
+  const failures = Math.min((prev?.failures ?? 0) + 1, 1_000);
+  const delay = err.retryAfter ? Math.min(Number(err.retryAfter) * 1000, MAX_FAILURE_TTL_MS) : Math.min(CIRCUIT_BASE_MS * 2 ** (failures - 1), CIRCUIT_MAX_MS);
+  return { kind: "circuit", openUntil: now + Math.max(delay, CIRCUIT_BASE_MS), failures };
+}
+
+/** "closed", "half-open" (one probe may call) or the Retry-After seconds while open. */
+export function circuitVerdict(rec, now) {
+  if (!rec) return "closed";
+  if (now < rec.openUntil) return String(Math.max(1, Math.ceil((rec.openUntil - now) / 1000)));
+  return "half-open";
+}

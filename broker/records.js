@@ -12,6 +12,7 @@
 //   { kind: "participant_token", participant, token, expiresAt, lifetimeMs, fetchedAt }
 //   { kind: "service_token", token, expiresAt, lifetimeMs, fetchedAt }
 //   { kind: "failure", status, code, retryAfter? }
+//   { kind: "circuit", openUntil, failures }          (the fleet-wide back-off)
 
 export const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (docs "Rules it keeps")
 export const MAX_LIFETIME_MS = 30 * 24 * 3600 * 1000;
@@ -39,6 +40,9 @@ export function validRecord(r, participantId) {
       if (typeof r.retryAfter === "string") out.retryAfter = r.retryAfter;
       return out;
     }
+    case "circuit":
+      if (!isTime(r.openUntil) || !Number.isInteger(r.failures) || r.failures < 1 || r.failures > 1_000) return null;
+      return { kind: "circuit", openUntil: r.openUntil, failures: r.failures };
     default:
       return null;
   }

@@ -889,7 +889,7 @@ class SimRedis {
 export async function runSeed(seed, opts = {}) {
   const w = new World(seed, opts);
   w.lockTtlMs = 10_000;
-  w.cap = opts.cap;
+  w.cap = opts.cap ?? 8; // the broker's default maxConcurrentUpstream
   try {
     await w.run();
   } catch (err) {
