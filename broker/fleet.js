@@ -33,9 +33,6 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   const flights = new Map(); // key → the one in-process promise for it
   let storeDown = false;
   let storeRetryAt = 0;
-  let lastServiceRetry = -Infinity;
-  let serviceFetches = 0; // service tokens this process fetched
-  let lastService = null;
   let initLogged = false;
   let openCalls = 0; // upstream calls open now, this instance
 
@@ -289,9 +286,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   async function fetchServiceToken() {
     const got = await gated(() => upstream.serviceGrant());
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
-    serviceFetches += 1;
-    lastService = tokenRecord("service_token", null, got, now());
-    return lastService;
+    return tokenRecord("service_token", null, got, now());
   }
 
   /** The shared service token; `not` excludes one that MyDataHelps just refused. */
@@ -302,16 +297,12 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function fetchParticipantToken(participantId, reason) {
-    const fetchesBefore = serviceFetches;
     let service = await serviceToken();
-    // Fetched by this very call (or one it joined): MyDataHelps just issued it, so an
-    // invalid_grant is about the participant.
-    const fresh = serviceFetches > fetchesBefore && service === lastService;
     let { answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token));
-    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && !fresh && now() - lastServiceRetry >= SERVICE_RETRY_INTERVAL_MS) {
-      // The cached service token may have been revoked early (upstream restart, key
-      // rotation): try once with another one before blaming the participant.
-      lastServiceRetry = now();
+    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && now() - service.fetchedAt >= SERVICE_RETRY_INTERVAL_MS) {
+      // The service token may have been revoked early (upstream restart, key rotation):
+      // try once with another one before blaming the participant. Another is the one the
+      // fleet already replaced it with, or one new grant for all (single flight).
       service = await serviceToken(service.token);
       ({ answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token)));
     }
