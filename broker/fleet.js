@@ -9,7 +9,7 @@ import { within } from "./runtime.js";
 import {
   STORE_RETRY_MS, SERVICE_RETRY_INTERVAL_MS, lockTtlMs as lockTtlOf, reusableUntil, serviceRenewAt,
   participantAccept, serviceAccept, failureTtlMs, failureRecord, tokenRecord, answerOf, rateVerdict,
-  opensCircuit, circuitAfter, circuitVerdict, CIRCUIT_MEMORY_MS,
+  opensCircuit, circuitAfter, circuitVerdict, CIRCUIT_MEMORY_MS, credible,
 } from "./policy.js";
 
 // Refusals this instance makes on its own (circuit open, too many calls open): not
@@ -121,7 +121,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     if (typeof text !== "string") return null;
     const r = await codec.decode(key, participantId, text);
     const kind = participantId === null ? "service_token" : "participant_token";
-    if (r?.kind !== kind || r.expiresAt <= now()) return null;
+    if (r?.kind !== kind || !credible(r, now())) return null;
     // Keep a copy here, so that this instance can go on serving it if the store goes away.
     if (shared !== local && !storeDown) await local.set(key, text, r.expiresAt - now());
     return r;
@@ -168,6 +168,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     const id = runtime.randomId();
     const giveUpAt = mono() + 2 * lockTtlMs;
     let delay = 5;
+    let holder = null; // { value, since }: who holds the lock, first seen when
     for (;;) {
       const failed = await readFailure(failKey, participantId);
       if (failed) throw failed;
@@ -184,6 +185,19 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
         } finally {
           await cache.unlock(lockKey, id, where).catch(() => {});
         }
+      }
+      // The lock's TTL, enforced here too: a lock that outlives it (written without
+      // one, or a store that lost it) is taken away from its holder, compare-and-delete.
+      const value = await cache.get(lockKey);
+      if (typeof value === "string" && value === holder?.value) {
+        if (mono() - holder.since > lockTtlMs) {
+          log("broker: a lock outlived its TTL; taken over");
+          await viaShared((s) => s.remove(lockKey, value), () => local.remove(lockKey, value)).catch(() => {});
+          holder = null;
+          continue;
+        }
+      } else {
+        holder = typeof value === "string" ? { value, since: mono() } : null;
       }
       if (mono() > giveUpAt) {
         log("broker: gave up waiting for another instance's upstream call; calling MyDataHelps directly");

@@ -22,6 +22,25 @@ export const MAX_FAILURE_TTL_MS = 60_000;
 // A broken shared store is retried this often; meanwhile the local copy serves.
 export const STORE_RETRY_MS = 1_000;
 
+// Clocks of the fleet's instances may disagree by this much (NTP keeps them far closer).
+export const CLOCK_SKEW_MS = 5_000;
+// The browser package refuses a token with less than this left (src/core/token.rs).
+export const MIN_ANSWER_MS = 2_000;
+
+/**
+ * Whether a token record read from the store is believable at `now`: issued no later than
+ * now (give or take the skew), expiring no later than its lifetime after issue, and with
+ * enough left for the page to accept it. A record that is not is refetched, never served.
+ */
+export function credible(r, now) {
+  return (
+    r.fetchedAt <= now + CLOCK_SKEW_MS &&
+    r.expiresAt <= r.fetchedAt + r.lifetimeMs + CLOCK_SKEW_MS &&
+    r.expiresAt - now <= r.lifetimeMs + CLOCK_SKEW_MS &&
+    r.expiresAt - now >= MIN_ANSWER_MS
+  );
+}
+
 /** Long enough for one upstream call; a holder slower than that (or dead) is taken over. */
 export const lockTtlMs = (upstreamTimeoutMs) => upstreamTimeoutMs + 2_000;
 

@@ -127,3 +127,35 @@ test("a participant() that never settles is answered 503 request_timeout by the 
   assert.equal(done.value.status, 503);
   assert.deepEqual(await done.value.json(), { error: "request_timeout" });
 });
+
+test("a stored failure with a status outside 100-599 or a CR/LF Retry-After is refused: node() answers, never throws", async (t) => {
+  const http = await import("node:http");
+  const { memoryStore } = await import("../../broker/store.js");
+  const store = memoryStore();
+  const fetch = async () => new Response(JSON.stringify(tokenResponse(3600).body), { status: 200 });
+  const b = makeBroker(
+    { tokenUrl: FAKE_URL, serviceAccount: ACCOUNT, privateKey: PKCS8_PEM, participant: (req) => req.headers["x-test-participant"], store, rateLimit: false },
+    { fetch, credentials: { key: Promise.resolve(null), namespace: Promise.resolve("ns"), assertion: async () => "assertion" } },
+  );
+  const thrown = [];
+  const server = http.createServer((req, res) =>
+    b.node(req, res).catch((err) => {
+      thrown.push(err);
+      res.destroy();
+    }),
+  );
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${server.address().port}/token`;
+  const bad = [
+    { kind: "failure", status: 999, code: "upstream_error" },
+    { kind: "failure", status: 503, code: "upstream_unavailable", retryAfter: "1\r\nSet-Cookie: a=b" },
+    { kind: "failure", status: 200, code: "upstream_error" },
+  ];
+  for (const [i, record] of bad.entries()) {
+    await store.set(`ns:pt:p${i}:fail`, JSON.stringify(record), 60_000);
+    const res = await globalThis.fetch(url, { method: "POST", headers: { "content-type": "application/json", "x-test-participant": `p${i}` }, body: "{}" }).catch((e) => e);
+    assert.deepEqual(thrown, [], `record ${i}: node() threw`);
+    assert.equal(res.status, 200, `record ${i}: refused as garbage, a token fetched instead`);
+  }
+});
