@@ -42,7 +42,7 @@ export function makeBroker(options, deps = {}) {
     return tokens.participantToken(participantId, reason);
   }
 
-  const http = httpHandlers(o, { participantToken, isParticipantId, observer, log });
+  const http = httpHandlers(o, { participantToken, isParticipantId, observer, log, runtime });
   // respond: the adapters' common core, { method, header, selfOrigin, readBody, subject } →
   // { status, headers, body }; for the simulation, which skips Request/Response.
   return { participantToken, handle: http.handle, node: http.node, respond: http.respond };

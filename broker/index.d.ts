@@ -107,6 +107,12 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   storeTimeoutMs?: number;
   /** Upstream calls open at once on this instance, at most; the next get 503 + Retry-After: 1. Default 8. */
   maxConcurrentUpstream?: number;
+  /**
+   * The page's POST is answered within this, whatever is slow (body, participant(), store,
+   * MyDataHelps): 503 request_timeout + Retry-After: 1. Below the page's timeoutMs
+   * (10000 by default). Default 9000.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface Broker<R = Request | NodeRequest> {

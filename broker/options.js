@@ -30,6 +30,7 @@ export function checkOptions(options) {
     allowedOrigins = [],
     storeTimeoutMs = 500,
     maxConcurrentUpstream = MAX_CONCURRENT_UPSTREAM,
+    requestTimeoutMs = 9_000,
   } = options;
   let url;
   try {
@@ -57,6 +58,7 @@ export function checkOptions(options) {
   positive("serviceTokenRenewMs", serviceTokenRenewMs);
   positive("maxBodyBytes", maxBodyBytes);
   positive("storeTimeoutMs", storeTimeoutMs);
+  positive("requestTimeoutMs", requestTimeoutMs);
   if (!Number.isInteger(maxConcurrentUpstream) || maxConcurrentUpstream < 1) fail("maxConcurrentUpstream must be a positive integer");
   if (typeof cacheParticipantTokens !== "boolean") fail("cacheParticipantTokens must be a boolean");
   if (typeof matchPageParticipant !== "boolean") fail("matchPageParticipant must be a boolean");
@@ -98,5 +100,6 @@ export function checkOptions(options) {
     allowedOrigins: origins,
     storeTimeoutMs,
     maxConcurrentUpstream,
+    requestTimeoutMs,
   };
 }
