@@ -167,7 +167,7 @@ export function httpHandlers(o, { participantToken, isParticipantId, observer, l
       }
       if (participantId === null || participantId === undefined || participantId === "") return answer(401, { error: "not_signed_in" });
       if (!isParticipantId(participantId)) {
-        log("broker: participant() must return a participant id (a non-empty string) or null");
+        log("broker: participant() must return a participant id (a non-empty, well-formed string of at most 1024 characters) or null");
         return answer(500, { error: "internal_error" });
       }
       // The page's manager names the participant it is bound to (its `participant`

@@ -7,7 +7,7 @@ import { SignJWT } from "jose";
 import { BrokerError, safeCode } from "./errors.js";
 import { importKey } from "./key.js";
 import { readCapped, TOO_LARGE } from "./bytes.js";
-import { B64TOKEN, MAX_ACCESS_TOKEN, MAX_LIFETIME_MS } from "./records.js";
+import { B64TOKEN, MAX_ACCESS_TOKEN, MAX_LIFETIME_MS, MIN_EXPIRES_IN_MS } from "./records.js";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_UPSTREAM_BYTES = 64 * 1024;
@@ -96,7 +96,7 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
         body.access_token.length <= MAX_ACCESS_TOKEN &&
         B64TOKEN.test(body.access_token) &&
         Number.isFinite(expiresIn) &&
-        expiresIn > 0 &&
+        expiresIn * 1000 >= MIN_EXPIRES_IN_MS && // less, and the page refuses it (invalid_response)
         expiresIn * 1000 <= MAX_LIFETIME_MS &&
         (body.token_type === undefined || String(body.token_type).toLowerCase() === "bearer");
       if (!ok) {

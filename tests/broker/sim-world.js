@@ -202,8 +202,8 @@ export class World {
       let id = `${hex(r, 8)}-${hex(r, 4)}-4${hex(r, 3)}-8${hex(r, 3)}-${hex(r, 12)}`;
       if (sc.oddIds && p % 2 === 1) {
         id = r.pick([
-          "x".repeat(1024),
-          `ada\uD800${p}`, // a lone surrogate: a JS string the page accepts
+          `${"x".repeat(1020)}${String(p).padStart(4, "0")}`,
+          `ada\uFFFD${"😀".repeat(p)}`,
           `name with spaces, % and : ${p}`,
           `${"é".repeat(300)}${p}`,
         ]);
