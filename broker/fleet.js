@@ -129,7 +129,9 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function readFailure(key, participantId) {
-    const text = await cache.get(key);
+    // This instance's own memory first: a failure it wrote while the store was away is
+    // still its failure when the store comes back without it.
+    const text = (shared !== local ? await local.get(key) : null) ?? (await cache.get(key));
     if (typeof text !== "string") return null;
     const r = await codec.decode(key, participantId, text);
     return r?.kind === "failure" ? new BrokerError(r.status, r.code, r.retryAfter) : null;
