@@ -303,7 +303,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   async function fetchServiceToken() {
     const got = await gated(() => upstream.serviceGrant());
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
-    return tokenRecord("service_token", null, got, now());
+    return tokenRecord("service_token", null, got);
   }
 
   /** The shared service token; `not` excludes one that MyDataHelps just refused. */
@@ -315,13 +315,13 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
 
   async function fetchParticipantToken(participantId, reason) {
     let service = await serviceToken();
-    let { answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token));
+    let { answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token));
     if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && now() - service.fetchedAt >= SERVICE_RETRY_INTERVAL_MS) {
       // The service token may have been revoked early (upstream restart, key rotation):
       // try once with another one before blaming the participant. Another is the one the
       // fleet already replaced it with, or one new grant for all (single flight).
       service = await serviceToken(service.token);
-      ({ answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token)));
+      ({ answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token)));
     }
     if (!got) {
       const code = safeCode(answer.body);
@@ -332,7 +332,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
       if (code === "invalid_grant") throw new BrokerError(403, "participant_not_allowed");
       throw new BrokerError(502, "broker_misconfigured");
     }
-    const record = tokenRecord("participant_token", participantId, { ...got, sentAt }, now());
+    const record = tokenRecord("participant_token", participantId, { ...got, sentAt, receivedAt });
     if (record.expiresAt - now() < MIN_EXPIRES_IN_MS) {
       // Spent on the way (a slow answer of a short lifetime): the page would refuse it.
       log(`broker: participant token for ${short(participantId)} arrived with under ${MIN_EXPIRES_IN_MS / 1000} s left`);

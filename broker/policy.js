@@ -78,9 +78,13 @@ export function failureRecord(err) {
   return r;
 }
 
-/** The record of a token MyDataHelps issued: expiry from when the request was sent (errs short). */
-export function tokenRecord(kind, participantId, { token, lifetimeMs, sentAt }, now) {
-  const r = { kind, token, expiresAt: sentAt + lifetimeMs, lifetimeMs, fetchedAt: now };
+/**
+ * The record of a token MyDataHelps issued: expiry from when the request was sent (errs
+ * short), issue time when the answer arrived (errs late, so `forced` never takes a token
+ * issued before it arrived).
+ */
+export function tokenRecord(kind, participantId, { token, lifetimeMs, sentAt, receivedAt }) {
+  const r = { kind, token, expiresAt: sentAt + lifetimeMs, lifetimeMs, fetchedAt: receivedAt };
   if (kind === "participant_token") r.participant = participantId;
   return r;
 }

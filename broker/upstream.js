@@ -41,8 +41,9 @@ export function serviceCredentials(o, runtime) {
 }
 
 /**
- * The two grants. `serviceGrant()` → { token, lifetimeMs, sentAt }; `exchange(participantId,
- * serviceToken)` → { answer, got, sentAt } where got is null for a 4xx (the caller decides).
+ * The two grants. `serviceGrant()` → { token, lifetimeMs, sentAt, receivedAt };
+ * `exchange(participantId, serviceToken)` → { answer, got, sentAt, receivedAt } where got is
+ * null for a 4xx (the caller decides).
  * Both throw a BrokerError for an answer no caller can use.
  */
 export function upstream(o, { fetch, runtime, observer, log, credentials }) {
@@ -115,13 +116,15 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
         const sentAt = runtime.now();
         try {
           const answer = await post(form);
+          // When the answer arrived: the latest the token can have been issued.
+          const receivedAt = runtime.now();
           let got;
           try {
             got = judge(answer, what);
           } catch (err) {
             return { outcome: outcomeOf(answer, err), value: { error: err } };
           }
-          return { outcome: got ? "ok" : outcomeOf(answer, null), value: { answer, got, sentAt } };
+          return { outcome: got ? "ok" : outcomeOf(answer, null), value: { answer, got, sentAt, receivedAt } };
         } catch (err) {
           if (!(err instanceof BrokerError)) throw err;
           return { outcome: err.code === "upstream_timeout" ? "timeout" : "network", value: { error: err } };
@@ -136,7 +139,7 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
   return {
     async serviceGrant() {
       const assertion = await credentials.assertion();
-      const { answer, got, sentAt } = await call(
+      const { answer, got, sentAt, receivedAt } = await call(
         "service",
         {
           scope: "api", // REST API Authentication; `scope` (the option) is the participant grant's
@@ -151,7 +154,7 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
         log(`broker: service token refused: ${answer.status} ${safeCode(answer.body)}`);
         throw new BrokerError(502, "broker_misconfigured");
       }
-      return { ...got, sentAt };
+      return { ...got, sentAt, receivedAt };
     },
     exchange(participantId, serviceToken) {
       return call(
