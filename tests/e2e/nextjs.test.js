@@ -166,6 +166,19 @@ test("next start: server render, then in Chromium the SDK (loaded on the client)
   assert.deepEqual(errorsOf(ben), []);
 });
 
+test("next start without the secrets: the broker route answers 500 and Next logs createBroker's own error, at each request", { skip }, async (t) => {
+  assert.equal(built.code, 0, "built");
+  const server = await next("start", {});
+  t.after(() => server.stop());
+  const post = () => fetch(server.url + "/api/mdh/token", {
+    method: "POST", headers: { "content-type": "application/json", cookie: `participant=${ADA.participantID}` }, body: '{"reason":"initial"}',
+  });
+  assert.equal((await post()).status, 500);
+  assert.equal((await post()).status, 500);
+  await until(() => (server.out.match(/serviceAccount must be a non-empty string/g) ?? []).length >= 2, { what: "the error in the server log, once per request" });
+  assert.equal((await fetch(server.url + "/")).status, 200, "the pages still render");
+});
+
 test("next dev (Turbopack, React StrictMode): one manager and one broker call per page load, no error", { skip }, async (t) => {
   const server = await next("dev", secrets);
   t.after(async () => {
