@@ -35,6 +35,9 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   let storeDown = false;
   let storeRetryAt = 0;
   let initLogged = false;
+  let serviceFetches = 0; // service tokens this instance fetched
+  let lastService = null;
+  let lastServiceRetry = -Infinity; // this instance's last service-token replacement on invalid_grant
   let openCalls = 0; // upstream calls open now, this instance
 
   async function ready() {
@@ -303,7 +306,27 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   async function fetchServiceToken() {
     const got = await gated(() => upstream.serviceGrant());
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
-    return tokenRecord("service_token", null, got);
+    serviceFetches += 1;
+    lastService = tokenRecord("service_token", null, got);
+    return lastService;
+  }
+
+  /**
+   * Another service token than `refused`, which just drew invalid_grant, or null (the
+   * participant is refused). One the fleet already has (another request replaced it, or is
+   * replacing it) costs nothing; a new grant only when `refused` is 30 s old or more, or
+   * once per 30 s on this instance: an unknown participant cannot churn service tokens, and
+   * a revoked one fails nobody else.
+   */
+  async function replacementService(refused) {
+    const { ns } = await ready();
+    const key = `${ns}:svc`;
+    const current = flights.has(key) ? await flights.get(key).catch(() => null) : await readToken(key, null);
+    if (current && current.token !== refused.token) return current;
+    const old = now() - refused.fetchedAt >= SERVICE_RETRY_INTERVAL_MS;
+    if (!old && now() - lastServiceRetry < SERVICE_RETRY_INTERVAL_MS) return null;
+    lastServiceRetry = now();
+    return serviceToken(refused.token);
   }
 
   /** The shared service token; `not` excludes one that MyDataHelps just refused. */
@@ -314,14 +337,20 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function fetchParticipantToken(participantId, reason) {
+    const fetchesBefore = serviceFetches;
     let service = await serviceToken();
+    // Fetched by this very call (or one it joined): MyDataHelps just vouched for it, so an
+    // invalid_grant is about the participant.
+    const fresh = serviceFetches > fetchesBefore && service === lastService;
     let { answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token));
-    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && now() - service.fetchedAt >= SERVICE_RETRY_INTERVAL_MS) {
+    if (!got && !fresh && answer.status === 400 && safeCode(answer.body) === "invalid_grant") {
       // The service token may have been revoked early (upstream restart, key rotation):
-      // try once with another one before blaming the participant. Another is the one the
-      // fleet already replaced it with, or one new grant for all (single flight).
-      service = await serviceToken(service.token);
-      ({ answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token)));
+      // try once with another one before blaming the participant.
+      const other = await replacementService(service);
+      if (other) {
+        service = other;
+        ({ answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token)));
+      }
     }
     if (!got) {
       const code = safeCode(answer.body);

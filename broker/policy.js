@@ -12,10 +12,10 @@ export const REASONS = new Set(["initial", "scheduled", "forced", "expired"]);
 // the same expiry). The page renews at most half a lifetime before expiry, so a
 // `scheduled` renewal never gets back the token it is renewing: no loop.
 export const REUSE_SLACK_MS = 5_000;
-// A service token younger than this (by its issue time, shared by the fleet) that draws
-// invalid_grant is not replaced: the participant is the problem, and an unknown
-// participant must not churn service tokens. An older one is replaced once, fleet-wide,
-// and the exchange retried, so a revoked service token fails nobody.
+// A service token that draws invalid_grant is replaced and the exchange retried once when
+// it is this old (by its issue time, shared by the fleet), or when this instance has not
+// replaced one for this long; else the participant is the problem, and an unknown
+// participant must not churn service tokens. One the fleet already replaced is reused.
 export const SERVICE_RETRY_INTERVAL_MS = 30_000;
 // After an upstream failure, every instance answers the same error for this long (or for
 // the upstream's Retry-After, at most a minute) instead of calling MyDataHelps again.

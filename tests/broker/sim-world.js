@@ -19,7 +19,6 @@ const MIN_EXPIRES_IN = 2; // the browser package refuses less (src/core/token.rs
 const MAX_EXPIRES_IN = 30 * 24 * 3600;
 const FAKE_PEM = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----";
 const TOKEN_URL = "https://mdh.sim/identityserver/connect/token";
-const REVOKE_MIN_AGE_MS = 30_000; // see the revocation fault below
 
 /** sfc32: the world's randomness, from the seed alone. */
 export class Rng {
@@ -467,7 +466,7 @@ class Page {
       // Final for the page: it drops its token and stops.
       const mdh = w.mdh;
       const legit = (code === "participant_not_allowed" && mdh.withdrawn.has(this.id)) || (code === "participant_unauthorized" && mdh.unauthorized.has(this.id));
-      if (!legit) w.fail("innocent", `${this.name} got a final ${status} ${code}`);
+      if (!legit && !mdh.documentedGap(this.p)) w.fail("innocent", `${this.name} got a final ${status} ${code}`);
       this.stopped = true;
       this.token = null;
       return;
@@ -526,22 +525,34 @@ class SimMdh {
     this.slowUntil = this.w.t + ms;
   }
 
-  /**
-   * MyDataHelps revokes the service tokens older than 30 s (a key rotation). A token
-   * revoked younger than that fails participants until it is 30 s old: the broker only
-   * replaces a service token that old on invalid_grant, so that an unknown participant
-   * cannot churn service tokens (docs/broker.md).
-   */
+  /** MyDataHelps revokes every service token it issued so far (a restart, a key rotation). */
   revoke() {
     const w = this.w;
     let n = 0;
     for (const [, s] of this.serviceTokens) {
-      if (s.issuedAt <= w.t - REVOKE_MIN_AGE_MS && !s.revoked) {
+      if (!s.revoked) {
         s.revoked = true;
         n++;
       }
     }
     w.log(`UPSTREAM REVOKED ${n} service token(s)`);
+  }
+
+  /**
+   * The documented gap (docs/operators.md): a service token revoked younger than 30 s, on
+   * an instance that replaced one in the last 30 s (or waited on the fleet's replacement),
+   * is not replaced again: its participants are refused until either is 30 s old.
+   */
+  documentedGap(p) {
+    // The refusal is remembered for 2 s fleet-wide like any failure: any instance's will do.
+    const t = this.w.t;
+    return this.calls.some((c) => {
+      if (c.p !== p || c.outcome !== "svc_refused" || c.end <= t - 2.5 * S) return false;
+      const svc = this.serviceTokens.get(c.service);
+      if (!svc || c.start - svc.issuedAt >= 30 * S) return false;
+      // The instance's replacement may have been another's grant it waited on: any will do.
+      return this.serviceCalls.some((g) => g.start > c.start - 30 * S && g.start <= c.start);
+    });
   }
 
   orphan(inst) {
@@ -623,7 +634,9 @@ class SimMdh {
     const svc = this.serviceTokens.get(form.get("token"));
     if (!svc || svc.revoked || svc.expiresAt <= now) return json(400, { error: "invalid_grant" }, "svc_refused");
     const pid = form.get("participant_id");
-    if (this.withdrawn.has(pid)) return json(400, { error: "invalid_grant" }, "withdrawn", { window: 2 * S });
+    // No window: the broker may retry with another service token, or be refused by its own
+    // back-off before it concludes; its 403 memory is tested in broker.test.js.
+    if (this.withdrawn.has(pid)) return json(400, { error: "invalid_grant" }, "withdrawn");
     let life = sc.lifetimeS;
     if (sc.shortLifetimes && r.chance(0.3)) life = r.pick([0.001, 0.5, 1, 1.9]);
     const token = `p${p}t${++this.serial}x${"A".repeat(20)}`;
@@ -646,8 +659,6 @@ class SimMdh {
       if (!prev || q.end > prev.end) prev = q;
     }
     if (!prev || !prev.window) return;
-    // A participant refused with a service token is asked again once with a new one.
-    if (prev.outcome === "withdrawn" && c.service !== prev.service) return;
     if (c.start > prev.end && c.start < prev.end + prev.window) {
       w.fail("failure-window", `p${c.p}: an upstream call on i${c.inst.index} ${c.start - prev.end} ms after i${prev.inst.index}'s failed one (${prev.outcome}, remembered ${prev.window} ms)`);
     }
@@ -811,9 +822,11 @@ class SimRedis {
       const [script, , key, arg] = rest;
       if (script === REMOVE_IF) {
         const e = this.live(key);
+        // Released by its holder, also when its TTL ended first (a flight of two upstream
+        // calls can outlast it).
+        this.held.delete(`${key}\n${arg}`);
         if (e && e.v === arg) {
           this.map.delete(key);
-          this.held.delete(`${key}\n${arg}`);
           return 1;
         }
         return 0;
