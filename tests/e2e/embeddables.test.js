@@ -177,6 +177,40 @@ test("a survey opened while the broker is down gets its token as soon as the man
   await until(() => page.evaluate(() => window.finished.length === 1), { what: "surveyDidFinish" });
 });
 
+test("while there is no token, at most 4 survey token requests wait (the newest) and are delivered once one comes", { skip, timeout: 60_000 }, async (t) => {
+  reset(6);
+  const page = await sdkPage(t, { retry: { maxAttempts: 1, maxDelayMs: 2_000 } });
+  server.state.script.push(...Array(100).fill({ status: 503 })); // down
+  await until(() => page.evaluate(() => window.events.some((e) => e.name === "expired")), { timeout: 20_000, what: "the token expired" });
+  // Listeners added after attachSdk's: a held request never reaches them, its
+  // re-delivery (dispatched by the page: not isTrusted) does.
+  await page.evaluate(() => {
+    window.replayed = [];
+    addEventListener("message", (e) => {
+      if (!e.isTrusted && e.data?.name === "GetDelegatedAccessToken") window.replayed.push(e.data.n ?? "first");
+      if (e.data?.name === "FloodDone") window.floodDone = true;
+    }, true);
+  });
+  await page.evaluate(() => window.MyDataHelps.startSurvey("Flood"));
+  const frame = await until(() => page.frames().find((f) => f.url().includes("/survey?")), { what: "the survey frame" });
+  // The frame asked once as it loaded; now 50 more, then a marker (messages from one
+  // window arrive in order).
+  await frame.evaluate(() => {
+    for (let n = 1; n <= 50; n++) parent.postMessage({ name: "GetDelegatedAccessToken", n }, "*");
+    parent.postMessage({ name: "FloodDone" }, "*");
+  });
+  await until(() => page.evaluate(() => window.floodDone), { what: "the page received all 51 requests" });
+  assert.deepEqual(await page.evaluate(() => window.replayed), [], "all held: no token yet");
+  server.state.script.length = 0; // back
+  // Re-delivery is one synchronous loop: once one is seen, all are.
+  const replayed = await until(() => page.evaluate(() => window.replayed.length && window.replayed), { what: "the held requests were delivered" });
+  assert.deepEqual(replayed, [47, 48, 49, 50]);
+  const answer = await until(() => frame.evaluate(() => window.answers?.[0]), { what: "the survey received a token" });
+  assertLive(answer, "after the flood");
+  await frame.evaluate(() => window.finish());
+  await until(() => page.evaluate(() => window.finished.length === 1), { what: "surveyDidFinish" });
+});
+
 // ---------------------------------------------------------------------------------
 // EHR connect: MyDataHelps.connectExternalAccount(provider, { openNewWindow })
 // ---------------------------------------------------------------------------------
