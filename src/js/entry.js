@@ -8,7 +8,7 @@
 import { compiled, inBrowser } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 
-let ready, devtools, exports;
+let ready, devtools, exports, warned;
 
 // The glue's class, and the wasm's exports once loaded, for the tests and the bench
 // (wasm memory, instanceof checks); not in index.d.ts.
@@ -18,6 +18,7 @@ const { getToken, peek } = TokenManager.prototype;
 
 // The one TokenError constructor (also mdh-token/react's, through this bundle).
 import { tokenError as fail } from "./errors.js";
+import { own } from "./options.js";
 export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
@@ -117,6 +118,12 @@ export async function createTokenManager(options) {
   if (inert) {
     m.getToken = m.refresh = refuse;
     m.__nudge = () => {};
+  }
+  // Without participant a manager adopts the token the origin's tabs announce, whoever
+  // it belongs to (README, Shared devices); a worker outlives sign-outs: say so, once.
+  if (!warned && typeof WorkerGlobalScope != "undefined" && own(options, "participant") === undefined) {
+    warned = 1;
+    m.__log(2, "a worker without participant may use another participant's token");
   }
   const name = m.__devtools();
   if (name) devtools(m, name);
