@@ -19,6 +19,7 @@ const { getToken, peek } = TokenManager.prototype;
 // The one TokenError constructor (also mdh-token/react's, through this bundle).
 import { tokenError as fail } from "./errors.js";
 import { own } from "./options.js";
+import { WARN } from "./integrations.js";
 export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
@@ -120,10 +121,11 @@ export async function createTokenManager(options) {
     m.__nudge = () => {};
   }
   // Without participant a manager adopts the token the origin's tabs announce, whoever
-  // it belongs to (README, Shared devices); a worker outlives sign-outs: say so, once.
+  // it belongs to (docs/security.md, Shared devices); a worker outlives sign-outs: say
+  // so, once.
   if (!warned && typeof WorkerGlobalScope != "undefined" && own(options, "participant") === undefined) {
     warned = 1;
-    m.__log(2, "a worker without participant may use another participant's token");
+    m.__log(WARN, "a worker without participant may use another participant's token");
   }
   const name = m.__devtools();
   if (name) devtools(m, name);

@@ -8,7 +8,8 @@
 
 import { bad, baseUrl, get, own } from "./options.js";
 
-const WARN = 2, DEBUG = 4, HELD = 4;
+export const WARN = 2;
+const DEBUG = 4, HELD = 4;
 
 // A function that runs `f` at most once.
 function once(f) {
