@@ -1,0 +1,47 @@
+// The broker assembled from its parts. `makeBroker(options, deps)` is what createBroker
+// calls with the defaults; a simulation (tests/broker/sim*.js) or another wrapper passes its
+// own runtime (virtual clock), codec (e.g. sealing), observer (e.g. tracing), credentials
+// and fetch. Not part of the public API.
+import { httpHandlers } from "./http.js";
+import { noObserver } from "./observe.js";
+import { checkOptions } from "./options.js";
+import { REASONS } from "./policy.js";
+import { jsonCodec } from "./records.js";
+import { realRuntime } from "./runtime.js";
+import { tokenService } from "./fleet.js";
+import { serviceCredentials, upstream as makeUpstream } from "./upstream.js";
+
+// MyDataHelps participant ids are GUIDs; hosts may map their own, so any short printable string.
+export const isParticipantId = (v) => typeof v === "string" && v.length > 0 && v.length <= 200 && !/[\u0000-\u001f\u007f]/.test(v);
+
+/**
+ * @param options createBroker's options (checked here)
+ * @param deps optional { runtime, codec, observer, credentials, fetch }
+ */
+export function makeBroker(options, deps = {}) {
+  const o = checkOptions(options);
+  // A host logger that throws must not break a token request half-way.
+  const log = (line) => {
+    try {
+      o.log(line);
+    } catch {
+      // ignored
+    }
+  };
+  const runtime = deps.runtime ?? realRuntime(o.now);
+  const codec = deps.codec ?? jsonCodec;
+  const observer = deps.observer ?? noObserver;
+  const fetch = deps.fetch ?? options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+  const credentials = deps.credentials ?? serviceCredentials(o, runtime);
+  const upstream = makeUpstream(o, { fetch, runtime, observer, log, credentials });
+  const tokens = tokenService(o, { runtime, codec, observer, log, upstream, credentials });
+
+  async function participantToken(participantId, { reason = "initial" } = {}) {
+    if (!isParticipantId(participantId)) throw new TypeError("mdh-token/broker: participantId must be a non-empty string of at most 200 printable characters");
+    if (!REASONS.has(reason)) throw new TypeError(`mdh-token/broker: reason must be one of ${[...REASONS].join(", ")}`);
+    return tokens.participantToken(participantId, reason);
+  }
+
+  const http = httpHandlers(o, { participantToken, isParticipantId, observer, log });
+  return { participantToken, handle: http.handle, node: http.node };
+}

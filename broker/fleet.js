@@ -1,0 +1,253 @@
+// The shell around policy.js: it performs what the policy decides, against the shared store
+// (with this instance's memory as the fallback) and MyDataHelps. One participant token per
+// participant at a time across the fleet: the store's lock (`SET NX PX`) elects the one
+// instance that calls upstream; the others wait on the store. Every clock, sleep, timer and
+// id comes from `runtime` (runtime.js), every store value goes through `codec` (records.js).
+import { BrokerError, errName, safeCode, short } from "./errors.js";
+import { memoryStore } from "./store.js";
+import { within } from "./runtime.js";
+import {
+  STORE_RETRY_MS, SERVICE_RETRY_INTERVAL_MS, lockTtlMs as lockTtlOf, reusableUntil, serviceRenewAt,
+  participantAccept, serviceAccept, failureTtlMs, failureRecord, tokenRecord, answerOf, rateVerdict,
+} from "./policy.js";
+
+/**
+ * @param o checked options (options.js)
+ * @param deps { runtime, codec, observer, log, upstream, credentials }
+ */
+export function tokenService(o, { runtime, codec, observer, log, upstream, credentials }) {
+  const { now, mono } = runtime;
+  const local = memoryStore({ now });
+  const shared = o.store ?? local;
+  const lockTtlMs = lockTtlOf(o.upstreamTimeoutMs);
+  const flights = new Map(); // key → the one in-process promise for it
+  let storeDown = false;
+  let storeRetryAt = 0;
+  let lastServiceRetry = -Infinity;
+  let serviceFetches = 0; // service tokens this process fetched
+  let lastService = null;
+  let initLogged = false;
+
+  async function ready() {
+    try {
+      await credentials.key;
+      return { ns: await credentials.namespace };
+    } catch (err) {
+      if (!initLogged) log(`broker: the private key could not be imported (${errName(err)}): check privateKey`);
+      initLogged = true;
+      throw new BrokerError(502, "broker_misconfigured");
+    }
+  }
+
+  // ---- the store, with this instance's memory as the fallback ---------------------------
+
+  async function viaShared(op, fallback) {
+    if (shared === local) return op(local);
+    if (storeDown && mono() < storeRetryAt) return fallback();
+    try {
+      const result = await within(runtime, op(shared), o.storeTimeoutMs, "store timeout");
+      if (storeDown) {
+        log("broker: cache store answers again; sharing tokens across instances");
+        observer.event("store_recovery");
+      }
+      storeDown = false;
+      return result;
+    } catch (err) {
+      storeRetryAt = mono() + STORE_RETRY_MS;
+      if (!storeDown) {
+        log(`broker: cache store unavailable (${errName(err)}); serving from this instance's memory cache`);
+        observer.event("store_fallback");
+      }
+      storeDown = true;
+      return fallback();
+    }
+  }
+
+  const cache = {
+    get: (key) => viaShared((s) => s.get(key), () => local.get(key)),
+    async set(key, value, ttlMs) {
+      if (shared !== local) await local.set(key, value, ttlMs);
+      await viaShared((s) => s.set(key, value, ttlMs), () => undefined);
+    },
+    /** Takes the lock; returns the store that holds it, or null. */
+    lock(key, value, ttlMs) {
+      let gaveUp = false;
+      return viaShared(
+        async (s) => {
+          const taken = s.add(key, value, ttlMs);
+          // An answer that comes after we gave up on the store (a client's offline queue
+          // replaying) must not leave a lock nobody will release: drop it at once.
+          taken.then((ok) => ok && gaveUp && s.remove(key, value).catch(() => {}), () => {});
+          return (await taken) ? s : null;
+        },
+        async () => {
+          gaveUp = true;
+          return (await local.add(key, value, ttlMs)) ? local : null;
+        },
+      );
+    },
+    unlock: (key, value, where) => (where === local ? local.remove(key, value) : viaShared((s) => s.remove(key, value), () => undefined)),
+    incr: (key, windowMs) => viaShared((s) => s.incr(key, windowMs), () => local.incr(key, windowMs)),
+  };
+
+  /** The token record at `key`, validated by the codec, live at `now`; else null. */
+  async function readToken(key, participantId) {
+    const text = await cache.get(key);
+    if (typeof text !== "string") return null;
+    const r = await codec.decode(key, participantId, text);
+    const kind = participantId === null ? "service_token" : "participant_token";
+    if (r?.kind !== kind || r.expiresAt <= now()) return null;
+    // Keep a copy here, so that this instance can go on serving it if the store goes away.
+    if (shared !== local && !storeDown) await local.set(key, text, r.expiresAt - now());
+    return r;
+  }
+
+  async function readFailure(key, participantId) {
+    const text = await cache.get(key);
+    if (typeof text !== "string") return null;
+    const r = await codec.decode(key, participantId, text);
+    return r?.kind === "failure" ? new BrokerError(r.status, r.code, r.retryAfter) : null;
+  }
+
+  /**
+   * The record for `key` that `accept` takes: from the store, from the one flight under way
+   * in this process, or from one upstream call made under the store's lock (`SET NX PX`),
+   * which every other instance waits on, polling the store, instead of calling too.
+   */
+  async function obtain(key, participantId, accept, fetcher, job) {
+    const ok = (r) => r !== null && accept(r, now());
+    for (let round = 0; round < 3; round++) {
+      const joined = flights.get(key);
+      if (joined) {
+        const r = await joined;
+        if (ok(r)) return r;
+        continue; // e.g. a forced renewal that joined a flight answered from the cache
+      }
+      const hit = await readToken(key, participantId);
+      if (ok(hit)) {
+        job.hit = true;
+        return hit;
+      }
+      if (flights.has(key)) continue;
+      const flight = coordinated(key, participantId, ok, fetcher, job);
+      flights.set(key, flight);
+      flight.then(() => flights.delete(key), () => flights.delete(key));
+      return flight;
+    }
+    return coordinated(key, participantId, ok, fetcher, job);
+  }
+
+  async function coordinated(key, participantId, ok, fetcher, job) {
+    const lockKey = `${key}:lock`;
+    const failKey = `${key}:fail`;
+    const id = runtime.randomId();
+    const giveUpAt = mono() + 2 * lockTtlMs;
+    let delay = 5;
+    for (;;) {
+      const failed = await readFailure(failKey, participantId);
+      if (failed) throw failed;
+      const where = await cache.lock(lockKey, id, lockTtlMs);
+      if (where) {
+        try {
+          const hit = await readToken(key, participantId);
+          if (ok(hit)) return hit;
+          return await fetchAndStore(key, failKey, participantId, fetcher, job);
+        } finally {
+          await cache.unlock(lockKey, id, where).catch(() => {});
+        }
+      }
+      if (mono() > giveUpAt) {
+        log("broker: gave up waiting for another instance's upstream call; calling MyDataHelps directly");
+        return fetchAndStore(key, failKey, participantId, fetcher, job);
+      }
+      await runtime.sleep(delay);
+      delay = Math.min(delay * 2, 100);
+      const hit = await readToken(key, participantId);
+      if (ok(hit)) return hit;
+    }
+  }
+
+  async function fetchAndStore(key, failKey, participantId, fetcher, { ttlOf, before }) {
+    if (before) await before();
+    let record;
+    try {
+      record = await fetcher();
+    } catch (err) {
+      if (err instanceof BrokerError) {
+        const text = await codec.encode(failKey, participantId, failureRecord(err));
+        await cache.set(failKey, text, failureTtlMs(err)).catch(() => {});
+      }
+      throw err;
+    }
+    const text = await codec.encode(key, participantId, record);
+    await cache.set(key, text, Math.max(1_000, ttlOf(record) - now())).catch(() => {});
+    return record;
+  }
+
+  // ---- the service token and the exchange ------------------------------------------------
+
+  async function fetchServiceToken() {
+    const got = await upstream.serviceGrant();
+    log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
+    serviceFetches += 1;
+    lastService = tokenRecord("service_token", null, got, now());
+    return lastService;
+  }
+
+  /** The shared service token; `not` excludes one that MyDataHelps just refused. */
+  async function serviceToken(not) {
+    const { ns } = await ready();
+    const accept = serviceAccept(now(), o.serviceTokenRenewMs, not);
+    return obtain(`${ns}:svc`, null, accept, fetchServiceToken, { ttlOf: (r) => serviceRenewAt(r, o.serviceTokenRenewMs) });
+  }
+
+  async function fetchParticipantToken(participantId, reason) {
+    const fetchesBefore = serviceFetches;
+    let service = await serviceToken();
+    // Fetched by this very call (or one it joined): MyDataHelps just issued it, so an
+    // invalid_grant is about the participant.
+    const fresh = serviceFetches > fetchesBefore && service === lastService;
+    let { answer, got, sentAt } = await upstream.exchange(participantId, service.token);
+    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && !fresh && now() - lastServiceRetry >= SERVICE_RETRY_INTERVAL_MS) {
+      // The cached service token may have been revoked early (upstream restart, key
+      // rotation): try once with another one before blaming the participant.
+      lastServiceRetry = now();
+      service = await serviceToken(service.token);
+      ({ answer, got, sentAt } = await upstream.exchange(participantId, service.token));
+    }
+    if (!got) {
+      const code = safeCode(answer.body);
+      log(`broker: participant token for ${short(participantId)} refused: ${answer.status} ${code}`);
+      // 401: MyDataHelps refused this participant's delegation: final for the page too.
+      if (answer.status === 401) throw new BrokerError(401, "participant_unauthorized");
+      // invalid_grant with a service token that works: unknown or withdrawn participant.
+      if (code === "invalid_grant") throw new BrokerError(403, "participant_not_allowed");
+      throw new BrokerError(502, "broker_misconfigured");
+    }
+    log(`broker: participant token for ${short(participantId)} from MyDataHelps (${reason}, expires_in ${got.lifetimeMs / 1000} s)`);
+    return tokenRecord("participant_token", participantId, { ...got, sentAt }, now());
+  }
+
+  /** A token for `participantId` (checked by the caller), as the page gets it. */
+  async function participantToken(participantId, reason) {
+    const { ns } = await ready();
+    const key = `${ns}:pt:${encodeURIComponent(participantId)}`;
+    const accept = participantAccept(reason, o.cacheParticipantTokens, now());
+    const before =
+      o.rateLimit &&
+      (async () => {
+        const retryAfter = rateVerdict(await cache.incr(`${key}:rate`, o.rateLimit.windowMs), o.rateLimit.max);
+        if (retryAfter !== null) {
+          log(`broker: rate limit for ${short(participantId)}: more than ${o.rateLimit.max} MyDataHelps calls in ${o.rateLimit.windowMs / 1000} s`);
+          observer.event("rate_limited");
+          throw new BrokerError(429, "rate_limited", retryAfter);
+        }
+      });
+    const job = { hit: false, ttlOf: reusableUntil, before };
+    const record = await obtain(key, participantId, accept, () => fetchParticipantToken(participantId, reason), job);
+    observer.event(job.hit ? "cache_hit" : "cache_miss");
+    return answerOf(record, now());
+  }
+
+  return { participantToken };
+}
