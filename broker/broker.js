@@ -7,6 +7,9 @@ import { noObserver } from "./observe.js";
 import { checkOptions } from "./options.js";
 import { REASONS } from "./policy.js";
 import { jsonCodec } from "./records.js";
+import { createSealer, sealingCodec, sealSecrets } from "./seal.js";
+import { otelObserver } from "./telemetry.js";
+import { healthCheck, healthState, tap } from "./health.js";
 import { realRuntime } from "./runtime.js";
 import { tokenService } from "./fleet.js";
 import { serviceCredentials, upstream as makeUpstream } from "./upstream.js";
@@ -29,8 +32,9 @@ export function makeBroker(options, deps = {}) {
     }
   };
   const runtime = deps.runtime ?? realRuntime(o.now);
-  const codec = deps.codec ?? jsonCodec;
-  const observer = deps.observer ?? noObserver;
+  const codec = deps.codec ?? (o.seal ? sealingCodec(jsonCodec, createSealer({ secrets: sealSecrets(o.sealKeys, o.privateKey), now: runtime.now })) : jsonCodec);
+  const health = healthState();
+  const observer = tap(deps.observer ?? (o.telemetry ? otelObserver(o.telemetry) : noObserver), health);
   const fetch = deps.fetch ?? options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const credentials = deps.credentials ?? serviceCredentials(o, runtime);
   const upstream = makeUpstream(o, { fetch, runtime, observer, log, credentials });
@@ -43,5 +47,6 @@ export function makeBroker(options, deps = {}) {
   }
 
   const http = httpHandlers(o, { participantToken, isParticipantId, observer, log });
-  return { participantToken, handle: http.handle, node: http.node };
+  const probe = healthCheck(o, { runtime, state: health, serviceToken: tokens.serviceToken });
+  return { participantToken, handle: http.handle, node: http.node, health: probe.health, handleHealth: probe.handleHealth, nodeHealth: probe.nodeHealth };
 }

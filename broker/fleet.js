@@ -249,5 +249,6 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     return answerOf(record, now());
   }
 
-  return { participantToken };
+  // serviceToken: for the health probe (health.js), without arguments.
+  return { participantToken, serviceToken: () => serviceToken() };
 }

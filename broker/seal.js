@@ -37,14 +37,19 @@ const dec = new TextDecoder("utf-8", { fatal: true });
  * @param {{ secrets: Array<Uint8Array>, now?: () => number }} o the first secret seals
  */
 export function createSealer({ secrets, now = Date.now }) {
-  if (!Array.isArray(secrets) || secrets.length === 0) throw new TypeError("mdh-token/broker: sealing needs at least one key");
-  const roots = secrets.map(async (ikm) => {
-    const base = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits", "deriveKey"]);
-    const id = new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: SALT, info: enc.encode("key id") }, base, 48));
-    return { base, kid: b64url(id), epochs: new Map() };
+  const derived = Promise.resolve(secrets).then((list) => {
+    if (!Array.isArray(list) || list.length === 0) throw new TypeError("mdh-token/broker: sealing needs at least one key");
+    return Promise.all(
+      list.map(async (ikm) => {
+        const base = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits", "deriveKey"]);
+        const id = new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: SALT, info: enc.encode("key id") }, base, 48));
+        return { base, kid: b64url(id), epochs: new Map() };
+      }),
+    );
   });
   // Failures surface at the first seal/open; never an unhandled rejection at start.
-  for (const r of roots) r.catch(() => {});
+  derived.catch(() => {});
+  let roots = null; // once derived: no await per value
 
   function aesKey(root, epoch) {
     let k = root.epochs.get(epoch);
@@ -69,7 +74,7 @@ export function createSealer({ secrets, now = Date.now }) {
 
   return {
     async seal(storeKey, participantId, text) {
-      const root = await roots[0];
+      const root = (roots ??= await derived)[0];
       const epoch = Math.floor(now() / EPOCH_MS).toString(36);
       const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
       const ct = new Uint8Array(
@@ -89,8 +94,7 @@ export function createSealer({ secrets, now = Date.now }) {
       const bytes = unb64url(data);
       if (!bytes || bytes.length < IV_BYTES + TAG_BYTES) return null;
       const additionalData = aad(kid, epoch, storeKey, participantId);
-      for (const r of roots) {
-        const root = await r;
+      for (const root of (roots ??= await derived)) {
         if (root.kid !== kid) continue;
         try {
           const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData }, await aesKey(root, epoch), bytes.subarray(IV_BYTES));
@@ -108,14 +112,26 @@ export function createSealer({ secrets, now = Date.now }) {
  * A codec that seals what `inner` encodes: `{ encode, decode }` over records, the broker's
  * store format. A value that does not open decodes to null (absent: refetched, never served).
  */
-export function sealingCodec(inner, sealer) {
+export function sealingCodec(inner, sealer, { memo = 4096 } = {}) {
+  // A cached answer reads the same sealed value again and again until it is renewed: the
+  // last value opened per store key is remembered, so that one is decrypted once, not per
+  // answer. Keyed by the exact text and participant, so it returns only what opening that
+  // very text would (the result is a pure function of key, participant and text).
+  const opened = new Map(); // storeKey → { participantId, text, record }
   return {
     async encode(storeKey, participantId, record) {
       return sealer.seal(storeKey, participantId, await inner.encode(storeKey, participantId, record));
     },
     async decode(storeKey, participantId, text) {
+      const seen = opened.get(storeKey);
+      if (seen && seen.text === text && seen.participantId === participantId) return seen.record;
       const plain = await sealer.open(storeKey, participantId, text);
-      return plain === null ? null : inner.decode(storeKey, participantId, plain);
+      const record = plain === null ? null : await inner.decode(storeKey, participantId, plain);
+      if (record !== null && memo > 0) {
+        if (opened.size >= memo && !opened.has(storeKey)) opened.delete(opened.keys().next().value);
+        opened.set(storeKey, { participantId, text, record: Object.freeze(record) });
+      }
+      return record;
     },
   };
 }

@@ -113,4 +113,8 @@ test("the sealing codec wraps a record codec; what does not open decodes to null
   assert.deepEqual(await codec.decode(KEY, ADA, text), record);
   assert.equal(await codec.decode(KEY, BEN, text), null);
   assert.equal(await codec.decode(KEY, ADA, JSON.stringify(record)), null, "a plain-JSON value (written without sealing) is refused");
+  // Opened once, remembered: the same text again is the same record; anything else is opened afresh.
+  assert.equal(await codec.decode(KEY, ADA, text), await codec.decode(KEY, ADA, text));
+  assert.equal(await codec.decode("ns:pt:other", ADA, text), null, "the remembered text under another key");
+  assert.equal(await codec.decode(KEY, ADA, text.slice(0, -2) + (text.endsWith("AA") ? "BA" : "AA")), null, "an edit of the remembered text");
 });
