@@ -76,19 +76,24 @@ export function otelObserver({ api, meterProvider, tracerProvider } = {}) {
       circuitTransitions: counter(METRICS.circuitTransitions, "Upstream circuit opened or closed", "{transition}"),
     };
   };
-  const ready = api
-    ? Promise.resolve(bind(api))
-    : import("@opentelemetry/api").then(
-        (m) => bind(m.metrics ? m : m.default),
-        () => {}, // not installed: stay a no-op
-      );
+  let settled = false;
+  const ready = (
+    api
+      ? Promise.resolve(bind(api))
+      : import("@opentelemetry/api").then(
+          (m) => bind(m.metrics ? m : m.default),
+          () => {}, // not installed: stay a no-op
+        )
+  ).then(() => void (settled = true));
 
   const seconds = (t0) => (performance.now() - t0) / 1000;
 
-  return {
+  const self = {
     ready,
 
     pageRequest(run) {
+      // The first requests wait for the API's import (once, a few ms), so none goes unseen.
+      if (!settled) return ready.then(() => self.pageRequest(run));
       if (!live) return run().then((r) => r.value);
       const { otel, tracer } = live;
       const t0 = performance.now();
@@ -108,6 +113,7 @@ export function otelObserver({ api, meterProvider, tracerProvider } = {}) {
     },
 
     upstream(grant, run) {
+      if (!settled) return ready.then(() => self.upstream(grant, run));
       if (!live) return run().then((r) => r.value);
       const { otel, tracer } = live;
       const t0 = performance.now();
@@ -142,6 +148,7 @@ export function otelObserver({ api, meterProvider, tracerProvider } = {}) {
       live.otel.trace.getActiveSpan()?.addEvent(`mdh_token.${name}`);
     },
   };
+  return self;
 
   function finish(span, r, t0) {
     const code = safeCode(r.code);
