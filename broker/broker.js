@@ -9,7 +9,7 @@ import { REASONS } from "./policy.js";
 import { jsonCodec } from "./records.js";
 import { createSealer, sealingCodec, sealSecrets } from "./seal.js";
 import { otelObserver } from "./telemetry.js";
-import { healthCheck, healthState, tap } from "./health.js";
+import { healthCheck } from "./health.js";
 import { realRuntime } from "./runtime.js";
 import { tokenService } from "./fleet.js";
 import { serviceCredentials, upstream as makeUpstream } from "./upstream.js";
@@ -33,8 +33,7 @@ export function makeBroker(options, deps = {}) {
   };
   const runtime = deps.runtime ?? realRuntime(o.now);
   const codec = deps.codec ?? (o.seal ? sealingCodec(jsonCodec, createSealer({ secrets: sealSecrets(o.sealKeys, o.privateKey), now: runtime.now })) : jsonCodec);
-  const health = healthState();
-  const observer = tap(deps.observer ?? (o.telemetry ? otelObserver(o.telemetry) : noObserver), health);
+  const observer = deps.observer ?? (o.telemetry ? otelObserver(o.telemetry) : noObserver);
   const fetch = deps.fetch ?? options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const credentials = deps.credentials ?? serviceCredentials(o, runtime);
   const upstream = makeUpstream(o, { fetch, runtime, observer, log, credentials });
@@ -47,6 +46,16 @@ export function makeBroker(options, deps = {}) {
   }
 
   const http = httpHandlers(o, { participantToken, isParticipantId, observer, log });
-  const probe = healthCheck(o, { runtime, state: health, serviceToken: tokens.serviceToken });
-  return { participantToken, handle: http.handle, node: http.node, health: probe.health, handleHealth: probe.handleHealth, nodeHealth: probe.nodeHealth };
+  // respond: the adapters' common core, { method, header, selfOrigin, readBody, subject } →
+  // { status, headers, body }; for the simulation, which skips Request/Response.
+  const probe = healthCheck(o, { runtime, serviceToken: tokens.serviceToken, circuit: tokens.circuit });
+  return {
+    participantToken,
+    handle: http.handle,
+    node: http.node,
+    respond: http.respond,
+    health: probe.health,
+    handleHealth: probe.handleHealth,
+    nodeHealth: probe.nodeHealth,
+  };
 }

@@ -9,7 +9,17 @@ import { within } from "./runtime.js";
 import {
   STORE_RETRY_MS, SERVICE_RETRY_INTERVAL_MS, lockTtlMs as lockTtlOf, reusableUntil, serviceRenewAt,
   participantAccept, serviceAccept, failureTtlMs, failureRecord, tokenRecord, answerOf, rateVerdict,
+  opensCircuit, circuitAfter, circuitVerdict, CIRCUIT_MEMORY_MS, credible,
 } from "./policy.js";
+
+// Refusals this instance makes on its own (circuit open, too many calls open): not
+// MyDataHelps' answer, so not remembered as the participant's failure.
+const refusals = new WeakSet();
+function refusal(retryAfter) {
+  const err = new BrokerError(503, "upstream_unavailable", retryAfter);
+  refusals.add(err);
+  return err;
+}
 
 /**
  * @param o checked options (options.js)
@@ -23,10 +33,8 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   const flights = new Map(); // key → the one in-process promise for it
   let storeDown = false;
   let storeRetryAt = 0;
-  let lastServiceRetry = -Infinity;
-  let serviceFetches = 0; // service tokens this process fetched
-  let lastService = null;
   let initLogged = false;
+  let openCalls = 0; // upstream calls open now, this instance
 
   async function ready() {
     try {
@@ -41,6 +49,14 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
 
   // ---- the store, with this instance's memory as the fallback ---------------------------
 
+  let lastRefusalLog = -Infinity;
+
+  /**
+   * `op` on the shared store, or `fallback` (this instance's memory). A command the store
+   * answers with an error reply (a WRONGTYPE, a non-integer counter, OOM) failed alone:
+   * the fallback serves it and the store stays in use. No answer in storeTimeoutMs, or no
+   * connection, is an outage: the fallback serves everything for STORE_RETRY_MS.
+   */
   async function viaShared(op, fallback) {
     if (shared === local) return op(local);
     if (storeDown && mono() < storeRetryAt) return fallback();
@@ -53,6 +69,13 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
       storeDown = false;
       return result;
     } catch (err) {
+      if (isErrorReply(err)) {
+        if (mono() - lastRefusalLog >= 60_000) {
+          lastRefusalLog = mono();
+          log(`broker: cache store refused a command (${errName(err)}); served from this instance's memory`);
+        }
+        return fallback();
+      }
       storeRetryAt = mono() + STORE_RETRY_MS;
       if (!storeDown) {
         log(`broker: cache store unavailable (${errName(err)}); serving from this instance's memory cache`);
@@ -86,7 +109,9 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
         },
       );
     },
-    unlock: (key, value, where) => (where === local ? local.remove(key, value) : viaShared((s) => s.remove(key, value), () => undefined)),
+    // Always tried where the lock was taken, store outage or not: a lock left behind
+    // would hold every other instance until its TTL.
+    unlock: (key, value, where) => (where === local ? local.remove(key, value) : within(runtime, shared.remove(key, value), o.storeTimeoutMs, "store timeout")),
     incr: (key, windowMs) => viaShared((s) => s.incr(key, windowMs), () => local.incr(key, windowMs)),
   };
 
@@ -96,7 +121,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     if (typeof text !== "string") return null;
     const r = await codec.decode(key, participantId, text);
     const kind = participantId === null ? "service_token" : "participant_token";
-    if (r?.kind !== kind || r.expiresAt <= now()) return null;
+    if (r?.kind !== kind || !credible(r, now())) return null;
     // Keep a copy here, so that this instance can go on serving it if the store goes away.
     if (shared !== local && !storeDown) await local.set(key, text, r.expiresAt - now());
     return r;
@@ -143,18 +168,36 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     const id = runtime.randomId();
     const giveUpAt = mono() + 2 * lockTtlMs;
     let delay = 5;
+    let holder = null; // { value, since }: who holds the lock, first seen when
     for (;;) {
       const failed = await readFailure(failKey, participantId);
       if (failed) throw failed;
       const where = await cache.lock(lockKey, id, lockTtlMs);
       if (where) {
         try {
+          // Re-read under the lock: the holder before us may have failed and let go
+          // between our first read and our lock.
+          const failedMeanwhile = await readFailure(failKey, participantId);
+          if (failedMeanwhile) throw failedMeanwhile;
           const hit = await readToken(key, participantId);
           if (ok(hit)) return hit;
           return await fetchAndStore(key, failKey, participantId, fetcher, job);
         } finally {
           await cache.unlock(lockKey, id, where).catch(() => {});
         }
+      }
+      // The lock's TTL, enforced here too: a lock that outlives it (written without
+      // one, or a store that lost it) is taken away from its holder, compare-and-delete.
+      const value = await cache.get(lockKey);
+      if (typeof value === "string" && value === holder?.value) {
+        if (mono() - holder.since > lockTtlMs) {
+          log("broker: a lock outlived its TTL; taken over");
+          await viaShared((s) => s.remove(lockKey, value), () => local.remove(lockKey, value)).catch(() => {});
+          holder = null;
+          continue;
+        }
+      } else {
+        holder = typeof value === "string" ? { value, since: mono() } : null;
       }
       if (mono() > giveUpAt) {
         log("broker: gave up waiting for another instance's upstream call; calling MyDataHelps directly");
@@ -168,12 +211,15 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function fetchAndStore(key, failKey, participantId, fetcher, { ttlOf, before }) {
-    if (before) await before();
     let record;
     try {
+      // An open circuit refuses before the rate limit counts a call that will not be made.
+      const { verdict } = await circuit();
+      if (verdict !== "closed" && verdict !== "half-open") throw refusal(verdict);
+      if (before) await before();
       record = await fetcher();
     } catch (err) {
-      if (err instanceof BrokerError) {
+      if (err instanceof BrokerError && !refusals.has(err)) {
         const text = await codec.encode(failKey, participantId, failureRecord(err));
         await cache.set(failKey, text, failureTtlMs(err)).catch(() => {});
       }
@@ -184,14 +230,77 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     return record;
   }
 
+  // ---- the fleet-wide back-off and the per-instance cap -----------------------------------
+
+  async function circuitKey() {
+    return `${(await ready()).ns}:circuit`;
+  }
+
+  /** The circuit's record as stored (text, for compare-and-delete) and its verdict now. */
+  async function circuit() {
+    const key = await circuitKey();
+    const text = await cache.get(key);
+    const rec = typeof text === "string" ? await codec.decode(key, null, text) : null;
+    const open = rec?.kind === "circuit" ? rec : null;
+    return { key, text: open ? text : null, rec: open, verdict: circuitVerdict(open, now()) };
+  }
+
+  /**
+   * One upstream call, if the cap and the circuit let it through: at most
+   * maxConcurrentUpstream open on this instance; none while the circuit is open; one
+   * fleet-wide (the probe) when it is half open. Its outcome opens or closes the circuit.
+   */
+  async function gated(run) {
+    if (openCalls >= o.maxConcurrentUpstream) throw refusal("1");
+    openCalls++;
+    let probe = null;
+    try {
+      const state = await circuit();
+      if (state.verdict === "half-open") {
+        const id = runtime.randomId();
+        const where = await cache.lock(`${state.key}:probe`, id, lockTtlMs);
+        if (!where) throw refusal("1");
+        probe = { id, where };
+      } else if (state.verdict !== "closed") {
+        throw refusal(state.verdict);
+      }
+      let result;
+      try {
+        result = await run();
+      } catch (err) {
+        if (!refusals.has(err) && opensCircuit(err)) await tripCircuit(state, err);
+        else await closeCircuit(state);
+        throw err;
+      }
+      await closeCircuit(state);
+      return result;
+    } finally {
+      openCalls--;
+      if (probe) await cache.unlock(`${await circuitKey()}:probe`, probe.id, probe.where).catch(() => {});
+    }
+  }
+
+  async function tripCircuit(state, err) {
+    const rec = circuitAfter(state.rec, err, now());
+    const text = await codec.encode(state.key, null, rec);
+    await cache.set(state.key, text, rec.openUntil - now() + CIRCUIT_MEMORY_MS).catch(() => {});
+    log(`broker: MyDataHelps unavailable (${err.code}); every instance waits ${Math.round((rec.openUntil - now()) / 1000)} s before calling it again`);
+    observer.event("circuit_open");
+  }
+
+  async function closeCircuit(state) {
+    if (!state.text) return;
+    await Promise.all([local.remove(state.key, state.text), viaShared((s) => s.remove(state.key, state.text), () => undefined)]).catch(() => {});
+    log("broker: MyDataHelps answers again");
+    observer.event("circuit_close");
+  }
+
   // ---- the service token and the exchange ------------------------------------------------
 
   async function fetchServiceToken() {
-    const got = await upstream.serviceGrant();
+    const got = await gated(() => upstream.serviceGrant());
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
-    serviceFetches += 1;
-    lastService = tokenRecord("service_token", null, got, now());
-    return lastService;
+    return tokenRecord("service_token", null, got, now());
   }
 
   /** The shared service token; `not` excludes one that MyDataHelps just refused. */
@@ -202,18 +311,14 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function fetchParticipantToken(participantId, reason) {
-    const fetchesBefore = serviceFetches;
     let service = await serviceToken();
-    // Fetched by this very call (or one it joined): MyDataHelps just issued it, so an
-    // invalid_grant is about the participant.
-    const fresh = serviceFetches > fetchesBefore && service === lastService;
-    let { answer, got, sentAt } = await upstream.exchange(participantId, service.token);
-    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && !fresh && now() - lastServiceRetry >= SERVICE_RETRY_INTERVAL_MS) {
-      // The cached service token may have been revoked early (upstream restart, key
-      // rotation): try once with another one before blaming the participant.
-      lastServiceRetry = now();
+    let { answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token));
+    if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && now() - service.fetchedAt >= SERVICE_RETRY_INTERVAL_MS) {
+      // The service token may have been revoked early (upstream restart, key rotation):
+      // try once with another one before blaming the participant. Another is the one the
+      // fleet already replaced it with, or one new grant for all (single flight).
       service = await serviceToken(service.token);
-      ({ answer, got, sentAt } = await upstream.exchange(participantId, service.token));
+      ({ answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token)));
     }
     if (!got) {
       const code = safeCode(answer.body);
@@ -249,6 +354,12 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     return answerOf(record, now());
   }
 
-  // serviceToken: for the health probe (health.js), without arguments.
-  return { participantToken, serviceToken: () => serviceToken() };
+  // serviceToken and circuit: for the health probe (health.js).
+  return { participantToken, serviceToken: () => serviceToken(), circuit: async () => (await circuit()).verdict };
 }
+
+/**
+ * An error reply of the store (node-redis ErrorReply and its subclasses, ioredis
+ * ReplyError): the command failed, the connection did not.
+ */
+const isErrorReply = (err) => /^(ErrorReply|SimpleError|BlobError|ReplyError)$/.test(err?.constructor?.name ?? "") || err?.name === "ReplyError";

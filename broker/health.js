@@ -3,7 +3,8 @@
 //   store          "shared" (answers), "fallback" (does not: this instance serves from its
 //                  memory and still answers pages), "memory" (no shared store configured)
 //   service_token  "ok" (cached or just obtained), else the error code of the last attempt
-//   circuit        "closed" or "open" (upstream calls paused after failures)
+//   circuit        "closed", "open" (every instance waits before calling MyDataHelps again,
+//                  after it failed) or "half-open" (one call fleet-wide tries again)
 //
 // A probe never makes MyDataHelps calls of its own: it asks for the service token the way a
 // page request does (cached across the fleet, fetched at most once per token lifetime), and
@@ -21,29 +22,11 @@ const PROBE_KEY = "health";
 
 const HEADERS = Object.freeze({ "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
 
-/** What the observer's events tell about this instance (updated by `tap`). */
-export const healthState = () => ({ circuit: "closed", storeDown: false });
-
-/** The observer, with its events also noted in `state`. */
-export function tap(observer, state) {
-  return {
-    pageRequest: (run) => observer.pageRequest(run),
-    upstream: (grant, run) => observer.upstream(grant, run),
-    event(name) {
-      if (name === "circuit_open") state.circuit = "open";
-      else if (name === "circuit_close") state.circuit = "closed";
-      else if (name === "store_fallback") state.storeDown = true;
-      else if (name === "store_recovery") state.storeDown = false;
-      observer.event(name);
-    },
-  };
-}
-
 /**
  * @param o checked options
- * @param deps { runtime, state, serviceToken: () => Promise<unknown> }
+ * @param deps { runtime, serviceToken: () => Promise<unknown>, circuit: () => Promise<verdict> }
  */
-export function healthCheck(o, { runtime, state, serviceToken }) {
+export function healthCheck(o, { runtime, serviceToken, circuit: circuitVerdict }) {
   let last = null;
   let lastAt = -Infinity;
   let pending = null;
@@ -71,7 +54,14 @@ export function healthCheck(o, { runtime, state, serviceToken }) {
         service = serviceFailure = typeof err?.code === "string" && /^[a-z_]{1,40}$/.test(err.code) ? err.code : "internal_error";
       }
     }
-    const circuit = state.circuit;
+    // The fleet-wide back-off, as stored: "closed", "half-open" or seconds left open.
+    let circuit = "closed";
+    try {
+      const v = await circuitVerdict();
+      circuit = v === "closed" || v === "half-open" ? v : "open";
+    } catch {
+      // the store read failed: reported above as the store's state
+    }
     const status = service !== "ok" ? "fail" : store === "fallback" || circuit === "open" ? "warn" : "pass";
     return { status, store, service_token: service, circuit };
   }

@@ -105,6 +105,8 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   allowedOrigins?: string[];
   /** A shared-store call slower than this counts as the store being down. Default 500. */
   storeTimeoutMs?: number;
+  /** Upstream calls open at once on this instance, at most; the next get 503 + Retry-After: 1. Default 8. */
+  maxConcurrentUpstream?: number;
   /**
    * Seal store values (AES-256-GCM, the store key and participant bound as associated
    * data): a reader of the store holds no token, an edited or relabelled value is refused.
@@ -141,7 +143,8 @@ export interface BrokerHealth {
   store: "shared" | "fallback" | "memory";
   /** "ok", or the error code of the last attempt to obtain the service token. */
   service_token: "ok" | BrokerError["code"] | "internal_error";
-  circuit: "closed" | "open";
+  /** The fleet-wide back-off after MyDataHelps failed: open → page requests that need it get 503. */
+  circuit: "closed" | "open" | "half-open";
 }
 
 export interface Broker<R = Request | NodeRequest> {

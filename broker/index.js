@@ -23,5 +23,6 @@ export { BrokerError, memoryStore, redisStore };
  * @returns {import("./index.d.ts").Broker}
  */
 export function createBroker(options) {
-  return makeBroker(options);
+  const { participantToken, handle, node } = makeBroker(options);
+  return { participantToken, handle, node };
 }

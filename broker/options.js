@@ -1,6 +1,7 @@
 // createBroker's options: checked once, when the broker is made, with clear TypeErrors, and
 // returned with every default filled in. One home for each default.
 import { checkKeyShape, derivable } from "./key.js";
+import { MAX_CONCURRENT_UPSTREAM } from "./policy.js";
 import { checkSealKeys } from "./seal.js";
 
 /** The options with defaults, or a TypeError naming the first bad one. */
@@ -33,6 +34,7 @@ export function checkOptions(options) {
     seal = store !== null,
     sealKeys,
     telemetry = false,
+    maxConcurrentUpstream = MAX_CONCURRENT_UPSTREAM,
   } = options;
   let url;
   try {
@@ -60,6 +62,7 @@ export function checkOptions(options) {
   positive("serviceTokenRenewMs", serviceTokenRenewMs);
   positive("maxBodyBytes", maxBodyBytes);
   positive("storeTimeoutMs", storeTimeoutMs);
+  if (!Number.isInteger(maxConcurrentUpstream) || maxConcurrentUpstream < 1) fail("maxConcurrentUpstream must be a positive integer");
   if (typeof cacheParticipantTokens !== "boolean") fail("cacheParticipantTokens must be a boolean");
   if (typeof matchPageParticipant !== "boolean") fail("matchPageParticipant must be a boolean");
   if (rateLimit !== false) {
@@ -108,5 +111,6 @@ export function checkOptions(options) {
     seal,
     sealKeys: sealKeys ?? null,
     telemetry: telemetry === true ? {} : telemetry || null,
+    maxConcurrentUpstream,
   };
 }

@@ -12,10 +12,24 @@
 //   { kind: "participant_token", participant, token, expiresAt, lifetimeMs, fetchedAt }
 //   { kind: "service_token", token, expiresAt, lifetimeMs, fetchedAt }
 //   { kind: "failure", status, code, retryAfter? }
+//   { kind: "circuit", openUntil, failures }          (the fleet-wide back-off)
 
 export const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (docs "Rules it keeps")
 export const MAX_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/; // RFC 6750 §2.1
+
+// The failures the broker remembers, code → status.
+const FAILURE_STATUS = Object.freeze({
+  participant_unauthorized: 401,
+  participant_not_allowed: 403,
+  rate_limited: 429,
+  upstream_error: 502,
+  upstream_unreachable: 502,
+  upstream_malformed: 502,
+  broker_misconfigured: 502,
+  upstream_unavailable: 503,
+  upstream_timeout: 503,
+});
 
 const isToken = (t) => typeof t === "string" && t.length > 0 && t.length <= MAX_ACCESS_TOKEN && B64TOKEN.test(t);
 const isTime = (v) => Number.isFinite(v);
@@ -34,11 +48,18 @@ export function validRecord(r, participantId) {
       return out;
     }
     case "failure": {
-      if (!Number.isInteger(r.status) || typeof r.code !== "string") return null;
+      // Only a failure this broker could have stored: its code with its status, and a
+      // Retry-After of delay-seconds (RFC 9110 §10.2.3). Anything else would reach
+      // Response / writeHead, which throw on a status outside 200-599 or a CR/LF.
+      if (!Object.hasOwn(FAILURE_STATUS, r.code) || FAILURE_STATUS[r.code] !== r.status) return null;
+      if (r.retryAfter !== undefined && !(typeof r.retryAfter === "string" && /^\d{1,4}$/.test(r.retryAfter))) return null;
       const out = { kind: "failure", status: r.status, code: r.code };
-      if (typeof r.retryAfter === "string") out.retryAfter = r.retryAfter;
+      if (r.retryAfter !== undefined) out.retryAfter = r.retryAfter;
       return out;
     }
+    case "circuit":
+      if (!isTime(r.openUntil) || !Number.isInteger(r.failures) || r.failures < 1 || r.failures > 1_000) return null;
+      return { kind: "circuit", openUntil: r.openUntil, failures: r.failures };
     default:
       return null;
   }

@@ -538,3 +538,22 @@ test("log lines never contain a token, an assertion or the key, whatever happens
   assertNoSecret(assert, lines, mdh.secrets());
   assert.ok(mdh.secrets().length > 10, "the check had secrets to look for");
 });
+
+test("a revoked service token: 8 concurrent participants all get 200 from one new service token", async () => {
+  const clock = virtualClock();
+  const revoked = new Set();
+  const { broker, up } = scripted(
+    (form) => {
+      if (form.get("grant_type") === "client_credentials") return tokenResponse(3600, "svc");
+      return revoked.has(form.get("token")) ? { status: 400, body: { error: "invalid_grant" } } : tokenResponse();
+    },
+    { now: clock.now, rateLimit: false },
+  );
+  await broker.participantToken(ADA);
+  revoked.add(up.calls.find((c) => c.form.get("grant_type") === "delegated_participant").form.get("token"));
+  clock.advance(60_000);
+  const ids = Array.from({ length: 8 }, (_, i) => `participant-${i}`);
+  const answers = await Promise.allSettled(ids.map((id) => broker.participantToken(id)));
+  assert.deepEqual(answers.map((a) => a.status), Array(8).fill("fulfilled"), answers.map((a) => a.reason?.code).join(" "));
+  assert.equal(up.grants("client_credentials"), 2, "one new service token for all eight");
+});
