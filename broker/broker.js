@@ -14,8 +14,12 @@ import { realRuntime } from "./runtime.js";
 import { tokenService } from "./fleet.js";
 import { serviceCredentials, upstream as makeUpstream } from "./upstream.js";
 
-// MyDataHelps participant ids are GUIDs; hosts may map their own, so any short printable string.
-export const isParticipantId = (v) => typeof v === "string" && v.length > 0 && v.length <= 200 && !/[\u0000-\u001f\u007f]/.test(v);
+// MyDataHelps participant ids are GUIDs; hosts may map their own: any string the page
+// accepts as its `participant` option (non-empty, at most 1,024 characters) that can
+// travel to MyDataHelps: well-formed UTF-16, since the form is UTF-8 and a lone surrogate
+// would arrive as U+FFFD, the same id as another participant's.
+export const MAX_PARTICIPANT_ID = 1024;
+export const isParticipantId = (v) => typeof v === "string" && v.length > 0 && v.length <= MAX_PARTICIPANT_ID && v.isWellFormed();
 
 /**
  * @param options createBroker's options (checked here)
@@ -40,12 +44,12 @@ export function makeBroker(options, deps = {}) {
   const tokens = tokenService(o, { runtime, codec, observer, log, upstream, credentials });
 
   async function participantToken(participantId, { reason = "initial" } = {}) {
-    if (!isParticipantId(participantId)) throw new TypeError("mdh-token/broker: participantId must be a non-empty string of at most 200 printable characters");
+    if (!isParticipantId(participantId)) throw new TypeError("mdh-token/broker: participantId must be a non-empty, well-formed (no lone surrogate) string of at most 1024 characters");
     if (!REASONS.has(reason)) throw new TypeError(`mdh-token/broker: reason must be one of ${[...REASONS].join(", ")}`);
     return tokens.participantToken(participantId, reason);
   }
 
-  const http = httpHandlers(o, { participantToken, isParticipantId, observer, log });
+  const http = httpHandlers(o, { participantToken, isParticipantId, observer, log, runtime });
   // respond: the adapters' common core, { method, header, selfOrigin, readBody, subject } →
   // { status, headers, body }; for the simulation, which skips Request/Response.
   const probe = healthCheck(o, { runtime, serviceToken: tokens.serviceToken, circuit: tokens.circuit });

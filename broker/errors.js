@@ -20,5 +20,5 @@ export function safeCode(body) {
   return typeof code === "string" && /^[a-z_]{1,40}$/.test(code) ? code : "-";
 }
 
-/** A participant id shortened for a log line. */
-export const short = (id) => (id.length > 8 ? `${id.slice(0, 8)}…` : id);
+/** A participant id shortened for a log line; only printable ASCII (no line breaks) gets through. */
+export const short = (id) => `${id.slice(0, 8).replace(/[^\x20-\x7e]/g, "?")}${id.length > 8 ? "…" : ""}`;

@@ -6,6 +6,7 @@
 import { BrokerError, errName, safeCode, short } from "./errors.js";
 import { memoryStore } from "./store.js";
 import { within } from "./runtime.js";
+import { MIN_EXPIRES_IN_MS } from "./records.js";
 import {
   STORE_RETRY_MS, SERVICE_RETRY_INTERVAL_MS, lockTtlMs as lockTtlOf, reusableUntil, serviceRenewAt,
   participantAccept, serviceAccept, failureTtlMs, failureRecord, tokenRecord, answerOf, rateVerdict,
@@ -128,7 +129,9 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   }
 
   async function readFailure(key, participantId) {
-    const text = await cache.get(key);
+    // This instance's own memory first: a failure it wrote while the store was away is
+    // still its failure when the store comes back without it.
+    const text = (shared !== local ? await local.get(key) : null) ?? (await cache.get(key));
     if (typeof text !== "string") return null;
     const r = await codec.decode(key, participantId, text);
     return r?.kind === "failure" ? new BrokerError(r.status, r.code, r.retryAfter) : null;
@@ -300,7 +303,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   async function fetchServiceToken() {
     const got = await gated(() => upstream.serviceGrant());
     log(`broker: new service token (expires_in ${got.lifetimeMs / 1000} s)`);
-    return tokenRecord("service_token", null, got, now());
+    return tokenRecord("service_token", null, got);
   }
 
   /** The shared service token; `not` excludes one that MyDataHelps just refused. */
@@ -312,13 +315,13 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
 
   async function fetchParticipantToken(participantId, reason) {
     let service = await serviceToken();
-    let { answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token));
+    let { answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token));
     if (!got && answer.status === 400 && safeCode(answer.body) === "invalid_grant" && now() - service.fetchedAt >= SERVICE_RETRY_INTERVAL_MS) {
       // The service token may have been revoked early (upstream restart, key rotation):
       // try once with another one before blaming the participant. Another is the one the
       // fleet already replaced it with, or one new grant for all (single flight).
       service = await serviceToken(service.token);
-      ({ answer, got, sentAt } = await gated(() => upstream.exchange(participantId, service.token)));
+      ({ answer, got, sentAt, receivedAt } = await gated(() => upstream.exchange(participantId, service.token)));
     }
     if (!got) {
       const code = safeCode(answer.body);
@@ -329,14 +332,20 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
       if (code === "invalid_grant") throw new BrokerError(403, "participant_not_allowed");
       throw new BrokerError(502, "broker_misconfigured");
     }
+    const record = tokenRecord("participant_token", participantId, { ...got, sentAt, receivedAt });
+    if (record.expiresAt - now() < MIN_EXPIRES_IN_MS) {
+      // Spent on the way (a slow answer of a short lifetime): the page would refuse it.
+      log(`broker: participant token for ${short(participantId)} arrived with under ${MIN_EXPIRES_IN_MS / 1000} s left`);
+      throw new BrokerError(502, "upstream_malformed");
+    }
     log(`broker: participant token for ${short(participantId)} from MyDataHelps (${reason}, expires_in ${got.lifetimeMs / 1000} s)`);
-    return tokenRecord("participant_token", participantId, { ...got, sentAt }, now());
+    return record;
   }
 
   /** A token for `participantId` (checked by the caller), as the page gets it. */
   async function participantToken(participantId, reason) {
     const { ns } = await ready();
-    const key = `${ns}:pt:${encodeURIComponent(participantId)}`;
+    const key = `${ns}:pt:${await keyPart(participantId)}`;
     const accept = participantAccept(reason, o.cacheParticipantTokens, now());
     const before =
       o.rateLimit &&
@@ -356,6 +365,21 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
 
   // serviceToken and circuit: for the health probe (health.js).
   return { participantToken, serviceToken: () => serviceToken(), circuit: async () => (await circuit()).verdict };
+}
+
+/**
+ * A participant id's part of its store keys. An id of letters, digits, ".", "_" and "-"
+ * up to 200 characters (a MyDataHelps GUID) is itself, so an operator can find it; any
+ * other (up to the page's 1,024 characters, any UTF-16) is "~" and the base64url SHA-256
+ * of its UTF-16 code units ("~" is outside the first alphabet: the two never meet). Every
+ * record names its participant too, so even a collision could not cross participants.
+ */
+async function keyPart(id) {
+  if (/^[A-Za-z0-9._-]{1,200}$/.test(id)) return id;
+  const units = new Uint16Array(id.length);
+  for (let i = 0; i < id.length; i++) units[i] = id.charCodeAt(i);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(units.buffer)));
+  return `~${btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
 }
 
 /**

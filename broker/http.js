@@ -106,10 +106,35 @@ function nodeBody(req, limit) {
  * handle() and node() around one `respond`. `participantToken(id, { reason })` is the
  * broker's (it checks the id); `observer.pageRequest` wraps each page request.
  */
-export function httpHandlers(o, { participantToken, isParticipantId, observer, log }) {
-  /** One answer for handle() and node(): { status, headers, body }. */
-  async function respond({ method, header, selfOrigin, readBody, subject }) {
-    const answer = (status, body, extra = {}) => ({ status, body, headers: { ...BASE_HEADERS, ...extra } });
+export function httpHandlers(o, { participantToken, isParticipantId, observer, log, runtime }) {
+  const answer = (status, body, extra = {}) => ({ status, body, headers: { ...BASE_HEADERS, ...extra } });
+
+  /**
+   * One answer for handle() and node(): { status, headers, body, close? }, by the request
+   * deadline whatever is slow (a trickled body, a participant() that never settles, the
+   * store, MyDataHelps): the page gives up at its timeoutMs (10 s by default), and an
+   * answer after that is wasted. Work still under way (a shared upstream call) goes on.
+   */
+  async function respond(input) {
+    const progress = { stage: "body" };
+    let timer;
+    const deadline = new Promise((resolve) => {
+      timer = runtime.setTimer(() => {
+        log(`broker: request deadline passed (${progress.stage})`);
+        const out = answer(503, { error: "request_timeout" }, { "Retry-After": "1" });
+        // A body not read to its end: the connection cannot carry another request.
+        if (progress.stage === "body") out.close = true;
+        resolve(out);
+      }, o.requestTimeoutMs);
+    });
+    try {
+      return await Promise.race([answerRequest(input, progress), deadline]);
+    } finally {
+      runtime.clearTimer(timer);
+    }
+  }
+
+  async function answerRequest({ method, header, selfOrigin, readBody, subject }, progress) {
     try {
       if (method !== "POST") return answer(405, { error: "method_not_allowed" }, { Allow: "POST" });
       if (!sameSite(header, selfOrigin, o.allowedOrigins)) return answer(403, { error: "cross_site_request" });
@@ -117,6 +142,7 @@ export function httpHandlers(o, { participantToken, isParticipantId, observer, l
       // cross-origin fetch needs a preflight this broker never grants (docs/broker.md "CSRF").
       if (mediaType(header("content-type")) !== "application/json") return answer(415, { error: "json_required" });
       const text = await readBody(o.maxBodyBytes);
+      progress.stage = "participant()";
       let reason = "initial";
       let claimed;
       if (text !== null) {
@@ -141,7 +167,7 @@ export function httpHandlers(o, { participantToken, isParticipantId, observer, l
       }
       if (participantId === null || participantId === undefined || participantId === "") return answer(401, { error: "not_signed_in" });
       if (!isParticipantId(participantId)) {
-        log("broker: participant() must return a participant id (a non-empty string) or null");
+        log("broker: participant() must return a participant id (a non-empty, well-formed string of at most 1024 characters) or null");
         return answer(500, { error: "internal_error" });
       }
       // The page's manager names the participant it is bound to (its `participant`
@@ -152,6 +178,7 @@ export function httpHandlers(o, { participantToken, isParticipantId, observer, l
         log("broker: the page is bound to another participant than its session: refused");
         return answer(403, { error: "participant_mismatch" });
       }
+      progress.stage = "token";
       const token = await participantToken(participantId, { reason });
       return answer(200, token);
     } catch (err) {
@@ -200,7 +227,7 @@ export function httpHandlers(o, { participantToken, isParticipantId, observer, l
       if (res.headersSent || res.writableEnded) return;
       const data = new TextEncoder().encode(JSON.stringify(out.body));
       // A body over the cap was left unread: close instead of draining it.
-      const close = out.status === 413 ? { Connection: "close" } : {};
+      const close = out.status === 413 || out.close ? { Connection: "close" } : {};
       res.writeHead(out.status, { ...out.headers, ...close, "Content-Length": String(data.length) });
       res.end(data);
     },

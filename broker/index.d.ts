@@ -108,6 +108,12 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   /** Upstream calls open at once on this instance, at most; the next get 503 + Retry-After: 1. Default 8. */
   maxConcurrentUpstream?: number;
   /**
+   * The page's POST is answered within this, whatever is slow (body, participant(), store,
+   * MyDataHelps): 503 request_timeout + Retry-After: 1. Below the page's timeoutMs
+   * (10000 by default). Default 9000.
+   */
+  requestTimeoutMs?: number;
+  /**
    * Seal store values (AES-256-GCM, the store key and participant bound as associated
    * data): a reader of the store holds no token, an edited or relabelled value is refused.
    * Default: true with a shared `store`, false for this process's memory.

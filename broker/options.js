@@ -35,6 +35,7 @@ export function checkOptions(options) {
     sealKeys,
     telemetry = false,
     maxConcurrentUpstream = MAX_CONCURRENT_UPSTREAM,
+    requestTimeoutMs = 9_000,
   } = options;
   let url;
   try {
@@ -62,6 +63,7 @@ export function checkOptions(options) {
   positive("serviceTokenRenewMs", serviceTokenRenewMs);
   positive("maxBodyBytes", maxBodyBytes);
   positive("storeTimeoutMs", storeTimeoutMs);
+  positive("requestTimeoutMs", requestTimeoutMs);
   if (!Number.isInteger(maxConcurrentUpstream) || maxConcurrentUpstream < 1) fail("maxConcurrentUpstream must be a positive integer");
   if (typeof cacheParticipantTokens !== "boolean") fail("cacheParticipantTokens must be a boolean");
   if (typeof matchPageParticipant !== "boolean") fail("matchPageParticipant must be a boolean");
@@ -112,5 +114,6 @@ export function checkOptions(options) {
     sealKeys: sealKeys ?? null,
     telemetry: telemetry === true ? {} : telemetry || null,
     maxConcurrentUpstream,
+    requestTimeoutMs,
   };
 }

@@ -3,6 +3,8 @@
 // renewed, what a token record answers. No IO, no clock read here: callers pass time in.
 // The shell that performs the store and upstream calls is fleet.js.
 
+import { MIN_EXPIRES_IN_MS } from "./records.js";
+
 export const REASONS = new Set(["initial", "scheduled", "forced", "expired"]);
 
 // A cached participant token is handed out again only while it has more than half its
@@ -24,8 +26,6 @@ export const STORE_RETRY_MS = 1_000;
 
 // Clocks of the fleet's instances may disagree by this much (NTP keeps them far closer).
 export const CLOCK_SKEW_MS = 5_000;
-// The browser package refuses a token with less than this left (src/core/token.rs).
-export const MIN_ANSWER_MS = 2_000;
 
 /**
  * Whether a token record read from the store is believable at `now`: issued no later than
@@ -37,7 +37,7 @@ export function credible(r, now) {
     r.fetchedAt <= now + CLOCK_SKEW_MS &&
     r.expiresAt <= r.fetchedAt + r.lifetimeMs + CLOCK_SKEW_MS &&
     r.expiresAt - now <= r.lifetimeMs + CLOCK_SKEW_MS &&
-    r.expiresAt - now >= MIN_ANSWER_MS
+    r.expiresAt - now >= MIN_EXPIRES_IN_MS
   );
 }
 
@@ -78,9 +78,13 @@ export function failureRecord(err) {
   return r;
 }
 
-/** The record of a token MyDataHelps issued: expiry from when the request was sent (errs short). */
-export function tokenRecord(kind, participantId, { token, lifetimeMs, sentAt }, now) {
-  const r = { kind, token, expiresAt: sentAt + lifetimeMs, lifetimeMs, fetchedAt: now };
+/**
+ * The record of a token MyDataHelps issued: expiry from when the request was sent (errs
+ * short), issue time when the answer arrived (errs late, so `forced` never takes a token
+ * issued before it arrived).
+ */
+export function tokenRecord(kind, participantId, { token, lifetimeMs, sentAt, receivedAt }) {
+  const r = { kind, token, expiresAt: sentAt + lifetimeMs, lifetimeMs, fetchedAt: receivedAt };
   if (kind === "participant_token") r.participant = participantId;
   return r;
 }

@@ -16,6 +16,8 @@
 
 export const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (docs "Rules it keeps")
 export const MAX_LIFETIME_MS = 30 * 24 * 3600 * 1000;
+// The browser package refuses a token with less than this left (src/core/token.rs).
+export const MIN_EXPIRES_IN_MS = 2_000;
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/; // RFC 6750 §2.1
 
 // The failures the broker remembers, code → status.

@@ -7,7 +7,7 @@ import { SignJWT } from "jose";
 import { BrokerError, safeCode } from "./errors.js";
 import { importKey } from "./key.js";
 import { readCapped, TOO_LARGE } from "./bytes.js";
-import { B64TOKEN, MAX_ACCESS_TOKEN, MAX_LIFETIME_MS } from "./records.js";
+import { B64TOKEN, MAX_ACCESS_TOKEN, MAX_LIFETIME_MS, MIN_EXPIRES_IN_MS } from "./records.js";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_UPSTREAM_BYTES = 64 * 1024;
@@ -41,8 +41,9 @@ export function serviceCredentials(o, runtime) {
 }
 
 /**
- * The two grants. `serviceGrant()` → { token, lifetimeMs, sentAt }; `exchange(participantId,
- * serviceToken)` → { answer, got, sentAt } where got is null for a 4xx (the caller decides).
+ * The two grants. `serviceGrant()` → { token, lifetimeMs, sentAt, receivedAt };
+ * `exchange(participantId, serviceToken)` → { answer, got, sentAt, receivedAt } where got is
+ * null for a 4xx (the caller decides).
  * Both throw a BrokerError for an answer no caller can use.
  */
 export function upstream(o, { fetch, runtime, observer, log, credentials }) {
@@ -96,7 +97,7 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
         body.access_token.length <= MAX_ACCESS_TOKEN &&
         B64TOKEN.test(body.access_token) &&
         Number.isFinite(expiresIn) &&
-        expiresIn > 0 &&
+        expiresIn * 1000 >= MIN_EXPIRES_IN_MS && // less, and the page refuses it (invalid_response)
         expiresIn * 1000 <= MAX_LIFETIME_MS &&
         (body.token_type === undefined || String(body.token_type).toLowerCase() === "bearer");
       if (!ok) {
@@ -115,13 +116,15 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
         const sentAt = runtime.now();
         try {
           const answer = await post(form);
+          // When the answer arrived: the latest the token can have been issued.
+          const receivedAt = runtime.now();
           let got;
           try {
             got = judge(answer, what);
           } catch (err) {
             return { outcome: outcomeOf(answer, err), value: { error: err } };
           }
-          return { outcome: got ? "ok" : outcomeOf(answer, null), value: { answer, got, sentAt } };
+          return { outcome: got ? "ok" : outcomeOf(answer, null), value: { answer, got, sentAt, receivedAt } };
         } catch (err) {
           if (!(err instanceof BrokerError)) throw err;
           return { outcome: err.code === "upstream_timeout" ? "timeout" : "network", value: { error: err } };
@@ -136,7 +139,7 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
   return {
     async serviceGrant() {
       const assertion = await credentials.assertion();
-      const { answer, got, sentAt } = await call(
+      const { answer, got, sentAt, receivedAt } = await call(
         "service",
         {
           scope: "api", // REST API Authentication; `scope` (the option) is the participant grant's
@@ -151,7 +154,7 @@ export function upstream(o, { fetch, runtime, observer, log, credentials }) {
         log(`broker: service token refused: ${answer.status} ${safeCode(answer.body)}`);
         throw new BrokerError(502, "broker_misconfigured");
       }
-      return { ...got, sentAt };
+      return { ...got, sentAt, receivedAt };
     },
     exchange(participantId, serviceToken) {
       return call(

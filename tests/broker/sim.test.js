@@ -36,14 +36,10 @@ async function many(name, seeds, opts = {}) {
   return totals;
 }
 
-// Defects not fixed yet: the test runs, and fails, without failing the suite.
-const TODO = new Set(process.env.MDH_BROKER_SIM_STRICT ? [] : [
-  "deadline", "limits",
-]);
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 const SEEDS = Number(env("MDH_BROKER_SIM_SEEDS") ?? 10_000);
 
-test("fleet simulation: every invariant holds on every seed", { todo: TODO.size > 0 && "known defects, fixed in later commits" }, async () => {
+test("fleet simulation: every invariant holds on every seed", async () => {
   await many("fleet simulation", range(0, SEEDS));
 });
 
@@ -54,7 +50,7 @@ const CALM = {
   shortLifetimes: false, withdrawn: 0, revoke: false, crashes: 0, oddIds: false, hangingHost: false,
 };
 const focused = (tag, name, scenarioPatch, n = 200, opts = {}) =>
-  test(name, { todo: TODO.has(tag) && "a known defect, fixed in a later commit" }, async () => {
+  test(name, async () => {
     await many(name, range(1_000_000, n), { scenario: { ...CALM, duration: 60_000, ...scenarioPatch }, ...opts });
   });
 
