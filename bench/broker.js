@@ -292,7 +292,40 @@ async function sealing(tokenUrl, client) {
       (inProcess[name] ??= []).push(await handleUs(makeBroker(tokenUrl, store(), seal)));
     }
   }
+  // CPU per cached answer in-process, 20 at a time, alternating rounds: redisStore as it is
+  // (node-redis told not to arm its per-command timer), the same with the client's own
+  // 5 s per-command timer (what a plain `(args) => client.sendCommand(args)` gets), sealed
+  // and not.
+  const cpuVariants = {
+    "redis sealed": makeBroker(tokenUrl, redisStore(client, { prefix: "bench:cpu1:" }), true),
+    "redis": makeBroker(tokenUrl, redisStore(client, { prefix: "bench:cpu2:" }), false),
+    "redis sealed, client timer per command": makeBroker(tokenUrl, redisStore((a) => client.sendCommand(a), { prefix: "bench:cpu3:" }), true),
+  };
+  const cpuPerAnswer = async (broker) => {
+    const cpu0 = process.cpuUsage();
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        for (let i = 0; i < 150; i++) {
+          await (await broker.handle(request())).text();
+          n++;
+        }
+      }),
+    );
+    const cu = process.cpuUsage(cpu0);
+    return (cu.user + cu.system) / n;
+  };
+  const cpu = Object.fromEntries(Object.keys(cpuVariants).map((k) => [k, []]));
+  for (const b of Object.values(cpuVariants)) await b.handle(request());
+  for (let round = 0; round < 12; round++) {
+    const names = Object.keys(cpuVariants);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length];
+      cpu[name].push(await cpuPerAnswer(cpuVariants[name]));
+    }
+  }
   return {
+    cpuUsPerAnswer: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)])),
     sealUs,
     openUs,
     plainDecodeUs,
@@ -382,6 +415,7 @@ async function main() {
   const seal = await sealing(mdh.tokenUrl, client);
   console.log(`\nsealing: seal ${seal.sealUs.toFixed(1)} µs, open ${seal.openUs.toFixed(1)} µs, plain JSON decode ${seal.plainDecodeUs.toFixed(1)} µs, remembered open ${seal.rememberedUs.toFixed(2)} µs per record; ${seal.plainBytes} B plain → ${seal.sealedBytes} B sealed`);
   console.log(`handle() in-process, p50 per cached answer: ${Object.entries(seal.handleP50Us).map(([k, v]) => `${k} ${v.toFixed(1)} µs`).join(", ")}`);
+  console.log(`handle() in-process, CPU per cached answer (20 at a time): ${Object.entries(seal.cpuUsPerAnswer).map(([k, v]) => `${k} ${v.toFixed(1)} µs`).join(", ")}`);
 
   const fl = await fleetRun(redis);
   console.log(

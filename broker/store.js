@@ -100,10 +100,15 @@ export function redisStore(client, { prefix = "mdh-token:" } = {}) {
   };
 }
 
+const NO_CLIENT_TIMEOUT = Object.freeze({ timeout: 0 });
+
 function commandOf(client) {
   if (typeof client === "function") return client;
   // ioredis first: it also has a sendCommand, with another signature (a Command object).
   if (client && typeof client.call === "function") return (args) => client.call(...args);
-  if (client && typeof client.sendCommand === "function") return (args) => client.sendCommand(args);
+  // node-redis (v5+) arms an AbortSignal.timeout per command unless told otherwise (its
+  // commandOptions.timeout, 5 s by default); the broker bounds every store call itself
+  // (storeTimeoutMs), so that timer is only cost: about a sixth of the CPU of a cached answer.
+  if (client && typeof client.sendCommand === "function") return (args) => client.sendCommand(args, NO_CLIENT_TIMEOUT);
   throw new TypeError("mdh-token/broker: redisStore needs a node-redis or ioredis client, or a function (args) => Promise");
 }
