@@ -358,10 +358,11 @@ async function fleetRun(redis) {
   const instances = clients.map((c) => makeBroker(mdh.tokenUrl, redisStore(counted(c), { prefix: "bench:fleet:" }), true, { now: clock.now, rateLimit: { max: 1e9, windowMs: 60_000 } }));
   const participants = PARTICIPANTS;
   // Two pages (devices) per participant, the second opened a few minutes after the first;
-  // each asks on load ("initial") and then renews at half its token's life ("scheduled",
-  // mdh-token's schedule), each time through a random instance. Steps of one virtual minute.
+  // each asks on load ("initial") and then renews ("scheduled") when mdh-token would: at
+  // expires_in − min(renewBeforeSeconds 120, half the lifetime), each time through a random
+  // instance. Steps of 30 virtual seconds.
   const lifetimes = 6;
-  const stepMs = 60_000;
+  const stepMs = 30_000;
   const start = clock.now();
   const pages = participants.flatMap((p, i) => [0, 1].map((d) => ({ p, next: d * (7 + 3 * i) * 60_000, started: false })));
   let requests = 0;
@@ -372,7 +373,7 @@ async function fleetRun(redis) {
       if (t < page.next) continue;
       const tok = await instances[Math.floor(rand() * 3)].participantToken(page.p, { reason: page.started ? "scheduled" : "initial" });
       page.started = true;
-      page.next = clock.now() - start + (tok.expires_in * 1000) / 2;
+      page.next = clock.now() - start + (tok.expires_in - Math.min(120, tok.expires_in / 2)) * 1000;
       requests += 1;
     }
     clock.advance(stepMs);
