@@ -12,6 +12,9 @@
 // with the host's `http.server.request.duration` from its HTTP instrumentation.
 
 export const SCOPE = "mdh-token/broker";
+// Imported at run time by name, not as a literal: a bundler must not fail a host's build
+// because this optional package is absent (webpack and Vite are told to leave it alone).
+const API = "@opentelemetry/api";
 
 export const METRICS = Object.freeze({
   requests: "mdh_token.broker.requests",
@@ -80,7 +83,7 @@ export function otelObserver({ api, meterProvider, tracerProvider } = {}) {
   const ready = (
     api
       ? Promise.resolve(bind(api))
-      : import("@opentelemetry/api").then(
+      : import(/* webpackIgnore: true */ /* @vite-ignore */ API).then(
           (m) => bind(m.metrics ? m : m.default),
           () => {}, // not installed: stay a no-op
         )
