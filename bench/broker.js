@@ -401,6 +401,7 @@ async function main() {
   cleanups.push(() => client.destroy());
   const machine = `node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model?.trim()}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`;
   console.log(`\nmdh-token/broker bench (${machine})`);
+  if (process.env.BENCH_FLEET_ONLY) return console.log(JSON.stringify(await fleetRun(redis))); // the fleet part alone
   console.log(`\ncapacity: ${CONNECTIONS} connections, closed loop, ${ROUNDS} rounds × ${ROUND_MS} ms per variant, interleaved`);
   const cap = await capacity(redis.url);
   console.log(`\n${"variant".padEnd(16)} ${"answers/s".padStart(10)} ${"× bare".padStart(7)} ${"p50".padStart(8)} ${"p99".padStart(8)} ${"CPU/answer".padStart(11)} ${"× bare".padStart(7)} ${"answers/CPU-s".padStart(14)}`);
