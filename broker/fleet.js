@@ -345,7 +345,7 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
   /** A token for `participantId` (checked by the caller), as the page gets it. */
   async function participantToken(participantId, reason) {
     const { ns } = await ready();
-    const key = `${ns}:pt:${await keyPart(participantId)}`;
+    const key = `${ns}:pt:${await keyPart(participantId, runtime)}`;
     const accept = participantAccept(reason, o.cacheParticipantTokens, now());
     const before =
       o.rateLimit &&
@@ -374,11 +374,11 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
  * of its UTF-16 code units ("~" is outside the first alphabet: the two never meet). Every
  * record names its participant too, so even a collision could not cross participants.
  */
-async function keyPart(id) {
+async function keyPart(id, runtime) {
   if (/^[A-Za-z0-9._-]{1,200}$/.test(id)) return id;
   const units = new Uint16Array(id.length);
   for (let i = 0; i < id.length; i++) units[i] = id.charCodeAt(i);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(units.buffer)));
+  const digest = await runtime.sha256(new Uint8Array(units.buffer));
   return `~${btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
 }
 

@@ -139,7 +139,7 @@ export function httpHandlers(o, { participantToken, isParticipantId, observer, l
       if (method !== "POST") return answer(405, { error: "method_not_allowed" }, { Allow: "POST" });
       if (!sameSite(header, selfOrigin, o.allowedOrigins)) return answer(403, { error: "cross_site_request" });
       // application/json is not a CORS-safelisted type: no form can send it, and a
-      // cross-origin fetch needs a preflight this broker never grants (docs/broker.md "CSRF").
+      // cross-origin fetch needs a preflight this broker never grants (docs/broker.md, "CSRF guard").
       if (mediaType(header("content-type")) !== "application/json") return answer(415, { error: "json_required" });
       const text = await readBody(o.maxBodyBytes);
       progress.stage = "participant()";

@@ -14,7 +14,7 @@
 //   { kind: "failure", status, code, retryAfter? }
 //   { kind: "circuit", openUntil, failures }          (the fleet-wide back-off)
 
-export const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (docs "Rules it keeps")
+export const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (docs/lifecycle.md)
 export const MAX_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 // The browser package refuses a token with less than this left (src/core/token.rs).
 export const MIN_EXPIRES_IN_MS = 2_000;

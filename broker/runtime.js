@@ -6,6 +6,8 @@
 //   sleep(ms)        → Promise resolved after ms
 //   setTimer(fn, ms) → handle; clearTimer(handle)
 //   randomId()       a fresh unique string (lock owner ids, assertion jti)
+//   sha256(bytes)    → Promise<Uint8Array> (Web Crypto runs it on another thread: its
+//                    timing is not the simulation's to decide)
 
 export function realRuntime(now = Date.now) {
   return {
@@ -17,6 +19,7 @@ export function realRuntime(now = Date.now) {
     setTimer: (fn, ms) => setTimeout(fn, ms),
     clearTimer: (handle) => clearTimeout(handle),
     randomId: () => crypto.randomUUID(),
+    sha256: async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
   };
 }
 

@@ -22,7 +22,7 @@ export function serviceCredentials(o, runtime) {
   key.catch(() => {});
   return {
     key,
-    namespace: digest(`${o.tokenUrl}\n${o.serviceAccount}\n${o.clientId}\n${o.scope}`),
+    namespace: digest(runtime, `${o.tokenUrl}\n${o.serviceAccount}\n${o.clientId}\n${o.scope}`),
     async assertion() {
       const iat = Math.floor(runtime.now() / 1000);
       // RFC 7523 §3 / MyDataHelps REST API Authentication: iss = sub = account, aud = token
@@ -182,7 +182,7 @@ function outcomeOf({ status, body }, err) {
   return `http_${status}`;
 }
 
-async function digest(text) {
-  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+async function digest(runtime, text) {
+  const bytes = await runtime.sha256(new TextEncoder().encode(text));
   return Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -27,6 +27,7 @@ function virtualRuntime() {
     clearTimer: (id) => timers.delete(id),
     sleep: (ms) => new Promise((resolve) => rt.setTimer(resolve, ms)),
     randomId: () => `id${++ids}`,
+    sha256: async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
     async advance(ms) {
       const end = t + ms;
       for (;;) {

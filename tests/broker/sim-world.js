@@ -193,6 +193,17 @@ export class World {
         if (e) e.dead = true;
       },
       randomId: () => `i${inst.index}.${inst.gen}.${++ids}`,
+      // Not SHA-256, but 32 bytes that depend on every input byte, computed here and now.
+      sha256: async (bytes) => {
+        const out = new Uint8Array(32);
+        let h = 0x811c9dc5;
+        for (let i = 0; i < bytes.length; i++) {
+          h = Math.imul(h ^ bytes[i], 0x01000193);
+          out[i % 32] ^= h & 0xff;
+        }
+        for (let i = 0; i < 32; i++) out[i] ^= (h >>> (i % 24)) & 0xff;
+        return out;
+      },
     };
   }
 

@@ -3,6 +3,8 @@
 // 10,000); `MDH_BROKER_SIM_SEED=s` replays one seed, `MDH_BROKER_SIM_TRACE=1` prints its steps.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import os from "node:os";
+import { Worker } from "node:worker_threads";
 import { runSeed, scenario, TAMPER_KINDS } from "./sim-world.js";
 
 const env = (name) => process.env[name];
@@ -39,8 +41,34 @@ async function many(name, seeds, opts = {}) {
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 const SEEDS = Number(env("MDH_BROKER_SIM_SEEDS") ?? 10_000);
 
+/** `n` seeds spread over worker threads, one per core (a replay runs in this thread). */
+async function parallel(name, n) {
+  if (env("MDH_BROKER_SIM_SEED") !== undefined) return many(name, []);
+  const workers = Math.max(1, Math.min(os.availableParallelism(), 8, Math.ceil(n / 500)));
+  const started = performance.now();
+  const parts = await Promise.all(
+    Array.from({ length: workers }, (_, i) => {
+      const from = Math.floor((i * n) / workers);
+      const to = Math.floor(((i + 1) * n) / workers);
+      return new Promise((resolve, reject) => {
+        const w = new Worker(new URL("./sim-worker.js", import.meta.url), { workerData: { from, to, opts: {} } });
+        w.once("message", resolve);
+        w.once("error", reject);
+      });
+    }),
+  );
+  const failed = parts.map((p) => p.failure).filter(Boolean).sort((a, b) => a.seed - b.seed)[0];
+  if (failed) {
+    const sc = JSON.stringify(scenario(failed.seed));
+    assert.fail(`${name}: seed ${failed.seed} failed: ${failed.message}\n  scenario ${sc}\n  replay: MDH_BROKER_SIM_SEED=${failed.seed} MDH_BROKER_SIM_TRACE=1 ${REPLAY} --test-name-pattern=${JSON.stringify(name)}\n${failed.violation ? "" : failed.stack}`);
+  }
+  const t = parts.reduce((a, p) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] + p.totals[k]])), { seeds: 0, steps: 0, answers: 0, served: 0, upstream: 0 });
+  const s = (performance.now() - started) / 1000;
+  console.log(`# ${name}: ${t.seeds} seeds in ${s.toFixed(1)} s on ${workers} thread(s) (${Math.round(t.seeds / s)} seeds/s): ${t.steps} steps, ${t.answers} page answers (${t.served} tokens), ${t.upstream} upstream calls`);
+}
+
 test("fleet simulation: every invariant holds on every seed", async () => {
-  await many("fleet simulation", range(0, SEEDS));
+  await parallel("fleet simulation", SEEDS);
 });
 
 // Focused runs: one fault each, on worlds made to meet it often. A fault-free world
@@ -77,4 +105,19 @@ focused("deadline", "every page request is answered within the page's timeout: a
 });
 focused("limits", "participant ids the page accepts, and upstream lifetimes it would refuse", {
   instances: 2, participants: 4, pagesEach: 1, oddIds: true, shortLifetimes: true, lifetimeS: 20,
+});
+
+test("the simulation is deterministic: a seed run twice, after others, gives the same trace", async () => {
+  const patch = { ...CALM, oddIds: true, flaky: 0.2, tamper: 2, crashes: 1, redisStalls: 1, duration: 30_000 };
+  const trace = async (seed) => {
+    try {
+      return (await runSeed(seed, { scenario: patch, trace: true })).lines.join("\n");
+    } catch (err) {
+      return `${err.world?.lines.join("\n")}\n${err.message}`;
+    }
+  };
+  const first = [];
+  for (let seed = 0; seed < 10; seed++) first.push(await trace(seed));
+  for (let seed = 9; seed >= 0; seed--) assert.equal(await trace(seed), first[seed], `seed ${seed}`);
+  assert.ok(first.every((t) => t.split("\n").length > 20), "the traces have something in them");
 });
