@@ -13,7 +13,8 @@
 
 export const SCOPE = "mdh-token/broker";
 // Imported at run time by name, not as a literal: a bundler must not fail a host's build
-// because this optional package is absent (webpack and Vite are told to leave it alone).
+// because this optional package is absent (webpack, Turbopack and Vite are told to leave it
+// alone). Bundled hosts pass the module instead: `telemetry: { api }`.
 const API = "@opentelemetry/api";
 
 export const METRICS = Object.freeze({
@@ -83,7 +84,7 @@ export function otelObserver({ api, meterProvider, tracerProvider } = {}) {
   const ready = (
     api
       ? Promise.resolve(bind(api))
-      : import(/* webpackIgnore: true */ /* @vite-ignore */ API).then(
+      : import(/* webpackIgnore: true */ /* turbopackIgnore: true */ /* @vite-ignore */ API).then(
           (m) => bind(m.metrics ? m : m.default),
           () => {}, // not installed: stay a no-op
         )
