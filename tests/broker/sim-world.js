@@ -332,6 +332,15 @@ export class World {
 
   final() {
     this.mdh.final();
+    // Every lock a live instance took was released by it (not left to its TTL), when the
+    // store answered every command.
+    if (!this.redis.clean) return;
+    for (const [entry, at] of this.redis.held) {
+      const [, holder] = entry.split("\n");
+      const [, index, gen] = /^i(\d+)\.(\d+)\./.exec(holder) ?? [];
+      const inst = this.instances[Number(index)];
+      if (inst && inst.alive && inst.gen === Number(gen)) this.fail("lock-released", `a lock taken at ${(at / S).toFixed(3)} s by a live instance was never released (${entry.split("\n")[0].replace(/^sim:/, "")})`);
+    }
   }
 }
 
@@ -726,6 +735,7 @@ class SimRedis {
     this.downUntil = -1;
     this.clean = true; // false once a fault touched it: invariants become per instance
     this.lockTtls = [];
+    this.held = new Map(); // "key\nholder id" → when taken, until released (compare-and-delete)
   }
 
   live(key) {
@@ -794,7 +804,10 @@ class SimRedis {
       }
       if (px !== null && (!Number.isInteger(px) || px <= 0)) throw new ReplyError("ERR invalid expire time in 'set' command");
       if (nx && this.live(key)) return null;
-      if (key.endsWith(":lock")) this.lockTtls.push(px);
+      if (key.endsWith(":lock") || key.endsWith(":probe")) {
+        this.lockTtls.push(px);
+        this.held.set(`${key}\n${value}`, t);
+      }
       this.map.set(key, { v: value, exp: px === null ? null : t + px });
       return "OK";
     }
@@ -804,6 +817,7 @@ class SimRedis {
         const e = this.live(key);
         if (e && e.v === arg) {
           this.map.delete(key);
+          this.held.delete(`${key}\n${arg}`);
           return 1;
         }
         return 0;

@@ -77,7 +77,7 @@ const CALM = {
   redisErrors: 0, redisStalls: 0, redisRestarts: 0, tamper: 0, outages: 0, slowWindows: 0, flaky: 0,
   shortLifetimes: false, withdrawn: 0, revoke: false, crashes: 0, oddIds: false, hangingHost: false,
 };
-const focused = (tag, name, scenarioPatch, n = 200, opts = {}) =>
+const focused = (tag, name, scenarioPatch, n = 100, opts = {}) =>
   test(name, async () => {
     await many(name, range(1_000_000, n), { scenario: { ...CALM, duration: 60_000, ...scenarioPatch }, ...opts });
   });
