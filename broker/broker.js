@@ -7,6 +7,9 @@ import { noObserver } from "./observe.js";
 import { checkOptions } from "./options.js";
 import { REASONS } from "./policy.js";
 import { jsonCodec } from "./records.js";
+import { createSealer, sealingCodec, sealSecrets } from "./seal.js";
+import { otelObserver } from "./telemetry.js";
+import { healthCheck } from "./health.js";
 import { realRuntime } from "./runtime.js";
 import { tokenService } from "./fleet.js";
 import { serviceCredentials, upstream as makeUpstream } from "./upstream.js";
@@ -33,8 +36,8 @@ export function makeBroker(options, deps = {}) {
     }
   };
   const runtime = deps.runtime ?? realRuntime(o.now);
-  const codec = deps.codec ?? jsonCodec;
-  const observer = deps.observer ?? noObserver;
+  const codec = deps.codec ?? (o.seal ? sealingCodec(jsonCodec, createSealer({ secrets: sealSecrets(o.sealKeys, o.privateKey), now: runtime.now })) : jsonCodec);
+  const observer = deps.observer ?? (o.telemetry ? otelObserver(o.telemetry) : noObserver);
   const fetch = deps.fetch ?? options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const credentials = deps.credentials ?? serviceCredentials(o, runtime);
   const upstream = makeUpstream(o, { fetch, runtime, observer, log, credentials });
@@ -49,5 +52,14 @@ export function makeBroker(options, deps = {}) {
   const http = httpHandlers(o, { participantToken, isParticipantId, observer, log, runtime });
   // respond: the adapters' common core, { method, header, selfOrigin, readBody, subject } →
   // { status, headers, body }; for the simulation, which skips Request/Response.
-  return { participantToken, handle: http.handle, node: http.node, respond: http.respond };
+  const probe = healthCheck(o, { runtime, serviceToken: tokens.serviceToken, circuit: tokens.circuit });
+  return {
+    participantToken,
+    handle: http.handle,
+    node: http.node,
+    respond: http.respond,
+    health: probe.health,
+    handleHealth: probe.handleHealth,
+    nodeHealth: probe.nodeHealth,
+  };
 }

@@ -392,7 +392,8 @@ export function tokenService(o, { runtime, codec, observer, log, upstream, crede
     return answerOf(record, now());
   }
 
-  return { participantToken };
+  // serviceToken and circuit: for the health probe (health.js).
+  return { participantToken, serviceToken: () => serviceToken(), circuit: async () => (await circuit()).verdict };
 }
 
 /**

@@ -23,6 +23,6 @@ export { BrokerError, memoryStore, redisStore };
  * @returns {import("./index.d.ts").Broker}
  */
 export function createBroker(options) {
-  const { participantToken, handle, node } = makeBroker(options);
-  return { participantToken, handle, node };
+  const { participantToken, handle, node, health, handleHealth, nodeHealth } = makeBroker(options);
+  return { participantToken, handle, node, health, handleHealth, nodeHealth };
 }

@@ -1,7 +1,8 @@
 // createBroker's options: checked once, when the broker is made, with clear TypeErrors, and
 // returned with every default filled in. One home for each default.
-import { checkKeyShape } from "./key.js";
+import { checkKeyShape, derivable } from "./key.js";
 import { MAX_CONCURRENT_UPSTREAM } from "./policy.js";
+import { checkSealKeys } from "./seal.js";
 
 /** The options with defaults, or a TypeError naming the first bad one. */
 export function checkOptions(options) {
@@ -29,6 +30,10 @@ export function checkOptions(options) {
     maxBodyBytes = 1024,
     allowedOrigins = [],
     storeTimeoutMs = 500,
+    // Sealing (seal.js) is on for a shared store: memory never leaves this process.
+    seal = store !== null,
+    sealKeys,
+    telemetry = false,
     maxConcurrentUpstream = MAX_CONCURRENT_UPSTREAM,
     requestTimeoutMs = 9_000,
   } = options;
@@ -67,6 +72,12 @@ export function checkOptions(options) {
     if (!Number.isInteger(rateLimit.max) || rateLimit.max < 1) fail("rateLimit.max must be a positive integer");
     positive("rateLimit.windowMs", rateLimit.windowMs);
   }
+  if (typeof seal !== "boolean") fail("seal must be a boolean");
+  checkSealKeys(sealKeys);
+  if (seal && !sealKeys && !derivable(privateKey)) fail("seal: a non-extractable CryptoKey privateKey cannot seed the sealing key: pass sealKeys, or an extractable key");
+  if (telemetry !== false && telemetry !== true && (telemetry === null || typeof telemetry !== "object")) {
+    fail("telemetry must be true, false or { api?, meterProvider?, tracerProvider? }");
+  }
   if (!Array.isArray(allowedOrigins)) fail("allowedOrigins must be an array of origins");
   const origins = new Set(
     allowedOrigins.map((a) => {
@@ -99,6 +110,9 @@ export function checkOptions(options) {
     maxBodyBytes,
     allowedOrigins: origins,
     storeTimeoutMs,
+    seal,
+    sealKeys: sealKeys ?? null,
+    telemetry: telemetry === true ? {} : telemetry || null,
     maxConcurrentUpstream,
     requestTimeoutMs,
   };
