@@ -61,6 +61,22 @@ test("after token requests, /metrics shows the broker's counters by outcome, in 
   }
 });
 
+test("an upstream failure shows in /metrics with its outcome code", async (t) => {
+  const { app } = await serve(t);
+  const cookie = await signIn(app, ADA);
+  app.emulator.setFaultMode("401"); // the participant grant answered 401 invalid_client
+  const res = await broker(app, cookie);
+  assert.notEqual(res.status, 200);
+  const { error } = await res.json();
+
+  const text = await scrape(app);
+  assert.equal(find(samples(text, "mdh_token_broker_upstream_calls_total"), { mdh_token_grant: "participant", mdh_token_outcome: "http_401" })?.value, 1, text);
+  const refused = find(samples(text, "mdh_token_broker_requests_total"), { mdh_token_outcome: error });
+  assert.equal(refused?.value, 1, text);
+  assert.equal(refused.labels.http_response_status_code, String(res.status));
+  assert.ok(!text.includes(ADA));
+});
+
 test("/healthz answers the broker's health probe without asking for a participant token", async (t) => {
   const { app } = await serve(t);
   const res = await get(app, "/healthz");
