@@ -49,7 +49,9 @@ const EVENTS = {
 const INTERNAL = 0;
 const ERROR = 2;
 
-const CODE = /^[a-z_]{1,40}$/;
+// A fixed code (`ok`, `invalid_grant`, `upstream_unavailable`, …) or an upstream HTTP
+// status as `http_<status>`: never free text, so never a token, id or upstream message.
+const CODE = /^(?:[a-z_]{1,40}|http_[1-5][0-9]{2})$/;
 const safeCode = (c) => (typeof c === "string" && CODE.test(c) ? c : "other");
 
 /**

@@ -101,3 +101,16 @@ test("with the API's globals (what an installed SDK registers) and without an AP
   none.event("cache_hit");
   assert.equal(sum((await sdk.metrics())[METRICS.requests]), 1);
 });
+
+test("an upstream HTTP status keeps its outcome (http_503, http_401); anything not a short code is other", async (t) => {
+  const sdk = otelSdk(t);
+  const obs = otelObserver({ meterProvider: sdk.meterProvider, tracerProvider: sdk.tracerProvider });
+  await obs.ready;
+  const outcomes = ["http_503", "http_401", "http_503", "http_5031", "eyJhbGciOiJSUzI1NiJ9", "00000000-0000-4000-8000-000000000000", "HTTP_503"];
+  for (const outcome of outcomes) await obs.upstream("participant", async () => ({ outcome, value: null }));
+  const m = await sdk.metrics();
+  assert.equal(sum(m[METRICS.upstreamCalls], { "mdh_token.outcome": "http_503" }), 2);
+  assert.equal(sum(m[METRICS.upstreamCalls], { "mdh_token.outcome": "http_401" }), 1);
+  assert.equal(sum(m[METRICS.upstreamCalls], { "mdh_token.outcome": "other" }), 4);
+  assert.equal(sum(m[METRICS.upstreamCalls]), outcomes.length);
+});
