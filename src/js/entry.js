@@ -7,8 +7,9 @@
 // First: its evaluation starts the wasm fetch (src/js/wasm.js).
 import { compiled, inBrowser } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
+import { methods, devtools } from "./integrations.js";
 
-let ready, devtools, exports;
+let ready, exports;
 
 // The glue's class, and the wasm's exports once loaded, for the tests and the bench
 // (wasm memory, instanceof checks); not in index.d.ts.
@@ -58,8 +59,6 @@ function load() {
   return compiled()
     .then((module) => {
       exports = initSync({ module });
-      let methods;
-      [methods, devtools] = TokenManager.__integrations();
       Object.assign(TokenManager.prototype, methods);
     })
     .catch((e) => {
