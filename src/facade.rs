@@ -37,8 +37,8 @@ extern "C" {
     fn level(v: &JsValue) -> Result<u32, JsValue>;
 }
 
-/// The options in the order options.js answers them (`options()` there, which checks
-/// them in this order too).
+/// The options in the order options.js answers them: its `ORDER`, which
+/// tests/js/contracts.test.js holds this list to.
 #[derive(Clone, Copy)]
 enum Opt {
     Broker,

@@ -433,7 +433,7 @@ impl World {
                             _ => self.local = None,
                         }
                         self.tabs[i].memory = true;
-                        self.tabs[i].tab.storage_failed(now);
+                        self.tabs[i].tab.storage_failed();
                         continue;
                     }
                     match self.sc.storage {

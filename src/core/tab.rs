@@ -236,16 +236,13 @@ impl Tab {
     }
 
     /// Web Storage threw (at start-up, or mid-session: quota, a revoked permission, a
-    /// page's wrapper); the shell keeps the token in memory from now on. Warns once; an
-    /// attempt that was re-reading shared storage asks its peers instead.
-    pub fn storage_failed(&mut self, now: Now) {
-        if self.storage == Storage::Memory {
-            return;
-        }
-        self.storage = Storage::Memory;
-        self.log(Level::Warn, STORAGE_UNAVAILABLE);
-        if let Some(a) = self.attempt.filter(|a| a.stage == Stage::Reading) {
-            self.consult(a.id, now);
+    /// page's wrapper); the shell keeps the token in memory from now on, so attempts
+    /// no longer read shared storage (a read that threw reports [`Tab::shared`] with
+    /// nothing: the peers are asked). Warns once.
+    pub fn storage_failed(&mut self) {
+        if self.storage != Storage::Memory {
+            self.storage = Storage::Memory;
+            self.log(Level::Warn, STORAGE_UNAVAILABLE);
         }
     }
 

@@ -617,40 +617,30 @@ fn a_shared_entry_that_is_absent_or_not_newer_sends_the_attempt_to_the_peers() {
 #[test]
 fn storage_that_throws_warns_once_and_the_tab_asks_its_peers_instead_of_reading_it() {
     let warn = Action::Log(Level::Warn, STORAGE_UNAVAILABLE);
-    // While the attempt reads shared storage: it goes on to the peers.
+    // A read that throws reports nothing: the attempt goes on to the peers.
     let mut t = local();
     t.get(at(0.0));
     drain(&mut t);
     t.lock_granted(1, at(1.0));
     assert_eq!(drain(&mut t), [Action::ReadShared(1)]);
-    t.storage_failed(at(2.0));
-    assert_eq!(drain(&mut t), [warn.clone(), Action::CountPeers(1)]);
+    t.storage_failed();
+    assert_eq!(drain(&mut t), [warn.clone()]);
     assert_eq!(t.storage(), Storage::Memory);
-    t.storage_failed(at(3.0));
-    assert_eq!(drain(&mut t), []);
-    // The reading's late answer is ignored.
-    t.shared(1, Some(entry("late", WALL0)), at(4.0));
+    t.shared(1, None, at(2.0));
+    assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
+    t.storage_failed();
     assert_eq!(drain(&mut t), []);
     // Failed before the attempt: no read at all.
     let mut t = local();
-    t.storage_failed(at(0.0));
+    t.storage_failed();
     assert_eq!(drain(&mut t), [warn]);
     t.get(at(0.0));
     drain(&mut t);
     t.lock_granted(1, at(1.0));
     assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
-    // In another stage, or in memory from the start: nothing but the storage kind.
+    // In memory from the start: nothing to say.
     let mut t = tab(all());
-    t.get(at(0.0));
-    drain(&mut t);
-    t.storage_failed(at(1.0));
+    t.storage_failed();
     assert_eq!(drain(&mut t), []);
     assert_eq!(t.storage(), Storage::Memory);
-    let mut t = local();
-    t.get(at(0.0));
-    drain(&mut t);
-    t.storage_failed(at(1.0));
-    assert_eq!(drain(&mut t).len(), 1);
-    t.lock_granted(1, at(2.0));
-    assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
 }

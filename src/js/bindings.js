@@ -1,7 +1,7 @@
+// @ts-check
 // The JS the shell calls (src/web/bindings.rs declares each function): Web Locks, the
 // channel, Web Storage, fetch, timers and the small objects handed to the page. Limits
 // come from the wasm as arguments (their home is src/core/token.rs).
-// @ts-check
 
 export function hasLocks() {
   return typeof navigator !== "undefined" && !!navigator.locks && typeof navigator.locks.request === "function";

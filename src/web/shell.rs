@@ -108,7 +108,7 @@ impl Shell {
         PAGE.register(&inner);
         let _entered = poison::enter(&inner);
         if !store_ok {
-            inner.tab.borrow_mut().storage_failed(now);
+            inner.tab.borrow_mut().storage_failed();
         }
         inner.restore(now);
         inner.feed(|t, now| t.start(now));
@@ -363,11 +363,10 @@ impl Inner {
                 }
             }
             Action::ReadShared(id) => {
-                // When it throws, the tab hears so instead (and asks its peers).
-                if let Some(v) = self.stored(Store::read) {
-                    let fields = convert::stored_fields(&v);
-                    self.tab.borrow_mut().shared(id, fields, now);
-                }
+                // Nothing when it throws (the tab hears that too): the peers are asked.
+                let read = self.stored(Store::read);
+                let fields = read.and_then(|v| convert::stored_fields(&v));
+                self.tab.borrow_mut().shared(id, fields, now);
             }
             Action::Send(id, reason) => {
                 // With the attempt's abort signal, nothing borrowed: a broker function
@@ -488,7 +487,7 @@ impl Inner {
             if let (Ok(mut s), Ok(mut t)) = (self.store.try_borrow_mut(), self.tab.try_borrow_mut())
             {
                 s.fail();
-                t.storage_failed(bindings::now());
+                t.storage_failed();
             }
         }
         r.ok()
