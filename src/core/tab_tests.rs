@@ -624,7 +624,7 @@ fn storage_that_throws_warns_once_and_the_tab_asks_its_peers_instead_of_reading_
     t.lock_granted(1, at(1.0));
     assert_eq!(drain(&mut t), [Action::ReadShared(1)]);
     t.storage_failed();
-    assert_eq!(drain(&mut t), [warn.clone()]);
+    assert_eq!(drain(&mut t), std::slice::from_ref(&warn));
     assert_eq!(t.storage(), Storage::Memory);
     t.shared(1, None, at(2.0));
     assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
