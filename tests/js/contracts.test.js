@@ -67,3 +67,35 @@ test("every module in src/js/ parses (node --check), and the typed ones pass tsc
     assert.fail(`tsc --checkJs src/js:\n${e.stdout}`);
   }
 });
+
+// The modules of one folder and whom each imports (`use super::x`, `crate::web::x`,
+// `super::x::`), and the types each declares.
+function modules(dir) {
+  const files = fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith(".rs") && f !== "mod.rs");
+  const text = Object.fromEntries(files.map((f) => [f.slice(0, -3), read(`${dir}/${f}`)]));
+  const names = Object.keys(text);
+  const edges = Object.fromEntries(names.map((m) => [m, names.filter((o) => o !== m && new RegExp(`(super|crate::(web|core))::${o}\\b`).test(text[m]))]));
+  return { text, names, edges };
+}
+
+for (const dir of ["src/web", "src/core"]) {
+  test(`${dir}: no import cycle, and no impl of a type declared in another file`, () => {
+    const { text, names, edges } = modules(dir);
+    // A module reaches itself through its imports: a cycle.
+    for (const start of names) {
+      const seen = new Set(), todo = [...edges[start]];
+      while (todo.length) {
+        const m = todo.pop();
+        assert.notEqual(m, start, `${dir}: ${start} imports itself through ${[...seen].join(", ")}`);
+        if (!seen.has(m)) { seen.add(m); todo.push(...edges[m]); }
+      }
+    }
+    const declared = {};
+    for (const m of names) for (const [, t] of text[m].matchAll(/^\s*(?:pub(?:\([^)]*\))?\s+)?(?:struct|enum)\s+(\w+)/gm)) declared[t] ??= m;
+    for (const m of names) {
+      for (const [, t] of text[m].matchAll(/^impl(?:<[^>]*>)?\s+(\w+)\s*\{/gm)) {
+        assert.ok(!declared[t] || declared[t] === m, `${dir}/${m}.rs has an impl of ${t}, declared in ${declared[t]}.rs`);
+      }
+    }
+  });
+}
