@@ -632,6 +632,7 @@ fn storage_that_throws_warns_once_and_the_tab_asks_its_peers_instead_of_reading_
     assert_eq!(drain(&mut t), []);
     // Failed before the attempt: no read at all.
     let mut t = local();
+    assert_eq!(t.storage(), Storage::Local);
     t.storage_failed();
     assert_eq!(drain(&mut t), [warn]);
     t.get(at(0.0));
