@@ -280,12 +280,12 @@ impl Lifecycle {
     }
 
     /// What the callers waiting get for settlement `r` when the shell performs it at
-    /// `now`: the usable token, or the error. A token that fell under the floor in
-    /// between (a page's slow wrapper around storage or the channel ran first) is
-    /// refused as the broker's late answer is.
-    pub fn settled(&self, r: Result<(), TokenError>, now: Now) -> Result<&Token, TokenError> {
+    /// `now`: `Ok` when the token is usable (the shell hands it out), else the error.
+    /// A token that fell under the floor in between (a page's slow wrapper around
+    /// storage or the channel ran first) is refused as the broker's late answer is.
+    pub fn settled(&self, r: Result<(), TokenError>, now: Now) -> Result<(), TokenError> {
         r?;
-        self.usable(now).ok_or_else(|| {
+        self.usable(now).map(|_| ()).ok_or_else(|| {
             TokenError::new(
                 ErrorCode::InvalidResponse,
                 "the broker's token expired on arrival",

@@ -385,7 +385,7 @@ impl Inner {
                     let tab = self.tab.borrow();
                     let life = tab.life();
                     let token = life.settled(r, now);
-                    token.map(|_| self.answers.token(life, now).unwrap_or(JsValue::NULL))
+                    token.map(|()| self.answers.token(life, now).unwrap_or(JsValue::NULL))
                 };
                 self.answers.settle(r);
             }
@@ -484,10 +484,11 @@ impl Inner {
             // Not while a call that is still running holds the store or the tab (a
             // page's wrapper around storage called in): that call's own failure
             // switches them.
-            if let (Ok(mut s), Ok(mut t)) = (self.store.try_borrow_mut(), self.tab.try_borrow_mut())
-            {
+            if let Ok(mut s) = self.store.try_borrow_mut() {
                 s.fail();
-                t.storage_failed();
+                if let Ok(mut t) = self.tab.try_borrow_mut() {
+                    t.storage_failed();
+                }
             }
         }
         r.ok()
