@@ -481,17 +481,21 @@ impl Inner {
     fn stored<T>(&self, op: impl FnOnce(&Store) -> Result<T, StoreFailed>) -> Option<T> {
         let r = op(&self.store.borrow());
         if r.is_err() {
-            // Not while a call that is still running holds the store or the tab (a
-            // page's wrapper around storage called in): that call's own failure
-            // switches them.
-            if let Ok(mut s) = self.store.try_borrow_mut() {
-                s.fail();
-                if let Ok(mut t) = self.tab.try_borrow_mut() {
-                    t.storage_failed();
-                }
-            }
+            self.storage_threw();
         }
         r.ok()
+    }
+
+    /// Storage threw: the store keeps the token in memory from now on, and the tab
+    /// hears so. Not while a call that is still running holds the store (a page's
+    /// wrapper around storage called in): that call's own failure switches it.
+    fn storage_threw(&self) {
+        if let Ok(mut s) = self.store.try_borrow_mut() {
+            s.fail();
+            if let Ok(mut t) = self.tab.try_borrow_mut() {
+                t.storage_failed();
+            }
+        }
     }
 
     /// A panic struck while this manager ran: it stops for good, and every later call
