@@ -37,8 +37,8 @@ extern "C" {
     fn level(v: &JsValue) -> Result<u32, JsValue>;
 }
 
-/// The options in the order options.js answers them (`options()` there, which checks
-/// them in this order too).
+/// The options in the order options.js answers them: its `ORDER`, which
+/// tests/js/contracts.test.js holds this list to.
 #[derive(Clone, Copy)]
 enum Opt {
     Broker,
@@ -145,7 +145,7 @@ pub struct TokenManager {
 }
 
 impl TokenManager {
-    /// Runs what a panic inside this manager runs before the trap, `poison_current()`
+    /// Runs what a panic inside this manager runs before the trap, `panicked()`
     /// (for the shell tests, which cannot survive a real trap; not exported to JS).
     #[doc(hidden)]
     pub fn poison_for_tests(&self) {
@@ -221,12 +221,6 @@ impl TokenManager {
     pub fn set_log_level(&self, l: JsValue) -> Result<(), JsValue> {
         self.shell.set_log_level(Level::ALL[level(&l)? as usize]);
         Ok(())
-    }
-
-    /// The integrations, for the JS entry to put on the prototype: `[methods, devtools]`.
-    #[wasm_bindgen(js_name = __integrations)]
-    pub fn integrations() -> JsValue {
-        crate::web::bindings::integrations()
     }
 
     /// The configured `baseUrl`; throws `internal` once a panic stopped this manager.

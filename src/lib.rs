@@ -32,6 +32,6 @@ static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo) -> ! {
-    web::poison::poison_current();
+    web::shell::panicked();
     ::core::arch::wasm32::unreachable()
 }

@@ -279,6 +279,20 @@ impl Lifecycle {
             .filter(|t| t.remaining(now.wall, now.mono) >= min_valid(t))
     }
 
+    /// What the callers waiting get for settlement `r` when the shell performs it at
+    /// `now`: `Ok` when the token is usable (the shell hands it out), else the error.
+    /// A token that fell under the floor in between (a page's slow wrapper around
+    /// storage or the channel ran first) is refused as the broker's late answer is.
+    pub fn settled(&self, r: Result<(), TokenError>, now: Now) -> Result<(), TokenError> {
+        r?;
+        self.usable(now).map(|_| ()).ok_or_else(|| {
+            TokenError::new(
+                ErrorCode::InvalidResponse,
+                "the broker's token expired on arrival",
+            )
+        })
+    }
+
     /// How long before expiry the renewal is due: `renewBefore`, capped at half the
     /// lifetime, but never after the token fell under the floor (else a token between
     /// the floor and a short `renewBefore` would be neither usable nor renewed, and one

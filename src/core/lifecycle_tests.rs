@@ -1445,3 +1445,21 @@ fn a_renewal_started_with_exactly_the_floor_left_is_scheduled_not_expired() {
     };
     assert_eq!(reason, Reason::Scheduled);
 }
+
+#[test]
+fn a_settlement_performed_after_the_token_fell_under_the_floor_is_refused() {
+    let mut sim = Sim::started(cfg(), 3600.0);
+    let now = sim.now;
+    assert_eq!(sim.core.settled(Ok(()), now), Ok(()));
+    let e = TokenError::new(ErrorCode::Cleared, "the token was cleared");
+    assert_eq!(sim.core.settled(Err(e.clone()), now).unwrap_err(), e);
+    // Just under the floor, as a slow page wrapper may leave it.
+    let floor = MIN_VALID_MS;
+    let left = sim.core.usable(now).unwrap().remaining(now.wall, now.mono);
+    sim.advance(left - floor + 1.0);
+    let e = sim.core.settled(Ok(()), sim.now).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidResponse);
+    assert_eq!(e.detail, "the broker's token expired on arrival");
+    sim.advance(-1.0);
+    assert!(sim.core.settled(Ok(()), sim.now).is_ok());
+}

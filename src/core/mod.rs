@@ -18,7 +18,7 @@ pub use lifecycle::{Access, Event, Lifecycle, Now, Output, Reason, Reply, State,
 pub use tab::{Action, Env, Incoming, Kind, Msg, Restored, Tab, MAX_SLEEP_MS};
 pub use token::{
     parse_response, parse_stored, AccessToken, Field, ResponseFields, StoredFields, Token,
-    MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, STORE_VERSION,
+    MAX_BODY_BYTES, MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, STORE_VERSION,
 };
 
 #[cfg(test)]

@@ -61,6 +61,9 @@ struct Scenario {
     no_locks: bool,
     refused: bool,
     unlisted: bool,
+    /// Tabs' Web Storage starts throwing mid-session (quota, a page's wrapper around
+    /// `setItem`): not a fault, the exact invariants still hold.
+    breaking: bool,
     duration: f64,
 }
 
@@ -96,6 +99,7 @@ impl Scenario {
             no_locks: r.chance(0.1),
             refused: r.chance(0.05),
             unlisted: r.chance(0.05),
+            breaking: r.chance(0.3),
             duration: r.range(30.0, 120.0) * S,
         }
     }
@@ -116,6 +120,8 @@ enum Ev {
     Clear(usize),
     Wake(usize),
     Kill(usize),
+    /// The tab's storage throws from now on: its next write fails.
+    Break(usize),
     Open,
 }
 
@@ -152,6 +158,10 @@ struct Sim {
     waiting: Option<f64>,
     /// Session storage of this tab.
     session: Option<StoredFields>,
+    /// Writes to this tab's storage throw.
+    broken: bool,
+    /// The shell switched this tab to memory (after a write threw).
+    memory: bool,
 }
 
 struct World {
@@ -237,6 +247,7 @@ impl World {
                     Ev::Jump(if w.r.chance(0.5) { d } else { -d })
                 }
                 1 if w.sc.faulty => Ev::Open,
+                9 | 10 if w.sc.breaking => Ev::Break(tab),
                 2 => Ev::Clear(tab),
                 3 if w.sc.faulty => Ev::Refresh(tab),
                 4..=7 => Ev::Wake(tab),
@@ -303,6 +314,8 @@ impl World {
             out: Vec::new(),
             waiting: None,
             session: None,
+            broken: false,
+            memory: false,
         });
         let stored = match self.sc.storage {
             Storage::Local => self.local.clone(),
@@ -389,7 +402,8 @@ impl World {
                     self.at(self.now + d, Ev::Peers(i, id, ids));
                 }
                 Action::ReadShared(id) => {
-                    let f = self.local.clone();
+                    // A shell in memory reads nothing.
+                    let f = self.local.clone().filter(|_| !self.tabs[i].memory);
                     self.tabs[i].tab.shared(id, f, now);
                 }
                 Action::Send(id, reason) => self.send(i, id, reason),
@@ -408,6 +422,20 @@ impl World {
                     let t = self.tabs[i].tab.life().token(now).cloned();
                     let who = self.tabs[i].who;
                     let entry = t.map(|t| fields(&t, who));
+                    if self.tabs[i].memory {
+                        continue;
+                    }
+                    if self.tabs[i].broken && entry.is_some() {
+                        // As the shell: the write throws, the entry is removed (which
+                        // still works when the quota is full), memory from now on.
+                        match self.sc.storage {
+                            Storage::Session => self.tabs[i].session = None,
+                            _ => self.local = None,
+                        }
+                        self.tabs[i].memory = true;
+                        self.tabs[i].tab.storage_failed();
+                        continue;
+                    }
                     match self.sc.storage {
                         Storage::Memory => {}
                         Storage::Session => self.tabs[i].session = entry,
@@ -632,6 +660,7 @@ impl World {
             | Ev::Clear(i)
             | Ev::Wake(i)
             | Ev::Refused(i, _)
+            | Ev::Break(i)
             | Ev::Kill(i) => *i,
             Ev::Open => {
                 self.open();
@@ -681,6 +710,10 @@ impl World {
             Ev::Wake(_) => self.tabs[i].tab.wake(now),
             Ev::Kill(_) => {
                 self.kill(i);
+                return true;
+            }
+            Ev::Break(_) => {
+                self.tabs[i].broken = self.sc.storage != Storage::Memory;
                 return true;
             }
             Ev::Open | Ev::Jump(_) => unreachable!(),
@@ -799,6 +832,7 @@ fn five_tabs(seed: u64) {
             no_locks: false,
             refused: false,
             unlisted: false,
+            breaking: false,
             duration: 0.0,
         };
         // Only the five tabs, opened together; nobody calls getToken() again.

@@ -11,6 +11,12 @@
 //! tab that renewed arrives after its broadcast of the new token: waiting for every
 //! counted peer (not a fixed quarter second, which a loaded machine overruns) is what
 //! keeps N tabs at one broker call per renewal.
+//!
+//! Shared (local) storage is re-read first inside the lock: a fresh entry written by
+//! the holder before saves the question. It can only say yes, though: an entry that is
+//! not newer may be stale because a peer's storage threw and that peer renewed in
+//! memory, so the attempt asks its peers then too. A tab whose own storage threw
+//! ([`Tab::storage_failed`]) no longer reads it.
 
 use super::backoff::Rng;
 use super::config::{Level, Storage};
@@ -31,6 +37,9 @@ pub const PEER_WAIT_MS: f64 = 250.0;
 /// How long a tab waits for the answers of the peers it counted: they all answer,
 /// unless one is frozen or dying; a loaded machine may take far more than 250 ms.
 pub const COUNTED_PEER_WAIT_MS: f64 = 2_000.0;
+/// The warning when Web Storage throws (sandboxed frame, private mode, quota).
+pub const STORAGE_UNAVAILABLE: &str =
+    "storage is not available here (sandboxed frame, private mode or quota); keeping the token in memory";
 /// How much longer than a holder's longest turn (peer wait + `timeoutMs`) a tab waits
 /// for the cross-tab lock before it renews without it (a script may hold it for good).
 pub const LOCK_GRACE_MS: f64 = 1_000.0;
@@ -219,6 +228,22 @@ impl Tab {
     /// What this tab coordinates with.
     pub fn env(&self) -> Env {
         self.env
+    }
+
+    /// Where the token is kept: the configured storage until it threw, then memory.
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    /// Web Storage threw (at start-up, or mid-session: quota, a revoked permission, a
+    /// page's wrapper); the shell keeps the token in memory from now on, so attempts
+    /// no longer read shared storage (a read that threw reports [`Tab::shared`] with
+    /// nothing: the peers are asked). Warns once.
+    pub fn storage_failed(&mut self) {
+        if self.storage != Storage::Memory {
+            self.storage = Storage::Memory;
+            self.log(Level::Warn, STORAGE_UNAVAILABLE);
+        }
     }
 
     /// The next piece of work for the shell.
@@ -417,7 +442,12 @@ impl Tab {
             self.life.external(now, t);
         }
         self.pump(now);
-        self.send(id, now);
+        if self.life.pending(id) {
+            // Not newer: maybe stale (see the module's note), so the peers are asked.
+            self.consult(id, now);
+        } else {
+            self.send(id, now);
+        }
     }
 
     /// A message from another tab.
@@ -560,7 +590,15 @@ impl Tab {
             // Shared storage: the holder before us wrote it before it let go.
             self.set_stage(Stage::Reading, now.mono + self.timeout_ms);
             self.out.push(Action::ReadShared(id));
-        } else if !self.env.channel {
+        } else {
+            self.consult(id, now);
+        }
+    }
+
+    /// Asks the peers who has a token (counting them first when it can), or sends
+    /// when there is no channel to ask on.
+    fn consult(&mut self, id: u64, now: Now) {
+        if !self.env.channel {
             self.send(id, now);
         } else if self.env.presence {
             self.set_stage(Stage::Counting, now.mono + COUNTED_PEER_WAIT_MS);

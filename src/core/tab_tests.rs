@@ -575,3 +575,73 @@ fn destroy_drops_the_queued_events_successes_requests_and_lock_calls_keeps_the_r
         "{out:?}"
     );
 }
+
+fn local() -> Tab {
+    let cfg = Config {
+        storage: Storage::Local,
+        ..Config::default()
+    };
+    Tab::new(cfg, all(), 3)
+}
+
+fn entry(token: &str, issued_at: f64) -> StoredFields {
+    StoredFields {
+        p: Field::Missing,
+        v: Field::Num(STORE_VERSION),
+        access_token: Field::Str(token.into()),
+        issued_at: Field::Num(issued_at),
+        expires_at: Field::Num(issued_at + 60_000.0),
+    }
+}
+
+// Shared storage can only say yes: an entry that is not newer may be stale because a
+// peer's storage threw and it renewed in memory, so the peers are asked.
+#[test]
+fn a_shared_entry_that_is_absent_or_not_newer_sends_the_attempt_to_the_peers() {
+    for stored in [None, Some(entry("old", WALL0 - 59_000.0))] {
+        let mut t = local();
+        t.get(at(0.0));
+        drain(&mut t);
+        t.lock_granted(1, at(1.0));
+        assert_eq!(drain(&mut t), [Action::ReadShared(1)]);
+        t.shared(1, stored, at(2.0));
+        let out = drain(&mut t);
+        assert_eq!(out.last(), Some(&Action::CountPeers(1)), "{out:?}");
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::Send(..))),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn storage_that_throws_warns_once_and_the_tab_asks_its_peers_instead_of_reading_it() {
+    let warn = Action::Log(Level::Warn, STORAGE_UNAVAILABLE);
+    // A read that throws reports nothing: the attempt goes on to the peers.
+    let mut t = local();
+    t.get(at(0.0));
+    drain(&mut t);
+    t.lock_granted(1, at(1.0));
+    assert_eq!(drain(&mut t), [Action::ReadShared(1)]);
+    t.storage_failed();
+    assert_eq!(drain(&mut t), std::slice::from_ref(&warn));
+    assert_eq!(t.storage(), Storage::Memory);
+    t.shared(1, None, at(2.0));
+    assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
+    t.storage_failed();
+    assert_eq!(drain(&mut t), []);
+    // Failed before the attempt: no read at all.
+    let mut t = local();
+    assert_eq!(t.storage(), Storage::Local);
+    t.storage_failed();
+    assert_eq!(drain(&mut t), [warn]);
+    t.get(at(0.0));
+    drain(&mut t);
+    t.lock_granted(1, at(1.0));
+    assert_eq!(drain(&mut t), [Action::CountPeers(1)]);
+    // In memory from the start: nothing to say.
+    let mut t = tab(all());
+    t.storage_failed();
+    assert_eq!(drain(&mut t), []);
+    assert_eq!(t.storage(), Storage::Memory);
+}

@@ -7,6 +7,9 @@ use core::fmt;
 /// RFC 6750 §2.1 allows any length; we cap it so a hostile broker cannot make us hold
 /// megabytes (MyDataHelps tokens are far shorter).
 pub const MAX_TOKEN_LEN: usize = 16384;
+/// The longest broker answer (and stored entry) read, 64 KiB: a token response is far
+/// smaller; a larger one is refused before it is parsed (the shell passes this to JS).
+pub const MAX_BODY_BYTES: usize = 65_536;
 /// A participant token valid for more than 30 days is a broker bug, not a token.
 pub const MAX_EXPIRES_IN_SECS: f64 = 30.0 * 24.0 * 3600.0;
 /// Version of the stored entry format; other versions are ignored.

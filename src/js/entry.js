@@ -7,8 +7,9 @@
 // First: its evaluation starts the wasm fetch (src/js/wasm.js).
 import { compiled, inBrowser } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
+import { devtools, methods, WARN } from "./integrations.js";
 
-let ready, devtools, exports, warned;
+let ready, exports, warned;
 
 // The glue's class, and the wasm's exports once loaded, for the tests and the bench
 // (wasm memory, instanceof checks); not in index.d.ts.
@@ -19,7 +20,6 @@ const { getToken, peek } = TokenManager.prototype;
 // The one TokenError constructor (also mdh-token/react's, through this bundle).
 import { tokenError as fail } from "./errors.js";
 import { own } from "./options.js";
-import { WARN } from "./integrations.js";
 export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
@@ -64,8 +64,6 @@ function load() {
   return compiled()
     .then((module) => {
       exports = initSync({ module });
-      let methods;
-      [methods, devtools] = TokenManager.__integrations();
       Object.assign(TokenManager.prototype, methods);
     })
     .catch((e) => {

@@ -3,8 +3,8 @@
 // clear, setLogLevel) plus four hidden ones (__base, __nudge, __log, __onDestroy), so
 // they need nothing of the core. Written in JS because each is a handful of JS calls:
 // through wasm-bindgen the same code was 4.8 kB of gzipped wasm; this file is 1.8 kB
-// minified and gzipped on its own, less inside the bundle. src/js/entry.js puts them on
-// TokenManager.prototype.
+// minified and gzipped on its own, less inside the bundle. src/js/entry.js imports them and
+// puts `methods` on TokenManager.prototype.
 
 import { bad, baseUrl, get, own } from "./options.js";
 
@@ -89,7 +89,7 @@ const HELP = `mdh-token devtools:
   mdhToken.logLevel(l)   silent | error | warn | info | debug
   mdhToken.help()        this text`;
 
-const methods = {
+export const methods = {
   // Pushes the current token (getting one first if needed) and each new one exactly
   // once into MyDataHelps.js, and renews on its tokenWillExpire only when the token
   // really is due. Returns detach(), whose `ready` settles after the first push.
@@ -264,7 +264,7 @@ const methods = {
 
 // `globalThis[name]` with status/refresh/clear/logLevel/help, removed on destroy().
 // Nothing it prints or returns contains the token.
-function devtools(m, name) {
+export function devtools(m, name) {
   const status = () => {
     const s = m.status();
     console.table(s);
@@ -295,10 +295,4 @@ function devtools(m, name) {
   m.__onDestroy(() => {
     if (globalThis[name] === o) delete globalThis[name];
   });
-}
-
-// For src/js/entry.js (through the wasm, which is the one module that imports this one):
-// the methods to put on TokenManager.prototype, and the devtools installer.
-export function integrations() {
-  return [methods, devtools];
 }

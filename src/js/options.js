@@ -1,3 +1,4 @@
+// @ts-check
 // createTokenManager's options, checked where they are: in JS. Every check is a JS
 // type test, which through wasm-bindgen costs an import call each: in wasm the parser
 // was 1.5 kB gzip. This file checks the type and range of each option present and
@@ -39,7 +40,10 @@ const isRecord = (v) => {
   }
 };
 
-// `o[k]` when absent or of type `type` (and `ok`); else a TokenError.
+/**
+ * `o[k]` when absent or of type `type` (and `ok`); else a TokenError.
+ * @param {(v: any) => boolean} [ok]
+ */
 function typed(o, k, type, detail, ok = () => true) {
   const v = own(o, k);
   if (v === undefined || (typeof v === type && ok(v))) return v;
@@ -73,6 +77,15 @@ export function baseUrl(o, dflt) {
   if (protocol !== "https:" && protocol !== "http:") throw bad("baseUrl must be an absolute http(s) URL");
   return s;
 }
+
+// What `options()` answers, slot by slot: the one statement of the order, which
+// `Opt` in src/facade.rs follows (tests/js/contracts.test.js holds the two and the
+// answer itself together). Only the tests read it: the bundle drops it.
+export const ORDER = [
+  "broker", "headers", "storageKey", "retry.baseDelayMs", "participant", "credentials", "storage", "logLevel",
+  "renewBeforeSeconds", "timeoutMs", "retry.maxAttempts", "retry.maxDelayMs", "crossTab", "autoRefresh", "baseUrl",
+  "devtools", "scope",
+];
 
 // The options, checked, as an array (one getter per option costs more, in the glue and
 // in the wasm); undefined where absent (but for the defaults of storageKey, baseUrl and
@@ -108,8 +121,8 @@ export function options(o) {
   const participant = typed(o, "participant", "string",
     "participant must be a non-empty string (an opaque id from your session) of at most 1024 characters",
     (v) => v !== "" && v.length <= 1024);
-  // In the order of `Opt` in src/facade.rs (and of the checks before: the first
-  // invalid option is the one reported).
+  // In the order of ORDER (and of the checks before: the first invalid option is the
+  // one reported).
   return [
     broker,
     headers,

@@ -4,7 +4,7 @@
 
 use super::bindings;
 use super::convert::to_js_error;
-use crate::core::{ErrorCode, Lifecycle, Now, TokenError};
+use crate::core::{Lifecycle, Now, TokenError};
 use core::cell::{Cell, RefCell};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -96,18 +96,9 @@ impl Answers {
         self.waiters.wait()
     }
 
-    /// Resolves every waiting caller with the token object (`None`: the token expired
-    /// on arrival), or rejects them with the error (made even when none waits: asking
-    /// JS first cost more than it saves).
-    pub fn settle(&self, r: Result<Option<JsValue>, TokenError>) {
-        let r = r.and_then(|v| {
-            v.ok_or_else(|| {
-                TokenError::new(
-                    ErrorCode::InvalidResponse,
-                    "the broker's token expired on arrival",
-                )
-            })
-        });
+    /// Resolves every waiting caller with the token object, or rejects them with the
+    /// error (made even when none waits: asking JS first cost more than it saves).
+    pub fn settle(&self, r: Result<JsValue, TokenError>) {
         match r {
             Ok(v) => self.waiters.settle(true, &v),
             Err(e) => self.waiters.settle(false, &to_js_error(&e)),

@@ -1,11 +1,10 @@
 //! The one way back in from JavaScript: every timer, DOM event, channel message and
 //! settled promise of a manager calls its one closure, `mailbox(kind, id, value)`, so
-//! the wasm holds one closure per manager instead of one per callback. It holds the
-//! manager weakly: dropping the manager frees all.
+//! the wasm holds one closure per manager instead of one per callback. What it calls
+//! is the shell's handler (which holds the manager weakly: dropping the manager frees
+//! all); the mailbox knows it only as a function.
 
 use super::bindings;
-use super::shell::Inner;
-use alloc::rc::Weak;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -52,11 +51,11 @@ const ALL: [Ev; 9] = [
 pub struct Mailbox(Closure<dyn Fn(u32, f64, JsValue)>);
 
 impl Mailbox {
-    /// The closure that hands every callback to `inner` while it lives.
-    pub fn new(inner: Weak<Inner>) -> Mailbox {
+    /// The closure that hands every callback to `handler`, decoded.
+    pub fn new(handler: impl Fn(Ev, u64, JsValue) + 'static) -> Mailbox {
         Mailbox(Closure::new(move |kind: u32, id: f64, v| {
-            if let (Some(i), Some(&ev)) = (inner.upgrade(), ALL.get(kind as usize)) {
-                i.on_event(ev, id as u64, v);
+            if let Some(&ev) = ALL.get(kind as usize) {
+                handler(ev, id as u64, v);
             }
         }))
     }

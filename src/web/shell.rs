@@ -7,15 +7,17 @@
 use super::answers::Answers;
 use super::bindings;
 use super::convert::{self, to_js_error};
+use super::crosstab::CrossTab;
 use super::handles::{Timeout, Undo};
 use super::listeners::{self, Listeners, Name};
 use super::mailbox::{Ev, Mailbox};
 use super::options::{Broker, Options};
+use super::page::Page;
 use super::poison::{self, internal, Entered};
-use super::store::Store;
-use super::tabs::{self, Tabs};
+use super::store::{Store, StoreFailed};
 use crate::core::{
-    Access, Action, Config, ErrorCode, Event, Field, Kind, Level, Msg, Now, Tab, TokenError,
+    Access, Action, Config, ErrorCode, Event, Field, Kind, Level, Msg, Now, Restored, Tab,
+    TokenError,
 };
 use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
@@ -24,23 +26,38 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 /// One manager's state, shared by its [`Shell`] and (weakly) its mailbox.
-pub struct Inner {
-    pub(super) opts: Options,
-    pub(super) tab: RefCell<Tab>,
-    pub(super) store: RefCell<Store>,
+struct Inner {
+    opts: Options,
+    /// The core: every decision is its.
+    tab: RefCell<Tab>,
+    store: RefCell<Store>,
     /// The channel and the locks; `None` once destroyed.
-    pub(super) tabs: RefCell<Option<Tabs>>,
-    pub(super) timer: RefCell<Option<Timeout>>,
+    cross: RefCell<Option<CrossTab>>,
+    timer: RefCell<Option<Timeout>>,
     /// Removes the wake-up listeners (visibilitychange, online, pageshow, focus).
     wakeups: RefCell<Option<Undo>>,
-    pub(super) listeners: Listeners,
-    pub(super) answers: Answers,
+    listeners: Listeners,
+    answers: Answers,
     log_level: Cell<Level>,
     /// Set when a Rust panic trapped the wasm: every later call fails with `internal`.
-    pub(super) poisoned: Cell<bool>,
+    poisoned: Cell<bool>,
     /// Set while [`Inner::drain`] performs actions.
     draining: Cell<bool>,
     mailbox: Mailbox,
+}
+
+/// This page's managers.
+static PAGE: Page<Inner> = Page::new();
+
+/// What a panic does before the trap (the std hook, the no_std `#[panic_handler]`):
+/// stops the manager that was running (see `poison.rs`).
+pub fn panicked() {
+    bindings::log(
+        Level::Error as u8,
+        "internal error (a bug): the token manager stopped; please report it",
+        None,
+    );
+    PAGE.find(poison::current(), Inner::poison);
 }
 
 /// The browser side of one token manager.
@@ -51,23 +68,27 @@ pub struct Shell {
 impl Shell {
     /// Starts a manager with the core's `cfg`: opens storage (restoring a stored token),
     /// joins the tabs and arms the timer.
-    pub fn new(opts: Options, mut cfg: Config, sink: Option<Function>) -> Shell {
+    pub fn new(opts: Options, cfg: Config, sink: Option<Function>) -> Shell {
         let now = bindings::now();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         let (store, store_ok) = Store::open(cfg.storage, &opts.storage_key);
         // This page's managers without a channel hear a participant's `hello` (below).
         let hello = cfg.identity.clone().map(Field::Str);
-        let inner = Rc::new_cyclic(|weak| {
-            let mailbox = Mailbox::new(weak.clone());
-            let tabs = Tabs::join(&opts, cfg.cross_tab, &mailbox);
+        let inner = Rc::new_cyclic(|weak: &alloc::rc::Weak<Inner>| {
+            let weak = weak.clone();
+            let mailbox = Mailbox::new(move |ev, id, v| {
+                if let Some(i) = weak.upgrade() {
+                    i.on_event(ev, id, v);
+                }
+            });
+            let cross = CrossTab::join(&opts, cfg.cross_tab, &mailbox);
             let wakeups = Undo(bindings::wakeups(mailbox.function(), Ev::Wake as u32));
-            cfg.storage = store.kind();
             Inner {
                 log_level: Cell::new(cfg.log_level),
-                tab: RefCell::new(Tab::new(cfg, tabs.env(), seed)),
+                tab: RefCell::new(Tab::new(cfg, cross.env(), seed)),
                 opts,
                 store: RefCell::new(store),
-                tabs: RefCell::new(Some(tabs)),
+                cross: RefCell::new(Some(cross)),
                 timer: RefCell::new(None),
                 wakeups: RefCell::new(Some(wakeups)),
                 listeners: Listeners::default(),
@@ -77,15 +98,23 @@ impl Shell {
                 mailbox,
             }
         });
-        poison::register(&inner);
+        // Without std, the crate's #[panic_handler] calls `panicked()` instead.
+        #[cfg(feature = "std")]
+        {
+            extern crate std;
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| std::panic::set_hook(alloc::boxed::Box::new(|_| panicked())));
+        }
+        PAGE.register(&inner);
         let _entered = poison::enter(&inner);
         if !store_ok {
-            inner.warn_storage();
+            inner.tab.borrow_mut().storage_failed();
         }
         inner.restore(now);
         inner.feed(|t, now| t.start(now));
         if let Some(p) = hello {
-            tabs::tell_page(&inner.opts.storage_key, &p);
+            let key = &inner.opts.storage_key;
+            PAGE.each(|m| m.hello(key, &p));
         }
         Shell { inner }
     }
@@ -93,7 +122,8 @@ impl Shell {
     /// What a panic while this manager runs does before the trap (for the shell tests).
     #[doc(hidden)]
     pub fn poison_for_tests(&self) {
-        poison::poison_for_tests(&self.inner);
+        let _entered = poison::enter(&self.inner);
+        panicked();
     }
 
     /// Whether a panic stopped this manager (then every call fails with `internal`).
@@ -180,8 +210,8 @@ impl Shell {
         };
         let tab = i.tab.borrow();
         let now = bindings::now();
-        let (life, kind) = (tab.life(), i.store.borrow().kind());
-        convert::status(life.status(now), life.token(now), kind, tab.env())
+        let life = tab.life();
+        convert::status(life.status(now), life.token(now), tab.storage(), tab.env())
     }
 
     /// Sets the log level.
@@ -240,11 +270,11 @@ impl Inner {
     }
 
     /// Everything that comes back from JS.
-    pub(super) fn on_event(self: &Rc<Self>, ev: Ev, id: u64, v: JsValue) {
+    fn on_event(self: &Rc<Self>, ev: Ev, id: u64, v: JsValue) {
         let _entered = poison::enter(self);
         if ev == Ev::Lock {
             // Held until the tab unlocks it; given back at once by a stopped manager.
-            match &*self.tabs.borrow() {
+            match &*self.cross.borrow() {
                 Some(t) if !self.poisoned.get() => t.hold(id, v.clone()),
                 _ => drop(Undo(v.clone().unchecked_into())),
             }
@@ -314,7 +344,7 @@ impl Inner {
         // The integrations detach, then the app's listeners go.
         self.listeners.destroy();
         // The handles close the channel, give back the locks, stop the listeners.
-        drop(self.tabs.borrow_mut().take());
+        drop(self.cross.borrow_mut().take());
         drop(self.wakeups.borrow_mut().take());
         drop(self.timer.borrow_mut().take());
     }
@@ -322,25 +352,26 @@ impl Inner {
     fn perform(self: &Rc<Self>, action: Action, now: Now) {
         match action {
             Action::Lock(_) | Action::Unlock(_) | Action::CountPeers(_) | Action::Abort(_) => {
-                let tabs = self.tabs.borrow();
-                let abort = tabs
+                let cross = self.cross.borrow();
+                let abort = cross
                     .as_ref()
                     .and_then(|t| t.perform(action, &self.opts, &self.mailbox));
-                drop(tabs);
+                drop(cross);
                 // With nothing borrowed: an abort listener of a broker function may call in.
                 if let Some(c) = abort {
                     c.abort();
                 }
             }
             Action::ReadShared(id) => {
-                let read = self.store.borrow().read();
-                let fields = read.ok().and_then(|v| convert::stored_fields(&v));
+                // Nothing when it throws (the tab hears that too): the peers are asked.
+                let read = self.stored(Store::read);
+                let fields = read.and_then(|v| convert::stored_fields(&v));
                 self.tab.borrow_mut().shared(id, fields, now);
             }
             Action::Send(id, reason) => {
                 // With the attempt's abort signal, nothing borrowed: a broker function
                 // may call in.
-                let signal = self.tabs.borrow().as_ref().map(|t| t.signal(id));
+                let signal = self.cross.borrow().as_ref().map(|t| t.signal(id));
                 if let Some(signal) = signal {
                     self.mailbox
                         .pipe(&self.opts.request(&signal, reason), Ev::Reply, id);
@@ -350,7 +381,12 @@ impl Inner {
             Action::Persist => self.persist(now),
             Action::Emit(e) => self.emit(e, now),
             Action::Settle(r) => {
-                let r = r.map(|()| self.answers.token(self.tab.borrow().life(), now));
+                let r = {
+                    let tab = self.tab.borrow();
+                    let life = tab.life();
+                    let token = life.settled(r, now);
+                    token.map(|()| self.answers.token(life, now).unwrap_or(JsValue::NULL))
+                };
                 self.answers.settle(r);
             }
             Action::Log(level, msg) => self.log(level as u8, msg, None),
@@ -366,8 +402,8 @@ impl Inner {
     /// Posts `m` to the other tabs; a `token` message carries the current token's entry.
     /// The tab is not borrowed while the channel posts (a page's wrapper may call in).
     fn post(&self, m: Msg, now: Now) {
-        let tabs = self.tabs.borrow();
-        let Some(tabs) = &*tabs else { return };
+        let cross = self.cross.borrow();
+        let Some(cross) = &*cross else { return };
         let msg = {
             let tab = self.tab.borrow();
             let life = tab.life();
@@ -376,9 +412,9 @@ impl Inner {
                 (Kind::Token, Some(t)) => Some(convert::entry(t, &self.opts.participant)),
                 _ => None,
             };
-            convert::message(m, e, &self.opts.participant, tabs.id())
+            convert::message(m, e, &self.opts.participant, cross.id())
         };
-        tabs.post(&msg);
+        cross.post(&msg);
     }
 
     fn emit(&self, ev: Event, now: Now) {
@@ -400,18 +436,97 @@ impl Inner {
         }
     }
 
-    /// Another participant signed in on this page (see [`tabs::tell_page`]).
-    pub(super) fn switched(self: &Rc<Self>, p: &Field) {
-        if let Some(_entered) = self.enter() {
-            self.feed(|t, now| t.switched(p, now));
+    /// Logs a fixed line (never token material) through the manager's log level; an
+    /// error code may follow it.
+    fn log(&self, level: u8, msg: &str, code: Option<&str>) {
+        if level <= self.log_level.get() as u8 {
+            bindings::log(level, msg, code);
         }
     }
 
-    /// Logs a fixed line (never token material) through the manager's log level; an
-    /// error code may follow it.
-    pub(super) fn log(&self, level: u8, msg: &str, code: Option<&str>) {
-        if level <= self.log_level.get() as u8 {
-            bindings::log(level, msg, code);
+    /// Adopts the stored entry at start-up if the tab wants it, else removes it.
+    fn restore(&self, now: Now) {
+        let Some(v) = self.stored(Store::read) else {
+            return;
+        };
+        let fields = convert::stored_fields(&v);
+        let restored = self.tab.borrow_mut().restore(fields, now);
+        if restored == Restored::Remove {
+            self.stored(Store::remove);
+        }
+    }
+
+    /// Writes the current token, or removes the entry when there is none.
+    fn persist(&self, now: Now) {
+        let entry = {
+            let tab = self.tab.borrow();
+            let life = tab.life();
+            life.token(now)
+                .map(|t| convert::entry(t, &self.opts.participant))
+        };
+        match entry {
+            Some(e) => self.stored(|s| s.write(&e)),
+            None => self.forget(),
+        };
+    }
+
+    /// Removes the stored entry unless it belongs to another participant.
+    fn forget(&self) -> Option<()> {
+        let tab = &self.tab;
+        self.stored(|s| s.forget(|v| tab.borrow().life().is_ours(&convert::party(v))))
+    }
+
+    /// Runs `op` on the store; when storage throws, it is memory from now on and the
+    /// tab hears so.
+    fn stored<T>(&self, op: impl FnOnce(&Store) -> Result<T, StoreFailed>) -> Option<T> {
+        let r = op(&self.store.borrow());
+        if r.is_err() {
+            self.storage_threw();
+        }
+        r.ok()
+    }
+
+    /// Storage threw: the store keeps the token in memory from now on, and the tab
+    /// hears so. Not while a call that is still running holds the store (a page's
+    /// wrapper around storage called in): that call's own failure switches it.
+    fn storage_threw(&self) {
+        if let Ok(mut s) = self.store.try_borrow_mut() {
+            s.fail();
+            if let Ok(mut t) = self.tab.try_borrow_mut() {
+                t.storage_failed();
+            }
+        }
+    }
+
+    /// A panic struck while this manager ran: it stops for good, and every later call
+    /// fails with `internal`. State may be mid-borrow, so this only uses `try_borrow`.
+    fn poison(&self) {
+        if self.poisoned.replace(true) {
+            return;
+        }
+        let err = to_js_error(&internal());
+        self.answers.poison(&err);
+        self.listeners.emit(Name::Error, &err);
+        if let Ok(mut t) = self.timer.try_borrow_mut() {
+            t.take();
+        }
+        // Nothing comes back in from here on (see `on_event`); what the other tabs wait
+        // on is let go.
+        if let Ok(t) = self.cross.try_borrow() {
+            if let Some(t) = &*t {
+                t.stop();
+            }
+        }
+    }
+
+    /// A manager without a channel under the same key lets go of another
+    /// participant's token (one with a channel hears the `hello` there).
+    fn hello(self: &Rc<Self>, key: &JsValue, p: &Field) {
+        let alone = self.tab.try_borrow().is_ok_and(|t| !t.env().channel);
+        if self.opts.storage_key == *key && alone {
+            if let Some(_entered) = self.enter() {
+                self.feed(|t, now| t.switched(p, now));
+            }
         }
     }
 }

@@ -1,14 +1,12 @@
 //! The other tabs of the origin: the BroadcastChannel named after the storage key, the
 //! cross-tab Web Lock (`{storageKey}:refresh{scope}`) with its abort controller per
-//! attempt, the presence locks that list live tabs (`{storageKey}:tab{scope}:{id}`), and
-//! this page's other managers, which hear a participant's `hello` without a channel.
+//! attempt, and the presence locks that list live tabs (`{storageKey}:tab{scope}:{id}`).
 
 use super::bindings::{self, Controller};
 use super::handles::{Channel, Held, Presence, Undo};
 use super::mailbox::{Ev, Mailbox};
 use super::options::Options;
-use super::poison;
-use crate::core::{Action, Env, Field};
+use crate::core::{Action, Env};
 use core::cell::RefCell;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -16,7 +14,7 @@ use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 /// What one manager holds of the tabs; dropping it closes and releases all.
-pub struct Tabs {
+pub struct CrossTab {
     channel: Option<Channel>,
     presence: Option<Presence>,
     /// The id in this tab's presence lock name (a JS string, `undefined` without one),
@@ -29,9 +27,9 @@ pub struct Tabs {
     held: RefCell<Option<Held>>,
 }
 
-impl Tabs {
+impl CrossTab {
     /// Joins the tabs (with `crossTab`): opens the channel and takes the presence lock.
-    pub fn join(opts: &Options, cross: bool, mailbox: &Mailbox) -> Tabs {
+    pub fn join(opts: &Options, cross: bool, mailbox: &Mailbox) -> CrossTab {
         let locks = cross && bindings::has_locks();
         let channel = cross
             .then(|| bindings::channel(&opts.storage_key, mailbox.function(), Ev::Message as u32))
@@ -39,7 +37,7 @@ impl Tabs {
             .map(Channel);
         let presence = (locks && channel.is_some())
             .then(|| Presence(bindings::presence(&opts.storage_key, &opts.scope)));
-        Tabs {
+        CrossTab {
             id: presence.as_ref().map_or(JsValue::UNDEFINED, |p| p.0.id()),
             channel,
             presence,
@@ -142,24 +140,5 @@ impl Tabs {
     /// The id in this tab's presence lock name, `undefined` if it holds none.
     pub fn id(&self) -> &JsValue {
         &self.id
-    }
-}
-
-/// Tells this page's managers without a channel (`crossTab: false`) under `key` that
-/// participant `p` signed in here; one at a time, with none borrowed while each lets
-/// go (it may run listeners).
-pub fn tell_page(key: &JsValue, p: &Field) {
-    let mut k = 0;
-    while let Some(w) = poison::live(k) {
-        k += 1;
-        match w.upgrade() {
-            Some(o)
-                if o.opts.storage_key == *key
-                    && o.tab.try_borrow().is_ok_and(|t| !t.env().channel) =>
-            {
-                o.switched(p)
-            }
-            _ => {}
-        }
     }
 }
