@@ -30,7 +30,7 @@ const MAX_FAILURE_TTL_MS = 60_000;
 // A broken shared store is retried this often; meanwhile the local copy serves.
 const STORE_RETRY_MS = 1_000;
 const MAX_UPSTREAM_BYTES = 64 * 1024;
-const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (README "Rules it keeps")
+const MAX_ACCESS_TOKEN = 16_384; // what the browser package accepts (docs/lifecycle.md)
 const MAX_EXPIRES_IN = 30 * 24 * 3600;
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/; // RFC 6750 §2.1
 
@@ -418,7 +418,7 @@ export function createBroker(options) {
       if (method !== "POST") return answer(405, { error: "method_not_allowed" }, { Allow: "POST" });
       if (!sameSite(header, selfOrigin, o.allowedOrigins)) return answer(403, { error: "cross_site_request" });
       // application/json is not a CORS-safelisted type: no form can send it, and a
-      // cross-origin fetch needs a preflight this broker never grants (README "CSRF").
+      // cross-origin fetch needs a preflight this broker never grants (docs/broker.md, "CSRF guard").
       if (mediaType(header("content-type")) !== "application/json") return answer(415, { error: "json_required" });
       const text = await readBody(o.maxBodyBytes);
       let reason = "initial";

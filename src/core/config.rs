@@ -1,5 +1,5 @@
 //! What the app chooses, with the shipped defaults in one place: the package's
-//! `createTokenManager()` starts from [`Config::default`] (the README's option table
+//! `createTokenManager()` starts from [`Config::default`] (docs/getting-started.md's option table
 //! lists the same values).
 
 use super::backoff::RetryPolicy;
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn option_strings_are_the_documented_ones() {
-        // README.md's option table: `storage` and `logLevel`.
+        // docs/getting-started.md's option table: `storage` and `logLevel`.
         for (s, name) in [
             (Storage::Memory, "memory"),
             (Storage::Session, "session"),
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_documented_ones() {
-        // README.md's option table.
+        // docs/getting-started.md's option table.
         let c = Config::default();
         assert_eq!(c.identity, None);
         assert_eq!(c.renew_before_ms, 120_000.0);

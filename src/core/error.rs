@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn codes_are_the_documented_strings() {
-        // README.md's table of error codes (the ones the core raises).
+        // docs/getting-started.md's table of error codes (the ones the core raises).
         let all = [
             (ErrorCode::BrokerUnreachable, "broker_unreachable"),
             (ErrorCode::BrokerTimeout, "broker_timeout"),

@@ -1,6 +1,6 @@
 // MyDataHelps UI: a host app as a team builds one (tests/apps/mydatahelps-ui: React 17
 // in StrictMode, @careevolution/mydatahelps-ui 1.6.0 and MyDataHelps.js 5.7.0 installed
-// with the README's `overrides` entry), bundled by Vite 7 with the README's
+// with docs/mydatahelps-ui.md's `overrides` entry), bundled by Vite 7 with that page's
 // `transformMixedEsModules`, fed by mdh-token/react with attachSdk. Its SurveyTaskList
 // loads once per mount and again only on the SDK's applicationDidBecomeVisible, which
 // attachSdk raises when a token reaches an SDK that had none usable.
