@@ -177,7 +177,9 @@ const methods = {
       }),
       this.on("cleared", () => (until = 0)),
     ];
-    const willExpire = () => this.__nudge();
+    // Only while a token is held: MyDataHelps.js never clears the timer of an earlier
+    // token, and after clear() (a sign-out) that timer must not fetch a new one.
+    const willExpire = () => this.peek() && this.__nudge();
     try {
       on.call(sdk, "tokenWillExpire", willExpire);
     } catch {}
