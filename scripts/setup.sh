@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 WB_VERSION=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
 
 # The toolchain rust-toolchain.toml pins, with its components and the wasm32 target
-# (a no-op when they are installed; rustup ≥ 1.28 reads the file).
-rustup toolchain install
+# (a no-op when they are installed). `rustup toolchain install` reads the file since
+# rustup 1.28; an older rustup installs it on `rustup show`.
+rustup toolchain install 2>/dev/null || rustup show active-toolchain
 
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB_VERSION" ]; then
   # Plain install (no --locked): the registry mirror lacks some newest transitive versions.
