@@ -43,7 +43,8 @@ export interface TokenManagerOptions {
    * An opaque id of the signed-in participant, from your app's session (1 to 1024
    * characters). The manager never restores, adopts or answers with a token of another
    * participant, and the origin's tabs of another participant under the same
-   * storageKey let go of theirs when this one starts.
+   * storageKey let go of theirs when this one starts. Pass it in workers too: without
+   * it, a worker's first manager says so once in the console (warn).
    */
   participant?: string;
   /** Extra headers for the broker POST (e.g. a CSRF token). */
@@ -96,7 +97,7 @@ export type TokenErrorCode =
   /** mdh-token/react: TokenProvider's `sdk` loader rejected (`cause`) or gave no MyDataHelps.js. */
   | "sdk_unavailable"
   | "internal"
-  /** On MyDataHelps.js's connectExternalAccount popup return page: no broker call there. */
+  /** In MyDataHelps.js's connectExternalAccount popup, back on its return URL with an opener of this origin: no broker call there. */
   | "passive";
 
 /** Every rejection and `error` event payload. Its message never contains the token. */
