@@ -41,7 +41,9 @@ const COMPARATORS = [
     kind: "minified ES module bundle", reference: 7404 },
 ];
 
-const BUDGET = { shippedGzip: 27000, getTokenRatio: 1.2, peekRatio: 1.1, startupRatio: 1.5, startupGoal: 1.2, sfOne: 1, sfTabs: 1 + SF_RENEWALS, memGrowthPages: 0 };
+// Start-up: ≤ 1.2× in a primed page with the default options; the earlier measure (blank
+// page, crossTab false) is kept beside it with its budget, 1.5×.
+const BUDGET = { shippedGzip: 27000, getTokenRatio: 1.2, peekRatio: 1.1, startupRatio: 1.2, startupBlankRatio: 1.5, sfOne: 1, sfTabs: 1 + SF_RENEWALS, memGrowthPages: 0 };
 
 const log = (...a) => console.error("[bench]", ...a);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
@@ -51,11 +53,18 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json" };
 
-// The blank page every measurement runs in; the import map lets oidc-client-ts's ES
+// The blank page most measurements run in; the import map lets oidc-client-ts's ES
 // entry resolve its one bare import, as a bundler would.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>mdh-token bench</title>
 <script type="importmap">{"imports":{"jwt-decode":"/node_modules/jwt-decode/build/esm/index.js"}}</script>
 <body>bench</body>`;
+// The start-up page: the same, having already run a classic script and a module script,
+// as any real page has by the time it loads a library. In a page that has run none, the
+// first classic script pays the renderer's first-script set-up, so a <script> reference
+// measured there looks slower than it is in an app.
+const PRIMED_PAGE = PAGE.replace("<body>", `<script>window.primedScript = true</script>
+<script type="module">window.primedModule = true</script>
+<body>`);
 
 async function startServer() {
   const calls = new Map(); // scenario -> [{ at }]
@@ -76,9 +85,9 @@ async function startServer() {
         res.writeHead(204, { "cache-control": "max-age=600" });
         return res.end();
       }
-      if (url.pathname === "/" || url.pathname === "/bench.html") {
+      if (url.pathname === "/" || url.pathname === "/bench.html" || url.pathname === "/primed.html") {
         res.writeHead(200, { "content-type": "text/html", "cache-control": "no-store" });
-        return res.end(PAGE);
+        return res.end(url.pathname === "/primed.html" ? PRIMED_PAGE : PAGE);
       }
       const rel = path.normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, "");
       const allowed = rel.startsWith("pkg" + path.sep) || rel.startsWith("node_modules" + path.sep);
@@ -107,11 +116,12 @@ async function startServer() {
 
 // Pages whose script throws make the run unmeasurable: collect and check.
 const pageErrors = [];
-async function newPage(context, server) {
+async function newPage(context, server, primed = false) {
   const page = await context.newPage();
   page.on("pageerror", (e) => pageErrors.push(e.message));
   page.on("console", (m) => { if (m.type() === "error") pageErrors.push(`console.error: ${m.text()} (${m.location().url})`); });
-  await page.goto(server.url + "/bench.html");
+  await page.goto(server.url + (primed ? "/primed.html" : "/bench.html"));
+  if (primed && !(await page.evaluate(() => window.primedScript && window.primedModule))) throw new Error("the primed page ran no script");
   return page;
 }
 
@@ -140,29 +150,39 @@ function measureSizes() {
 // What `import "mdh-token"` loads: the file package.json's exports name, as served here.
 const PACKAGE_ENTRY = "/" + JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).exports["."].default.replace(/^\.\//, "");
 
-// The start-up variants, each run in a page that is already loaded (the blank bench
-// page): from performance.now() before the library is requested to the first object a
-// page can use. mdh-token: `import()` of what `exports` names, then `await
-// createTokenManager()`. oidc-client-ts: its browser bundle as a classic <script> (what
-// a page without a bundler includes) or its ES-module entry, then `new UserManager()`.
-const VARIANTS = ["mdh", "oidcScript", "oidcEsm"];
+// The start-up variants, each run in a page that is already loaded: from
+// performance.now() before the library is requested to the first object a page can use.
+// mdh-token: `import()` of what `exports` names, then `await createTokenManager()`.
+// oidc-client-ts: its browser bundle as a classic <script> (what a page without a
+// bundler includes) or its ES-module entry, then `new UserManager()`.
+// The measure: the primed page, mdh-token with its default options (what an app pays).
+// Kept beside it, the earlier one: the blank page, mdh-token with `crossTab: false`.
+const VARIANTS = {
+  mdh: { lib: "mdh", primed: true, options: {} },
+  oidcScript: { lib: "oidcScript", primed: true },
+  oidcEsm: { lib: "oidcEsm", primed: true },
+  mdhBlankNoCrossTab: { lib: "mdh", primed: false, options: { crossTab: false } },
+  oidcScriptBlank: { lib: "oidcScript", primed: false },
+};
+const VARIANT_NAMES = Object.keys(VARIANTS);
 const OIDC_SCRIPT = "/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js";
 const OIDC_ESM = "/node_modules/oidc-client-ts/dist/esm/oidc-client-ts.js";
 
 async function startupOnce(page, variant) {
-  return page.evaluate(async ({ variant, entry, script, esm }) => {
+  const { lib, options } = VARIANTS[variant];
+  return page.evaluate(async ({ lib, options, entry, script, esm }) => {
     const settings = { authority: location.origin, client_id: "bench", redirect_uri: location.origin + "/cb" };
     const t0 = performance.now();
-    if (variant === "mdh") {
+    if (lib === "mdh") {
       const mod = await import(entry);
       const t1 = performance.now();
-      const tm = await mod.createTokenManager({ broker: "/broker?s=startup", crossTab: false });
+      const tm = await mod.createTokenManager({ broker: "/broker?s=startup", ...options });
       const t2 = performance.now();
       tm.destroy();
       return { loadMs: t1 - t0, readyMs: t2 - t0 };
     }
     let UserManager;
-    if (variant === "oidcScript") {
+    if (lib === "oidcScript") {
       await new Promise((resolve, reject) => {
         const s = document.createElement("script");
         s.src = script;
@@ -179,7 +199,7 @@ async function startupOnce(page, variant) {
     const t2 = performance.now();
     um.stopSilentRenew();
     return { loadMs: t1 - t0, readyMs: t2 - t0 };
-  }, { variant, entry: PACKAGE_ENTRY, script: OIDC_SCRIPT, esm: OIDC_ESM });
+  }, { lib, options, entry: PACKAGE_ENTRY, script: OIDC_SCRIPT, esm: OIDC_ESM });
 }
 
 const quantile = (xs, q) => {
@@ -191,18 +211,18 @@ const summary = (xs) => ({ medianMs: median(xs), p25Ms: quantile(xs, 0.25), p75M
                            minMs: Math.min(...xs), maxMs: Math.max(...xs) });
 
 // Start-up as a first visit pays it: every load in a fresh browser context (empty HTTP
-// cache, no V8 or wasm code cache; the blank page's connection is open), the three
-// variants interleaved round by round in a rotating order. Then, for a returning visit, the same variants in
-// one context whose HTTP cache is warm (each load a new page).
+// cache, no V8 or wasm code cache; the page's connection is open), the variants
+// interleaved round by round in a rotating order. Then, for a returning visit, the
+// primed-page variants in one context whose HTTP cache is warm (each load a new page).
 async function measureStartup(browser, server) {
   const rounds = [];
   for (let i = 0; i < STARTUP_ROUNDS; i++) {
     const round = {};
-    for (let k = 0; k < VARIANTS.length; k++) {
-      const variant = VARIANTS[(k + i) % VARIANTS.length];
+    for (let k = 0; k < VARIANT_NAMES.length; k++) {
+      const variant = VARIANT_NAMES[(k + i) % VARIANT_NAMES.length];
       const context = await browser.newContext();
       try {
-        const page = await newPage(context, server);
+        const page = await newPage(context, server, VARIANTS[variant].primed);
         round[variant] = await startupOnce(page, variant);
       } finally {
         await context.close();
@@ -210,14 +230,15 @@ async function measureStartup(browser, server) {
     }
     rounds.push(round);
   }
+  const WARM = ["mdh", "oidcScript", "oidcEsm"];
   const warmRounds = [];
   const context = await browser.newContext();
   try {
     for (let i = 0; i <= STARTUP_WARM_ROUNDS; i++) {
       const round = {};
-      for (let k = 0; k < VARIANTS.length; k++) {
-        const variant = VARIANTS[(k + i) % VARIANTS.length];
-        const page = await newPage(context, server);
+      for (let k = 0; k < WARM.length; k++) {
+        const variant = WARM[(k + i) % WARM.length];
+        const page = await newPage(context, server, true);
         round[variant] = await startupOnce(page, variant);
         await page.close();
       }
@@ -227,18 +248,22 @@ async function measureStartup(browser, server) {
     await context.close();
   }
   const of = (rs, v, k = "readyMs") => rs.map((r) => r[v][k]);
-  const pairs = (rs, v) => median(rs.map((r) => r.mdh.readyMs / r[v].readyMs));
+  const pairs = (rs, a, b) => median(rs.map((r) => r[a].readyMs / r[b].readyMs));
   const res = {
     rounds: rounds.length,
-    method: "each load: a blank page already loaded, then performance.now() from before the library is requested to the first usable object; mdh-token = import() of the exports entry + await createTokenManager({ broker, crossTab: false }); oidc-client-ts = its browser bundle as a classic <script> (dist/browser/oidc-client-ts.min.js, global `oidc`) or its ES-module entry (dist/esm/oidc-client-ts.js + jwt-decode through an import map), then new UserManager({ authority, client_id, redirect_uri })",
-    fresh: "every load in a new browser context (empty HTTP cache, no V8/wasm code cache; the blank page's connection open); the three variants interleaved, rotating the order each round",
-    warm: `one context, HTTP cache warm (static files max-age=600), each load a new page; ${STARTUP_WARM_ROUNDS} rounds after one that fills the cache`,
-    ...Object.fromEntries(VARIANTS.map((v) => [v, { ...summary(of(rounds, v)), loadMedianMs: median(of(rounds, v, "loadMs")), readyMs: of(rounds, v) }])),
-    warmed: Object.fromEntries(VARIANTS.map((v) => [v, summary(of(warmRounds, v))])),
+    method: "each load: a page already loaded, then performance.now() from before the library is requested to the first usable object; mdh-token = import() of the exports entry + await createTokenManager({ broker }) (default options; crossTab: false in the earlier measure); oidc-client-ts = its browser bundle as a classic <script> (dist/browser/oidc-client-ts.min.js, global `oidc`) or its ES-module entry (dist/esm/oidc-client-ts.js + jwt-decode through an import map), then new UserManager({ authority, client_id, redirect_uri })",
+    pages: "primed: the blank page plus an inline classic script and an inline module script, both run before the measurement; blank: no script of its own but the import map (the earlier measure)",
+    fresh: "every load in a new browser context (empty HTTP cache, no V8/wasm code cache; the page's connection open); the five variants interleaved, rotating the order each round",
+    warm: `one context, HTTP cache warm (static files max-age=600), each load a new primed page; ${STARTUP_WARM_ROUNDS} rounds after one that fills the cache`,
+    variants: VARIANTS,
+    ...Object.fromEntries(VARIANT_NAMES.map((v) => [v, { ...summary(of(rounds, v)), loadMedianMs: median(of(rounds, v, "loadMs")), readyMs: of(rounds, v) }])),
+    warmed: Object.fromEntries(WARM.map((v) => [v, summary(of(warmRounds, v))])),
   };
   res.ratio = res.mdh.medianMs / res.oidcScript.medianMs;
   res.ratioEsm = res.mdh.medianMs / res.oidcEsm.medianMs;
-  res.sameRoundRatioMedian = { script: pairs(rounds, "oidcScript"), esm: pairs(rounds, "oidcEsm") };
+  res.ratioBlank = res.mdhBlankNoCrossTab.medianMs / res.oidcScriptBlank.medianMs;
+  res.sameRoundRatioMedian = { script: pairs(rounds, "mdh", "oidcScript"), esm: pairs(rounds, "mdh", "oidcEsm"),
+                               blank: pairs(rounds, "mdhBlankNoCrossTab", "oidcScriptBlank") };
   res.warmRatio = res.warmed.mdh.medianMs / res.warmed.oidcScript.medianMs;
   return res;
 }
@@ -398,7 +423,7 @@ async function main() {
   const chromiumVersion = browser.version();
   let startup, hot, sfTab, sfXtab, sfTabs;
   try {
-    log(`start-up: ${STARTUP_ROUNDS} × ${VARIANTS.length} loads in fresh contexts, then ${STARTUP_WARM_ROUNDS + 1} × ${VARIANTS.length} warm`);
+    log(`start-up: ${STARTUP_ROUNDS} × ${VARIANT_NAMES.length} loads in fresh contexts, then ${STARTUP_WARM_ROUNDS + 1} × 3 warm`);
     startup = await measureStartup(browser, server);
     log(`hot path: ${HOT_ROUNDS} rounds × ${HOT_CALLS} calls, then ${MEM_CALLS} getToken() for memory`);
     // In a browser of its own: the start-up phase's 120 contexts are still being torn
@@ -443,11 +468,15 @@ async function main() {
     })),
     { figure: `start-up, fresh context (median of ${startup.rounds})`, value: fmtMs(startup.mdh.medianMs),
       other: `oidc-client-ts <script> ${fmtMs(startup.oidcScript.medianMs)}`, ratio: fmtX(startup.ratio),
-      budget: `≤ ${fmtX(BUDGET.startupRatio)} (goal ${fmtX(BUDGET.startupGoal)})`, verdict: verdict(startup.ratio <= BUDGET.startupRatio) },
+      budget: `≤ ${fmtX(BUDGET.startupRatio)}`, verdict: verdict(startup.ratio <= BUDGET.startupRatio) },
+    { figure: "  primed page, default options", value: "", other: "median of the same-round ratios", ratio: fmtX(startup.sameRoundRatioMedian.script) },
     { figure: "  spread p25–p75 (min–max)", value: spread(startup.mdh), other: `<script> ${spread(startup.oidcScript)}` },
     { figure: "  oidc-client-ts ES module", value: "", other: `${fmtMs(startup.oidcEsm.medianMs)}, ${spread(startup.oidcEsm)}`, ratio: fmtX(startup.ratioEsm) },
     { figure: "  of which import() / <script>", value: fmtMs(startup.mdh.loadMedianMs),
       other: `<script> ${fmtMs(startup.oidcScript.loadMedianMs)}, ES module ${fmtMs(startup.oidcEsm.loadMedianMs)}` },
+    { figure: "start-up, earlier measure", value: fmtMs(startup.mdhBlankNoCrossTab.medianMs),
+      other: `blank page, crossTab false; <script> ${fmtMs(startup.oidcScriptBlank.medianMs)}`, ratio: fmtX(startup.ratioBlank),
+      budget: `≤ ${fmtX(BUDGET.startupBlankRatio)}`, verdict: verdict(startup.ratioBlank <= BUDGET.startupBlankRatio) },
     { figure: `  warm HTTP cache (median of ${STARTUP_WARM_ROUNDS})`, value: fmtMs(startup.warmed.mdh.medianMs),
       other: `<script> ${fmtMs(startup.warmed.oidcScript.medianMs)}, ES module ${fmtMs(startup.warmed.oidcEsm.medianMs)}`, ratio: fmtX(startup.warmRatio) },
     { figure: "await getToken(), per call", value: fmtNs(hotMed.mdhGet), other: `plain JS ${fmtNs(hotMed.baseGet)}`,
@@ -490,7 +519,7 @@ async function main() {
   console.log(table(rows));
   const notes = [
     `sizes: ${size.method}, per file, summed; shipped = ${o.files.map((f) => f.path).join(" + ")}`,
-    `start-up: ${startup.fresh}; ${startup.method}; same-round ratio medians: <script> ${fmtX(startup.sameRoundRatioMedian.script)}, ES module ${fmtX(startup.sameRoundRatioMedian.esm)}`,
+    `start-up: ${startup.fresh}; ${startup.pages}; ${startup.method}; same-round ratio medians: <script> ${fmtX(startup.sameRoundRatioMedian.script)}, ES module ${fmtX(startup.sameRoundRatioMedian.esm)}, earlier measure ${fmtX(startup.sameRoundRatioMedian.blank)}`,
     `hot path: median of ${HOT_ROUNDS} rounds × ${HOT_CALLS.toLocaleString("en-US")} calls, after ${HOT_WARMUP.toLocaleString("en-US")} warm-up calls; same-round ratio medians getToken ${fmtX(results.hotPath.sameRoundRatioMedians.getToken)}, peek ${fmtX(results.hotPath.sameRoundRatioMedians.peek)}`,
     `load average (1 min): ${loadStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end, on ${os.cpus().length} CPUs${Math.max(loadStart, os.loadavg()[0]) > os.cpus().length ? " — the machine was busy: timings are noisy" : ""}`,
   ];

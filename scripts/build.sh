@@ -11,15 +11,17 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$PWD/scripts/wasm-link.sh"
 # so a plain `cargo build` linked js-sys, web-sys and wasm-bindgen un-LTO'd (cargo#9672,
 # rust#51009): LTO here is 3.4 kB of gzip less.
 cargo rustc --release --target wasm32-unknown-unknown --lib --no-default-features --crate-type cdylib
-src=target/wasm32-unknown-unknown/release/mdh_token.wasm
+out="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release"
+src=$out/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
-stamp="$( (sha256sum "$src" src/js/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort); ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+# (Contents only, not paths: a build elsewhere, scripts/repro.sh, gives the same stamp.)
+stamp="$( (sha256sum "$src" src/js/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort) | cut -d' ' -f1; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
 fi
 rm -rf pkg
-mvp=target/wasm32-unknown-unknown/release/mdh_token.no-reference-types.wasm
+mvp=$out/mdh_token.no-reference-types.wasm
 node scripts/no-reference-types.mjs "$src" "$mvp"
 # Panic messages and locations: nothing here reads them (see the script), so blanked.
 node scripts/strip-panic-data.mjs "$mvp" "$mvp"

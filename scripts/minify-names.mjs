@@ -22,8 +22,11 @@ const out = execFileSync(
   [...features, "--minify-imports-and-exports-and-modules", wasmPath, "-o", wasmPath],
   { encoding: "utf8" },
 );
+if (out.indexOf("{") < 0) fail("wasm-opt printed no name mapping");
 const map = JSON.parse(out.slice(out.indexOf("{")));
-const mod = [...new Set(WebAssembly.Module.imports(new WebAssembly.Module(fs.readFileSync(wasmPath))).map((i) => i.module))];
+if (!map.imports?.length || !map.exports?.length) fail("the name mapping lists no imports or no exports");
+const wasmImports = WebAssembly.Module.imports(new WebAssembly.Module(fs.readFileSync(wasmPath)));
+const mod = [...new Set(wasmImports.map((i) => i.module))];
 if (mod.length !== 1) fail(`expected one import module, got ${mod.join(", ")}`);
 
 let js = fs.readFileSync(jsPath, "utf8");
@@ -60,4 +63,10 @@ js = js.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (all, name) => {
 // Nothing may still use an old name (as an import key or an export read).
 for (const [, name] of map.imports) if (js.includes(`${name}: function(`)) fail(`import ${name} left in the glue`);
 if (/\bwasm\[/.test(js)) fail("the glue reads exports by computed name");
+// Every import the renamed wasm asks for is one the glue now provides.
+const provided = new Set(map.imports.map(([, , short]) => short));
+for (const i of wasmImports) {
+  if (!provided.has(i.name)) fail(`the wasm imports ${i.name}, which the mapping does not name`);
+  if (!js.includes(`\n        ${i.name}: function(`) && !js.includes(`${JSON.stringify(i.name)}: `)) fail(`the glue provides no import ${i.name}`);
+}
 fs.writeFileSync(jsPath, js);

@@ -9,6 +9,11 @@
 // and the linker merges it into the section, which is what wasm-bindgen reads
 // (0.2.130: cli-support `target_feature()`; it has no command-line switch for this).
 //
+// The section is read by the engine's own parser (WebAssembly.Module.customSections),
+// and its one byte flipped in place: re-emitting the module (binaryen) before
+// wasm-bindgen reads it would re-encode all of it. Fails unless the result has exactly
+// one such section and no "+reference-types" in it.
+//
 // usage: node scripts/no-reference-types.mjs <in.wasm> <out.wasm>
 import fs from "node:fs";
 
@@ -18,39 +23,19 @@ const fail = (msg) => {
   console.error(`no-reference-types: ${msg}`);
   process.exit(1);
 };
-let at = 8; // after the magic number and version
-const leb = () => {
-  let value = 0;
-  let shift = 0;
-  let byte;
-  do {
-    byte = bytes[at++];
-    value |= (byte & 0x7f) << shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return value >>> 0;
-};
-let sections = 0;
-while (at < bytes.length) {
-  const id = bytes[at++];
-  const end = leb() + at;
-  if (id === 0) {
-    const nameLength = leb();
-    const name = bytes.subarray(at, at + nameLength).toString();
-    at += nameLength;
-    if (name === "target_features") {
-      sections++;
-      // vec(prefix byte, name): "+" used, "-" disallowed (tool-conventions/Linking.md).
-      for (let n = leb(); n > 0; n--) {
-        const prefix = at++;
-        const length = leb();
-        if (bytes.subarray(at, at + length).toString() === "reference-types") bytes[prefix] = 0x2d; // "-"
-        at += length;
-      }
-    }
-  }
-  at = end;
-}
+const sections = (b) => WebAssembly.Module.customSections(new WebAssembly.Module(b), "target_features").map((s) => Buffer.from(s));
 // Without the section wasm-bindgen would guess "externref" from its runtime's exports.
-if (sections !== 1) fail(`expected one target_features section, found ${sections}`);
+const found = sections(bytes);
+if (found.length !== 1) fail(`expected one target_features section, found ${found.length}`);
+// An entry is a prefix byte ("+" used, "-" disallowed), the name's length and the name
+// (tool-conventions/Linking.md).
+const used = Buffer.from("+\x0freference-types", "latin1");
+const at = found[0].indexOf(used);
+if (at >= 0) {
+  const file = bytes.indexOf(found[0]);
+  if (file < 0 || bytes.indexOf(found[0], file + 1) >= 0) fail("the target_features section is not found exactly once in the file");
+  bytes[file + at] = 0x2d; // "-"
+}
+const after = sections(bytes);
+if (after.length !== 1 || after[0].includes(used)) fail("reference-types is still marked used");
 fs.writeFileSync(output, bytes);

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Installs what building and testing need, idempotently: the wasm target, the
-# wasm-bindgen CLI matching the pinned crate, the browsers and WebDriver servers of the
-# tests (Debian packages, and geckodriver from crates.io: Debian has none), redis-server,
-# and the npm devDependencies. Safe to run again: each step checks before it installs,
-# and says how long it took when it did.
+# Installs what building and testing need, idempotently: the Rust toolchain that
+# rust-toolchain.toml pins with its wasm target, the wasm-bindgen CLI matching the
+# pinned crate, the browsers and WebDriver servers of the tests (Debian packages, and
+# geckodriver from crates.io: Debian has none), redis-server, and the npm
+# devDependencies. Safe to run again: each step checks before it installs, and says how
+# long it took when it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WB_VERSION=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
+# The toolchain rust-toolchain.toml pins, with its components and the wasm32 target
+# (a no-op when they are installed). `rustup toolchain install` reads the file since
+# rustup 1.28; an older rustup installs it on `rustup show`.
+rustup toolchain install 2>/dev/null || rustup show active-toolchain
 
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB_VERSION" ]; then
   # Plain install (no --locked): the registry mirror lacks some newest transitive versions.

@@ -16,12 +16,18 @@
 //   column }, whose pointer names a NUL-terminated path ending in ".rs" of that length
 //   (Location's layout since Rust 1.83); and those paths.
 // - The messages below, exactly as core and alloc spell them (a list for this
-//   toolchain: a text it does not find is simply left alone), and the format templates
-//   made of them (their length bytes, argument marks and shorter pieces).
+//   toolchain, rust-toolchain.toml), and the format templates made of them (their length
+//   bytes, argument marks and shorter pieces).
 // The wasm-bindgen messages that are thrown to JS ("closure invoked recursively…") are
 // not panics and stay.
 //
+// It fails, rather than blank less, when what it expects is not there: no Location
+// found (their layout moved), a segment it cannot place in the file, or, after the
+// blanking, a source path or a text that reads like a core panic message left in the
+// data (the toolchain spells one differently: add it to the list).
+//
 // usage: node scripts/strip-panic-data.mjs <in.wasm> <out.wasm>
+import binaryen from "binaryen";
 import fs from "node:fs";
 
 const MESSAGES = [
@@ -47,44 +53,22 @@ const fail = (msg) => {
   process.exit(1);
 };
 
-let at = 8;
-const leb = () => {
-  let value = 0, shift = 0, byte;
-  do {
-    byte = bytes[at++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return value;
-};
-// Active data segments: [address, file offset, length].
+// Active data segments, read by binaryen: [address, file offset, length]. The bytes
+// are blanked in place in the file (re-emitting the module before wasm-bindgen reads it
+// would re-encode all of it), so each segment's bytes must occur once in the file.
+const mod = binaryen.readBinary(bytes);
 const segments = [];
-while (at < bytes.length) {
-  const id = bytes[at++];
-  const end = leb() + at;
-  if (id === 11) {
-    for (let n = leb(); n > 0; n--) {
-      const flags = leb();
-      if (flags === 1) { // passive: no address
-        at += leb();
-        continue;
-      }
-      if (flags === 2) leb(); // memory index
-      if (bytes[at++] !== 0x41) fail("a data segment whose offset is not an i32.const");
-      let value = 0, shift = 0, byte;
-      do {
-        byte = bytes[at++];
-        value |= (byte & 0x7f) << shift;
-        shift += 7;
-      } while (byte & 0x80);
-      if (bytes[at++] !== 0x0b) fail("a data segment offset that is not a lone i32.const");
-      const length = leb();
-      segments.push([value >>> 0, at, length]);
-      at += length;
-    }
+for (let i = 0; i < mod.getNumDataSegments(); i++) {
+  const seg = mod.getDataSegmentInfo(mod.getDataSegmentByIndex(i));
+  if (seg.passive) continue;
+  const data = Buffer.from(seg.data);
+  const off = bytes.indexOf(data);
+  if (data.length < 16 || off < 0 || bytes.indexOf(data, off + 1) >= 0) {
+    fail(`data segment ${seg.name} (${data.length} B) is not found exactly once in the file`);
   }
-  at = end;
+  segments.push([seg.offset >>> 0, off, data.length]);
 }
+mod.dispose();
 if (segments.length === 0) fail("no active data segment");
 
 // File offset of the address range [a, a + n), or -1 when no one segment holds it.
@@ -138,6 +122,14 @@ for (const [addr, off, len] of segments) {
     }
   }
 }
+if (locations === 0) fail("no core::panic::Location found: has its layout changed? (see the comment above)");
 for (const o of blank) bytes[o] = 0;
+// What must be gone now: every source path, and anything that reads like a core or
+// alloc panic message (a wording this list does not know yet).
+const RESIDUE = /[\w./-]+\.rs\b|out of (bounds|range)|index (starts|out)|capacity overflow|memory allocation|attempt to [a-z]|already (mutably )?borrowed|called `|should be < len|index \(is|Tried to shrink/;
+for (const [, off, len] of segments) {
+  const left = RESIDUE.exec(bytes.toString("latin1", off, off + len));
+  if (left) fail(`a panic text is left in the data: ${JSON.stringify(left[0])}: add its message to MESSAGES`);
+}
 fs.writeFileSync(output, bytes);
 console.log(`strip-panic-data: blanked ${blank.size} B: ${locations} locations in ${paths.size} files, ${messages} message pieces`);

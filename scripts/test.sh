@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/setup.sh
 bash scripts/build.sh
+echo "== reproducible build: the same pkg/ from a clean build in another directory"
+bash scripts/repro.sh
 
 echo "== tier 1: pure core (native cargo test, virtual clock)"
 cargo test --lib

@@ -1,29 +1,9 @@
 //! Lifecycle tests on a virtual clock with a scripted broker.
 
 use super::*;
+use crate::core::fixtures::{body, status, H, S, WALL0};
 use crate::core::{Field, RetryPolicy, StoredFields};
 use std::collections::VecDeque;
-
-const S: f64 = 1000.0;
-const H: f64 = 3600.0 * S;
-
-fn body(tok: &str, secs: f64) -> Reply {
-    Reply::Body {
-        status: 200,
-        fields: Some(ResponseFields {
-            access_token: Field::Str(tok.into()),
-            token_type: Field::Str("Bearer".into()),
-            expires_in: Field::Num(secs),
-        }),
-    }
-}
-
-fn status(s: u16) -> Reply {
-    Reply::Status {
-        status: s,
-        retry_after: None,
-    }
-}
 
 /// A tab: the lifecycle, a virtual clock, and a broker that answers after `latency`
 /// from a script, then with healthy tokens of `lifetime_s`.
@@ -46,7 +26,7 @@ impl Sim {
         Sim {
             core: Lifecycle::new(cfg, 7),
             now: Now {
-                wall: 1_700_000_000_000.0,
+                wall: WALL0,
                 mono: 0.0,
             },
             lifetime_s,
@@ -296,7 +276,7 @@ fn retry_after_is_honoured_in_seconds_and_as_a_date() {
         let mut sim = Sim::new(cfg(), 3600.0);
         sim.latency = 0.0;
         // The date is 7 s after the start of the virtual clock.
-        assert_eq!(sim.now.wall, 1_700_000_000_000.0);
+        assert_eq!(sim.now.wall, WALL0);
         sim.script.push_back(Reply::Status {
             status: 429,
             retry_after: Some(header.into()),

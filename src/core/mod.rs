@@ -22,4 +22,6 @@ pub use token::{
 };
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod sim_tests;

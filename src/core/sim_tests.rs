@@ -9,15 +9,13 @@
 //! `MDH_SIM_SEEDS=n` runs n seeds (default 10,000); `MDH_SIM_SEED=s` replays one seed
 //! (a failure prints it); `MDH_SIM_TRACE=1` prints the replayed seed's steps.
 
+use super::fixtures::{S, WALL0};
 use super::lifecycle::CLEAR_GRACE_MS;
 use super::*;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
-
-const S: f64 = 1000.0;
-const WALL0: f64 = 1_700_000_000_000.0;
 
 /// splitmix64: the scheduler's randomness, from the seed alone.
 struct R(u64);

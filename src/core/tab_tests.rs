@@ -2,17 +2,9 @@
 //! `sim_tests.rs` checks the properties over many tabs and seeds).
 
 use super::*;
-use crate::core::{Access, Config, Event, Field, Reason, Reply, ResponseFields, Storage};
+use crate::core::fixtures::{at, ok, WALL0};
+use crate::core::{Access, Config, Event, Field, Reason, Reply, Storage};
 use std::vec::Vec;
-
-const WALL0: f64 = 1_700_000_000_000.0;
-
-fn at(ms: f64) -> Now {
-    Now {
-        wall: WALL0 + ms,
-        mono: ms,
-    }
-}
 
 fn all() -> Env {
     Env {
@@ -32,17 +24,6 @@ fn tab(env: Env) -> Tab {
 
 fn drain(t: &mut Tab) -> Vec<Action> {
     core::iter::from_fn(|| t.poll()).collect()
-}
-
-fn ok(secs: f64) -> Reply {
-    Reply::Body {
-        status: 200,
-        fields: Some(ResponseFields {
-            access_token: Field::Str("tk".into()),
-            token_type: Field::Str("Bearer".into()),
-            expires_in: Field::Num(secs),
-        }),
-    }
 }
 
 fn msg(kind: Kind, nonce: Option<f64>, from: &str) -> Incoming {

@@ -19,11 +19,8 @@ export const PKCS8_PEM = KEYS.privateKey.export({ type: "pkcs8", format: "pem" }
 export const PKCS1_PEM = KEYS.privateKey.export({ type: "pkcs1", format: "pem" });
 export const [ADA, BEN, CHLOE] = EMULATED_PARTICIPANTS.map((p) => p.participantID);
 
-/** A clock tests move by hand: tokens expire without anyone sleeping. */
-export function virtualClock(start = Date.UTC(2026, 0, 15, 9, 0, 0)) {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
-}
+import { virtualClock } from "../support/clock.js";
+export { virtualClock };
 
 import { until } from "../support/poll.js";
 export { until };

@@ -5,50 +5,42 @@
 // once. Synchronisation is bounded polling on observable state, never a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { sharedBrowser, openPage, createManager, until, packageBuilt, pageFaults, destroyAndCount } from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt, destroyAndCount } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const TABS = 5, RENEWALS = 3, LIFETIME = 14;
 // A fresh connection per request: Chromium never resends a POST on a dropped socket.
 const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false });
 
-test(`${TABS} tabs × ${RENEWALS} renewals of ${LIFETIME} s tokens (memory, crossTab, renewBeforeSeconds 2) make exactly ${1 + RENEWALS} broker calls`, { skip, timeout: 120_000 }, async () => {
+test(`${TABS} tabs × ${RENEWALS} renewals of ${LIFETIME} s tokens (memory, crossTab, renewBeforeSeconds 2) make exactly ${1 + RENEWALS} broker calls`, { skip, timeout: 120_000 }, async (t) => {
   suite.server.reset(LIFETIME);
   const base = suite.server.state.issued.length;
-  const ctx = await suite.browser.newContext();
-  try {
-    const pages = [];
-    for (let i = 0; i < TABS; i++) pages.push(await openPage(ctx, suite.server));
-    await Promise.all(pages.map((p) => createManager(p, { storage: "memory", crossTab: true, renewBeforeSeconds: 2 })));
-    // Every tab asks at once: one of them calls the broker, the others get its token.
-    const first = await Promise.all(pages.map((p) => p.evaluate(() => window.tm.getToken().then((t) => t.access_token))));
-    assert.equal(new Set(first).size, 1, "all tabs got the same first token");
-    // Renewal number RENEWALS reaches every tab, none mid-renewal (a renewal every ~10 s).
-    await until(async () => {
-      const want = suite.server.state.issued[base + RENEWALS];
-      if (!want) return false;
-      for (const p of pages) {
-        const s = await p.evaluate(() => ({ t: window.tm.peek()?.access_token, state: window.tm.status().state }));
-        if (s.t !== want || s.state !== "valid") return false;
-      }
-      return true;
-    }, { timeout: 90_000, interval: 100, what: `${RENEWALS} renewals in ${TABS} tabs` });
-    // Stopped well before the next renewal is due, so the count is final.
-    const perTab = await destroyAndCount(pages);
-    const calls = suite.server.state.calls.length;
-    assert.equal(calls, 1 + RENEWALS, `broker calls: ${calls} (per tab ${perTab.map((t) => t.calls).join(", ")})`);
-    assert.equal(suite.server.state.maxOpen, 1, "never two broker requests at once");
-    assert.equal(perTab.reduce((a, t) => a + t.calls, 0), 1 + RENEWALS, "per-tab brokerCalls add up to the server's count");
-    for (const t of perTab) {
-      assert.equal(t.tokens, 1 + RENEWALS, "every tab adopted every token once");
-      assert.equal(t.errors, 0);
+  const ctx = await suite.newContext(t);
+  const pages = [];
+  for (let i = 0; i < TABS; i++) pages.push(await openPage(ctx, suite.server));
+  await Promise.all(pages.map((p) => createManager(p, { storage: "memory", crossTab: true, renewBeforeSeconds: 2 })));
+  // Every tab asks at once: one of them calls the broker, the others get its token.
+  const first = await Promise.all(pages.map((p) => p.evaluate(() => window.tm.getToken().then((t) => t.access_token))));
+  assert.equal(new Set(first).size, 1, "all tabs got the same first token");
+  // Renewal number RENEWALS reaches every tab, none mid-renewal (a renewal every ~10 s).
+  await until(async () => {
+    const want = suite.server.state.issued[base + RENEWALS];
+    if (!want) return false;
+    for (const p of pages) {
+      const s = await p.evaluate(() => ({ t: window.tm.peek()?.access_token, state: window.tm.status().state }));
+      if (s.t !== want || s.state !== "valid") return false;
     }
-  } finally {
-    for (const p of ctx.pages()) {
-      suite.printed.push(...p.logs);
-      assert.deepEqual(await pageFaults(p).catch(() => []), [], "no page error or unhandled rejection");
-    }
-    await ctx.close();
+    return true;
+  }, { timeout: 90_000, interval: 100, what: `${RENEWALS} renewals in ${TABS} tabs` });
+  // Stopped well before the next renewal is due, so the count is final.
+  const perTab = await destroyAndCount(pages);
+  const calls = suite.server.state.calls.length;
+  assert.equal(calls, 1 + RENEWALS, `broker calls: ${calls} (per tab ${perTab.map((t) => t.calls).join(", ")})`);
+  assert.equal(suite.server.state.maxOpen, 1, "never two broker requests at once");
+  assert.equal(perTab.reduce((a, t) => a + t.calls, 0), 1 + RENEWALS, "per-tab brokerCalls add up to the server's count");
+  for (const t of perTab) {
+    assert.equal(t.tokens, 1 + RENEWALS, "every tab adopted every token once");
+    assert.equal(t.errors, 0);
   }
 });
 

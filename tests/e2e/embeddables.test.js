@@ -5,68 +5,32 @@
 // emulated provider on a third origin. Synchronisation is bounded polling (`until`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt, pageFaults,
-} from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt } from "./harness.js";
 import { startMdh } from "./mdh-origin.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const SDK = "/node_modules/@careevolution/mydatahelps-js/MyDataHelps.js";
 const routes = {};
-let server, mdh, browser;
-const printed = [];
-const contexts = new Set();
-
-before(async () => {
-  if (skip) return;
-  server = await startServer({ keepAlive: false, routes });
-  mdh = await startMdh(server.state);
+let mdh;
+const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false, routes }, async ({ server }) => {
+  mdh = await startMdh(suite.server.state);
   for (const storage of ["memory", "session", "local"]) {
     routes[`/app-${storage}.html`] = { body: appPage(storage, mdh.base) };
   }
-  browser = await launch();
 });
-after(async () => {
-  if (skip) return;
-  for (const c of contexts) await closeContext(c);
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await mdh.close();
-  await server.close();
-});
+after(() => mdh?.close());
 
-/** A fresh browser context whose every page (popups too) is watched for leaks and faults. */
-async function newContext(t) {
-  const c = await browser.newContext();
-  contexts.add(c);
-  c.on("page", (p) => {
-    if (p.logs) return;
-    p.logs = [];
-    p.on("console", (m) => p.logs.push(`${m.type()}: ${m.text()}`));
-    p.on("pageerror", (e) => p.logs.push(`pageerror: ${e.message}`));
-  });
-  t.after(() => closeContext(c));
-  return c;
-}
-async function closeContext(c) {
-  if (!contexts.delete(c)) return;
-  for (const p of c.pages()) {
-    printed.push(...(p.logs ?? []));
-    const faults = await pageFaults(p).catch(() => []);
-    assert.deepEqual(faults, [], "no page error or unhandled rejection");
-  }
-  await c.close();
-}
+const newContext = (t) => suite.newContext(t);
 
 let first = 0;
 function reset(lifetime) {
-  server.reset(lifetime);
+  suite.server.reset(lifetime);
   mdh.reset();
-  first = server.state.issued.length;
+  first = suite.server.state.issued.length;
 }
-const issuedHere = () => server.state.issued.slice(first);
+const issuedHere = () => suite.server.state.issued.slice(first);
 /** Seconds the MyDataHelps side still accepts `token` at epoch ms `at`. */
-const serverLeft = (token, at) => (server.state.expiry.get(token) - at) / 1000;
+const serverLeft = (token, at) => (suite.server.state.expiry.get(token) - at) / 1000;
 
 // ---------------------------------------------------------------------------------
 // Surveys: MyDataHelps.startSurvey(name) in standalone mode
@@ -75,7 +39,7 @@ const serverLeft = (token, at) => (server.state.expiry.get(token) - at) / 1000;
 /** A page with the real MyDataHelps.js fed by attachSdk; `window.pushes` lists the tokens pushed. */
 async function sdkPage(t, options = {}) {
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   await createManager(page, { crossTab: false, baseUrl: mdh.base, ...options });
   await page.evaluate(async (sdkUrl) => {
     await import(sdkUrl);
@@ -113,9 +77,9 @@ function assertLive(answer, name) {
   assert.equal(answer.keys, "access_token,expires_in,token_type");
   assert.equal(answer.participantID, "p-1");
   assert.equal(answer.baseUrl, mdh.base);
-  assert.equal(answer.origin, server.url, "posted by the page");
+  assert.equal(answer.origin, suite.server.url, "posted by the page");
   // The newest token issued before the frame got it: current, not an older one.
-  const issuedBefore = issuedHere().filter((tk) => server.state.expiry.get(tk) - server.state.lifetime * 1000 <= answer.at);
+  const issuedBefore = issuedHere().filter((tk) => suite.server.state.expiry.get(tk) - suite.server.state.lifetime * 1000 <= answer.at);
   assert.equal(answer.access_token, issuedBefore.at(-1), `${name}: the current token`);
   // expires_in is the seconds left when it was handed over, not at the last push.
   const left = serverLeft(answer.access_token, answer.at);
@@ -145,16 +109,16 @@ test("a survey opened after a recovered expiry gap gets a fresh live token", { s
   reset(6);
   // One attempt per renewal, then a 60 s pause: the token expires with nothing pending.
   const page = await sdkPage(t, { retry: { maxAttempts: 1, maxDelayMs: 60_000 } });
-  server.state.script.push({ status: 503 });
+  suite.server.state.script.push({ status: 503 });
   await until(() => page.evaluate(() => window.events.some((e) => e.name === "expired")), { timeout: 20_000, what: "the token expired" });
   const sdkError = await page.evaluate(() => window.MyDataHelps.getParticipantInfo().then(() => null, (e) => String(e)));
   assert.equal(sdkError, "access token is expired or invalid", "the gap is real: MyDataHelps.js refuses");
-  assert.equal(server.state.calls.length, 2);
+  assert.equal(suite.server.state.calls.length, 2);
   // The broker is back (the script is empty); the manager is still in its pause.
   const { answer } = await takeSurvey(page, "After the gap");
   assertLive(answer, "after the gap");
   assert.equal(answer.access_token, issuedHere()[1], "a new token");
-  assert.equal(server.state.calls.length, 3, "one broker call, made for the survey");
+  assert.equal(suite.server.state.calls.length, 3, "one broker call, made for the survey");
   assert.ok(await page.evaluate(() => window.MyDataHelps.getParticipantInfo().then((p) => p.participantID === "p-1")), "the SDK works again");
 });
 
@@ -162,14 +126,14 @@ test("a survey opened while the broker is down gets its token as soon as the man
   reset(6);
   // One attempt per renewal, then a 2 s pause before the next automatic one.
   const page = await sdkPage(t, { retry: { maxAttempts: 1, maxDelayMs: 2_000 } });
-  server.state.script.push(...Array(100).fill({ status: 503 })); // down
+  suite.server.state.script.push(...Array(100).fill({ status: 503 })); // down
   await until(() => page.evaluate(() => window.events.some((e) => e.name === "expired")), { timeout: 20_000, what: "the token expired" });
   await page.evaluate(() => window.MyDataHelps.startSurvey("During the gap"));
   const frame = await until(() => page.frames().find((f) => f.url().includes("/survey?")), { what: "the survey frame" });
-  const calls = server.state.calls.length;
-  await until(() => server.state.calls.length >= calls + 2, { what: "two more broker calls while down" });
+  const calls = suite.server.state.calls.length;
+  await until(() => suite.server.state.calls.length >= calls + 2, { what: "two more broker calls while down" });
   assert.deepEqual(await frame.evaluate(() => window.answers ?? []), [], "nothing to hand out yet");
-  server.state.script.length = 0; // back
+  suite.server.state.script.length = 0; // back
   const answer = await until(() => frame.evaluate(() => window.answers?.[0]), { what: "the survey received a token" });
   assertLive(answer, "during the gap");
   assert.equal(answer.access_token, issuedHere()[1], "the first token after the gap");
@@ -180,7 +144,7 @@ test("a survey opened while the broker is down gets its token as soon as the man
 test("while there is no token, at most 4 survey token requests wait (the newest) and are delivered once one comes", { skip, timeout: 60_000 }, async (t) => {
   reset(6);
   const page = await sdkPage(t, { retry: { maxAttempts: 1, maxDelayMs: 2_000 } });
-  server.state.script.push(...Array(100).fill({ status: 503 })); // down
+  suite.server.state.script.push(...Array(100).fill({ status: 503 })); // down
   await until(() => page.evaluate(() => window.events.some((e) => e.name === "expired")), { timeout: 20_000, what: "the token expired" });
   // Listeners added after attachSdk's: a held request never reaches them, its
   // re-delivery (dispatched by the page: not isTrusted) does.
@@ -201,7 +165,7 @@ test("while there is no token, at most 4 survey token requests wait (the newest)
   });
   await until(() => page.evaluate(() => window.floodDone), { what: "the page received all 51 requests" });
   assert.deepEqual(await page.evaluate(() => window.replayed), [], "all held: no token yet");
-  server.state.script.length = 0; // back
+  suite.server.state.script.length = 0; // back
   // Re-delivery is one synchronous loop: once one is seen, all are.
   const replayed = await until(() => page.evaluate(() => window.replayed.length && window.replayed), { what: "the held requests were delivered" });
   assert.deepEqual(replayed, [47, 48, 49, 50]);
@@ -271,7 +235,7 @@ for (const coop of [false, true]) {
     reset(8); // the opener renews every 4 s while the popup is away
     mdh.coop = coop;
     const ctx = await newContext(t);
-    const opener = await openPage(ctx, server, { path: "/app-memory.html" });
+    const opener = await openPage(ctx, suite.server, { path: "/app-memory.html" });
     const boot = await appReady(opener);
     assert.equal(boot.sdk, "p-1");
     await opener.evaluate(() => (window.popupMode = true));
@@ -281,7 +245,7 @@ for (const coop of [false, true]) {
     await popup.waitForURL(/\/provider\/authorize/);
     // While the participant is at the provider, the opener renews as usual.
     await until(() => opener.evaluate(() => window.pushes.length >= 2), { timeout: 20_000, what: "the opener renewed meanwhile" });
-    const callsBefore = server.state.calls.length;
+    const callsBefore = suite.server.state.calls.length;
     await popup.click("#allow");
     if (coop) {
       // No opener: MyDataHelps.js 5.7.0 posts on BroadcastChannel("ConnectExternalAccount")
@@ -295,7 +259,7 @@ for (const coop of [false, true]) {
     await until(() => popup.isClosed(), { what: "MyDataHelps.js closed the popup" });
     const [report] = await until(() => opener.evaluate(() => window.reports.length && window.reports), { what: "the return page's report" });
     assert.match(report.url, /\/app-memory\.html\?connectExternalAccount=true&messageID=1&success=true$/);
-    assert.equal(mdh.log.connects[0].finalRedirectPath, `${server.url}/app-memory.html?connectExternalAccount=true&messageID=1&success=%SUCCESSVALUE%`);
+    assert.equal(mdh.log.connects[0].finalRedirectPath, `${suite.server.url}/app-memory.html?connectExternalAccount=true&messageID=1&success=%SUCCESSVALUE%`);
     if (coop) {
       // No opener, so nothing tells this page from a link to its URL: a normal manager,
       // which gets the opener's token over the channel, with no broker call (the one it
@@ -314,8 +278,8 @@ for (const coop of [false, true]) {
     }
     // Every other broker call was the opener's; the passive return page's visit cost none.
     const openerCalls = await opener.evaluate(() => window.tm.status().brokerCalls);
-    assert.equal(server.state.calls.length, openerCalls + report.status.brokerCalls);
-    assert.ok(server.state.calls.length - callsBefore <= 1 + report.status.brokerCalls, "at most the opener's own next renewal during the return");
+    assert.equal(suite.server.state.calls.length, openerCalls + report.status.brokerCalls);
+    assert.ok(suite.server.state.calls.length - callsBefore <= 1 + report.status.brokerCalls, "at most the opener's own next renewal during the return");
     // The opener's token and SDK are alive: it keeps renewing and the SDK keeps working.
     const pushed = await opener.evaluate(() => window.pushes.length);
     await until(() => opener.evaluate((n) => window.pushes.length > n, pushed), { timeout: 20_000, what: "a renewal after the return" });
@@ -325,7 +289,7 @@ for (const coop of [false, true]) {
     }));
     assert.equal(after.sdk, "p-1");
     assert.ok(!after.events.includes("expired") && !after.events.includes("error"), after.events.join(","));
-    console.log(`# EHR popup${coop ? " (COOP)" : ""}: ${server.state.calls.length} broker calls (return page: ${report.status.brokerCalls})`);
+    console.log(`# EHR popup${coop ? " (COOP)" : ""}: ${suite.server.state.calls.length} broker calls (return page: ${report.status.brokerCalls})`);
   });
 }
 
@@ -334,19 +298,19 @@ for (const storage of ["memory", "session", "local"]) {
   test(`EHR connect, full-page redirect (${storage}): back from the provider with ${want} broker call${want ? "" : "s"}`, { skip, timeout: 60_000 }, async (t) => {
     reset(600);
     const ctx = await newContext(t);
-    const page = await openPage(ctx, server, { path: `/app-${storage}.html` });
+    const page = await openPage(ctx, suite.server, { path: `/app-${storage}.html` });
     const boot = await appReady(page);
     assert.equal(boot.brokerCalls, 1);
     await page.click("#connect");
     await page.waitForURL(/\/provider\/authorize/);
-    assert.equal(mdh.log.connects[0].finalRedirectPath, `${server.url}/app-${storage}.html`);
+    assert.equal(mdh.log.connects[0].finalRedirectPath, `${suite.server.url}/app-${storage}.html`);
     await page.click("#allow");
-    await page.waitForURL(`${server.url}/app-${storage}.html`);
+    await page.waitForURL(`${suite.server.url}/app-${storage}.html`);
     const back = await appReady(page);
     assert.equal(back.returning, false);
     assert.equal(back.peekAtStart, storage !== "memory", "a token at once from storage");
     assert.equal(back.brokerCalls, want);
-    assert.equal(server.state.calls.length, 1 + want);
+    assert.equal(suite.server.state.calls.length, 1 + want);
     assert.equal(back.sdk, "p-1", "the SDK works on the returned page");
   });
 }
@@ -355,7 +319,7 @@ for (const storage of ["memory", "local"]) {
   test(`a connectExternalAccount return page is passive (${storage}): no broker call, no channel, no lock, storage untouched`, { skip }, async (t) => {
     reset(600);
     const ctx = await newContext(t);
-    const opener = await openPage(ctx, server);
+    const opener = await openPage(ctx, suite.server);
     await createManager(opener, { storage });
     await opener.evaluate(() => window.tm.getToken());
     const stored = await opener.evaluate(() => localStorage.getItem("mdh-token"));
@@ -386,7 +350,7 @@ for (const storage of ["memory", "local"]) {
     const held = await opener.evaluate(() => navigator.locks.query().then((s) => s.held.map((l) => l.name).filter((n) => n.startsWith("mdh-token:tab:")).length));
     assert.equal(held, 1);
     await opener.evaluate(() => window.tm.refresh());
-    assert.equal(server.state.calls.length, 2, "only the opener's two calls");
+    assert.equal(suite.server.state.calls.length, 2, "only the opener's two calls");
     assert.deepEqual(await popup.evaluate(() => window.events.filter((e) => e.name === "token")), [], "the return page adopted nothing");
     assert.equal(await opener.evaluate(() => window.events.filter((e) => e.name === "cleared").length), 0, "its clear() reached nobody");
     if (storage === "local") {
@@ -399,10 +363,10 @@ for (const storage of ["memory", "local"]) {
 test("a page whose URL only looks like a return (no messageID/success) is a normal manager", { skip }, async (t) => {
   reset(600);
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server, { path: "/?connectExternalAccount=true" });
+  const page = await openPage(ctx, suite.server, { path: "/?connectExternalAccount=true" });
   await createManager(page, {});
   const r = await page.evaluate(async () => ({ t: !!(await window.tm.getToken()), s: window.tm.status() }));
   assert.equal(r.t, true);
   assert.equal(r.s.crossTab.webLocks, true);
-  assert.equal(server.state.calls.length, 1);
+  assert.equal(suite.server.state.calls.length, 1);
 });

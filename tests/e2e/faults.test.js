@@ -6,26 +6,18 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt,
-  pageFaults, storageDump,
-} from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt, pageFaults, storageDump } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const RETRY = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
 const TIMEOUT_MS = 300;
-let server, other, browser, context, page;
-const printed = [];
+let other, page;
 let brokerCases = 0;
 let storageCases = 0;
 
-before(async () => {
-  if (skip) return;
-  server = await startServer({ keepAlive: false });
-  other = await startServer({ keepAlive: false }); // another origin, for redirects
-  browser = await launch();
-  context = await browser.newContext();
-  page = await openPage(context, server);
+const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false }, async (s) => {
+  other = await s.startServer({ keepAlive: false }); // another origin, for redirects
+  page = await openPage(await s.newContext(), s.server);
   // A broker function scripted from the test: window.fnSteps, counted in window.fnCalls.
   await page.evaluate(() => {
     window.fnSteps = [];
@@ -45,20 +37,13 @@ before(async () => {
     };
   });
 });
-after(async () => {
-  if (skip) return;
-  console.log(`# fault cases: ${brokerCases}, storage cases: ${storageCases}`);
-  printed.push(...page.logs);
-  await context.close();
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-  await other.close();
+after(() => {
+  if (!skip) console.log(`# fault cases: ${brokerCases}, storage cases: ${storageCases}`);
 });
 
 // A token that must never be accepted, registered so that the leak check covers it.
 function bogus(s) {
-  server.state.issued.push(s);
+  suite.server.state.issued.push(s);
   return s;
 }
 const rnd = (n) => crypto.randomBytes(n).toString("base64url").slice(0, n);
@@ -116,7 +101,7 @@ function queue(c) {
   for (let i = 0; i < c.attempts; i++) {
     if (c.fn) continue;
     const s = c.steps[0];
-    server.state.script.push(typeof s === "function" ? s() : { ...s });
+    suite.server.state.script.push(typeof s === "function" ? s() : { ...s });
   }
 }
 async function queueFn(c) {
@@ -124,15 +109,15 @@ async function queueFn(c) {
   await page.evaluate((steps) => window.fnSteps.push(...steps), Array(c.attempts).fill(c.fn[0]));
 }
 /** Calls made by this case's manager: broker-function invocations, or server requests. */
-const callsOf = async (c) => (c.fn ? page.evaluate(() => window.fnCalls) : server.state.calls.length);
+const callsOf = async (c) => (c.fn ? page.evaluate(() => window.fnCalls) : suite.server.state.calls.length);
 
 let n = 0;
 for (const [name, c] of Object.entries(CASES)) {
   test(`broker fault: ${name} → ${c.attempts > 1 ? "retried" : "final"} ${c.code} ${c.status}`, { skip }, async (t) => {
     brokerCases++;
-    server.reset();
+    suite.server.reset();
     const otherIssued = other.state.issued.length;
-    const ownIssued = server.state.issued.length;
+    const ownIssued = suite.server.state.issued.length;
     const key = `fault-${n++}`;
     const logsFrom = page.logs.length;
     await page.evaluate(async ({ key, retry, timeoutMs, fn }) => {
@@ -170,7 +155,7 @@ for (const [name, c] of Object.entries(CASES)) {
     assert.equal(a.st.lastError, c.code);
     assert.deepEqual(a.events.filter((e) => e.name !== "error").map((e) => e.name), c.rejected ? ["cleared"] : []);
     if (c.minGap) {
-      const at = c.fn ? errs.map((e) => e.at) : server.state.calls.map((x) => x.at);
+      const at = c.fn ? errs.map((e) => e.at) : suite.server.state.calls.map((x) => x.at);
       for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= c.minGap - 5, `gap ${at[i] - at[i - 1]} ms ≥ ${c.minGap}`);
     }
 
@@ -219,9 +204,9 @@ for (const [name, c] of Object.entries(CASES)) {
     if (c.notFollowed) {
       // A token was issued for the healthy call only (B), never at the redirect target.
       assert.equal(other.state.issued.length, otherIssued, "the cross-origin redirect was not followed");
-      assert.equal(server.state.issued.length - ownIssued, 1, "the same-origin redirect was not followed");
+      assert.equal(suite.server.state.issued.length - ownIssued, 1, "the same-origin redirect was not followed");
     }
-    assert.equal(server.state.maxOpen <= 1, true, "never two requests at once");
+    assert.equal(suite.server.state.maxOpen <= 1, true, "never two requests at once");
     const faults = await pageFaults(page);
     assert.deepEqual(faults.filter((f) => f.startsWith("unhandled")), [], "no unhandled rejection");
     assert.deepEqual(page.logs.slice(logsFrom).filter((l) => l.startsWith("pageerror")), [], "no page error");
@@ -266,10 +251,9 @@ for (const [name, c] of Object.entries(STORAGE_CASES)) {
   for (const storage of ["session", "local"]) {
     test(`storage fault (${storage}): ${name}`, { skip }, async (t) => {
       storageCases++;
-      server.reset();
-      const ctx = await browser.newContext();
-      t.after(() => ctx.close());
-      const p = await openPage(ctx, server, { beforeGoto: c.init ? (pg) => pg.addInitScript(c.init) : null });
+      suite.server.reset();
+      const ctx = await suite.newContext(t);
+      const p = await openPage(ctx, suite.server, { beforeGoto: c.init ? (pg) => pg.addInitScript(c.init) : null });
       const seeded = c.seed ? c.seed() : null;
       if (seeded !== null) {
         await p.evaluate(({ area, key, v }) => {
@@ -289,7 +273,7 @@ for (const [name, c] of Object.entries(STORAGE_CASES)) {
         return { a, b, st: window.tm.status() };
       });
       assert.ok(r.a.startsWith("tk") && r.b !== r.a, "the manager works");
-      assert.equal(server.state.calls.length, 2, "the broker was asked (nothing bad was served)");
+      assert.equal(suite.server.state.calls.length, 2, "the broker was asked (nothing bad was served)");
       const warn = p.logs.filter((l) => l.startsWith("warning:"));
       const raw = await readRaw();
       if (c.fallback) {
@@ -310,17 +294,15 @@ for (const [name, c] of Object.entries(STORAGE_CASES)) {
         assert.equal(JSON.parse(raw).access_token, r.b);
       }
       assert.deepEqual(await pageFaults(p), []);
-      printed.push(...p.logs);
     });
   }
 }
 
 test("a future-format entry is left in place until this manager has a token of its own", { skip }, async (t) => {
   storageCases++;
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
-  const p = await openPage(ctx, server);
+  suite.server.reset();
+  const ctx = await suite.newContext(t);
+  const p = await openPage(ctx, suite.server);
   const v2 = entry({ v: 2 });
   await p.evaluate((v) => localStorage.setItem("mdh-token", v), v2);
   await createManager(p, { storage: "local", crossTab: false });
@@ -328,13 +310,13 @@ test("a future-format entry is left in place until this manager has a token of i
   assert.deepEqual(await storageDump(p), [`local:mdh-token=${v2}`], "left in place");
   await p.evaluate(() => window.tm.destroy());
   assert.deepEqual(await storageDump(p), [`local:mdh-token=${v2}`]);
-  assert.equal(server.state.calls.length, 0);
+  assert.equal(suite.server.state.calls.length, 0);
 });
 
 test("a 16,384-character token (the limit) is accepted", { skip }, async (t) => {
-  server.reset();
+  suite.server.reset();
   const long = bogus("tk" + "b".repeat(16_382));
-  server.state.script.push(body({ access_token: long }));
+  suite.server.state.script.push(body({ access_token: long }));
   await createManager(page, { crossTab: false, storageKey: "limit" });
   t.after(() => page.evaluate(() => window.tm.destroy()));
   const got = await page.evaluate(() => window.tm.getToken().then((t) => t.access_token.length));
@@ -344,9 +326,8 @@ test("a 16,384-character token (the limit) is accepted", { skip }, async (t) => 
 // Importing the package starts the wasm fetch (src/js/entry.js), so that createTokenManager()
 // does not wait one more round trip; a load that fails then is forgotten, not cached.
 test("importing fetches the wasm; when that load fails (a reset), createTokenManager() rejects with a TokenError wasm_unavailable keeping the cause, and the next one loads it again, with no page error", { skip }, async (t) => {
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  suite.server.reset();
+  const ctx = await suite.newContext(t);
   const requests = [];
   let held;
   await ctx.route(/\/mdh_token_bg\.wasm$/, (route) => {
@@ -354,7 +335,7 @@ test("importing fetches the wasm; when that load fails (a reset), createTokenMan
     if (requests.length === 1) held = route; // the one importing started: failed below
     else route.continue();
   });
-  const p = await openPage(ctx, server);
+  const p = await openPage(ctx, suite.server);
   // The first createTokenManager() joins the load the import started, held here.
   await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => {
     window.made = () => m.createTokenManager({ broker: "/broker", crossTab: false }).then(
@@ -372,22 +353,20 @@ test("importing fetches the wasm; when that load fails (a reset), createTokenMan
   assert.ok(outcomes.slice(0, -1).every((o) => o === "rejected TokenError wasm_unavailable 0 TypeError"), outcomes.join(", "));
   assert.equal(requests.length, 2, "loaded once more, then kept");
   assert.deepEqual(await pageFaults(p), []);
-  printed.push(...p.logs);
 });
 
 // The loader (src/js/entry.js) streams the wasm into WebAssembly.compileStreaming, which
 // refuses any other type than application/wasm; it then compiles the same bytes.
 test("the wasm served as application/octet-stream (a server without the wasm type) still loads, with no warning", { skip }, async (t) => {
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  suite.server.reset();
+  const ctx = await suite.newContext(t);
   let served = 0;
   await ctx.route(/\/mdh_token_bg\.wasm$/, async (route) => {
     const r = await route.fetch();
     served++;
     await route.fulfill({ response: r, headers: { ...r.headers(), "content-type": "application/octet-stream" } });
   });
-  const p = await openPage(ctx, server);
+  const p = await openPage(ctx, suite.server);
   await createManager(p, { crossTab: false });
   assert.equal((await p.evaluate(() => window.tm.getToken())).token_type, "Bearer");
   assert.equal(served, 1, "fetched once");
@@ -396,26 +375,24 @@ test("the wasm served as application/octet-stream (a server without the wasm typ
 });
 
 test("an engine without WebAssembly.compileStreaming compiles the wasm from its bytes", { skip }, async (t) => {
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  suite.server.reset();
+  const ctx = await suite.newContext(t);
   await ctx.addInitScript(() => {
     delete WebAssembly.compileStreaming;
     delete WebAssembly.instantiateStreaming;
   });
-  const p = await openPage(ctx, server);
+  const p = await openPage(ctx, suite.server);
   await createManager(p, { crossTab: false });
   assert.equal((await p.evaluate(() => window.tm.getToken())).token_type, "Bearer");
   assert.deepEqual(await pageFaults(p), []);
 });
 
 test("a 404 for the wasm rejects createTokenManager() with a TokenError wasm_unavailable, status 404; the next one loads it", { skip }, async (t) => {
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  suite.server.reset();
+  const ctx = await suite.newContext(t);
   let n = 0, held;
   await ctx.route(/\/mdh_token_bg\.wasm$/, (route) => (++n === 1 ? (held = route) : route.continue()));
-  const p = await openPage(ctx, server);
+  const p = await openPage(ctx, suite.server);
   // The first createTokenManager() joins the load the import started, held here.
   await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => {
     window.made = () => m.createTokenManager({ broker: "/broker", crossTab: false }).then(
@@ -435,9 +412,8 @@ test("a 404 for the wasm rejects createTokenManager() with a TokenError wasm_una
 // A cut-off download (a proxy that drops the end, a full disk on a CDN edge): the
 // compiler refuses the bytes; that is a loader failure too, and not kept.
 test("a truncated wasm rejects createTokenManager() with a TokenError wasm_unavailable whose cause is the CompileError; the next one loads it", { skip }, async (t) => {
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  suite.server.reset();
+  const ctx = await suite.newContext(t);
   let n = 0;
   await ctx.route(/\/mdh_token_bg\.wasm$/, async (route) => {
     if (++n > 1) return route.continue();
@@ -445,7 +421,7 @@ test("a truncated wasm rejects createTokenManager() with a TokenError wasm_unava
     const body = await r.body();
     await route.fulfill({ response: r, body: body.subarray(0, body.length >> 1) });
   });
-  const p = await openPage(ctx, server);
+  const p = await openPage(ctx, suite.server);
   const made = () => p.evaluate(() => import("/pkg/mdh_token.js").then((m) => m.createTokenManager({ broker: "/broker", crossTab: false })).then(
     (tm) => (tm.destroy(), "created"),
     (e) => `${e.name} ${e.code} ${e.status} ${e.cause?.name} ${e.cause instanceof WebAssembly.CompileError}`,

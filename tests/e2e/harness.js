@@ -159,15 +159,21 @@ export async function launch() {
   return launchChromium();
 }
 
+/** Keeps what a page printed or threw in `page.logs` (once per page). */
+function watch(page) {
+  if (page.logs) return page;
+  page.logs = [];
+  page.on("console", (m) => page.logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}\n${e.stack ?? ""}`));
+  return page;
+}
+
 /**
  * A page on the test server with a collector of everything it printed or threw.
  * `beforeGoto(page)` runs before the navigation (init scripts, `page.clock.install()`).
  */
 export async function openPage(context, server, { path: p = "/", beforeGoto = null } = {}) {
-  const page = await context.newPage();
-  page.logs = [];
-  page.on("console", (m) => page.logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}\n${e.stack ?? ""}`));
+  const page = watch(await context.newPage());
   // Unhandled promise rejections, as the page sees them (window.__unhandled).
   await page.addInitScript(() => {
     window.__unhandled = [];
@@ -293,53 +299,86 @@ export async function wasmStats(page) {
 }
 
 /**
- * Registers the hooks of a file whose tests share one test server (`startServer(options)`)
- * and one browser, and proves at the end that nothing printed into `s.printed` held
- * token material. Returns a live view: `s.server`, `s.browser`, `s.printed`.
+ * The browser hooks of a test file (every e2e file that drives a browser uses this or
+ * browserSuite): one browser and one test server (`startServer(options)`; `options`
+ * null: no shared server) for the file, and at the end a proof that nothing any page,
+ * worker or test printed held token material of any server the file started.
+ * `setUp(s)` runs once both are up: the file's own fixtures that need them (Node 20
+ * runs a file's top-level `before` hooks concurrently, so a hook of the file's own
+ * cannot count on this one having finished). Returns a live view:
+ * - `s.server`, `s.browser`, `s.printed` (push what a test printed itself);
+ * - `s.newContext(t, { faultsOk })`: a fresh context whose pages (popups included),
+ *   workers and service workers are watched; when test `t` ends (or, without `t`, when
+ *   the file ends) it is closed, its output kept for the leak check, and each page
+ *   checked for page errors and unhandled rejections unless `faultsOk`;
+ * - `s.closeContext(c)`: the same, now;
+ * - `s.startServer(options)`: another test server, closed and leak-checked at the end.
  */
-export function sharedBrowser({ before, after, assert, skip }, options = {}) {
-  const s = { server: null, browser: null, printed: [] };
+export function sharedBrowser({ before, after, assert, skip }, options = {}, setUp = null) {
+  const contexts = new Set();
+  const servers = [];
+  const s = {
+    server: null, browser: null, printed: [],
+    async startServer(opts) {
+      const server = await startServer(opts);
+      servers.push(server);
+      return server;
+    },
+    async newContext(t, { faultsOk = false } = {}) {
+      const c = await s.browser.newContext();
+      contexts.add(c);
+      c.faultsOk = faultsOk;
+      c.workerLogs = [];
+      const worker = (w) => w.on("console", (m) => c.workerLogs.push(`${m.type()}: ${m.text()}`));
+      c.on("serviceworker", worker);
+      c.on("page", (p) => {
+        watch(p);
+        p.on("worker", worker);
+      });
+      t?.after(() => s.closeContext(c));
+      return c;
+    },
+    async closeContext(c) {
+      if (!contexts.delete(c)) return;
+      s.printed.push(...c.workerLogs);
+      for (const p of c.pages()) {
+        s.printed.push(...(p.logs ?? []));
+        if (!c.faultsOk) assert.deepEqual(await pageFaults(p).catch(() => []), [], "no page error or unhandled rejection");
+      }
+      await c.close();
+    },
+  };
   before(async () => {
     if (skip) return;
-    s.server = await startServer(options);
+    if (options !== null) s.server = await s.startServer(options);
     s.browser = await launch();
+    if (setUp) await setUp(s);
   });
   after(async () => {
     if (skip) return;
-    assertNoLeak(assert, s.server, s.printed);
-    await s.browser.close();
-    await s.server.close();
+    try {
+      for (const c of contexts) await s.closeContext(c);
+      for (const server of servers) assertNoLeak(assert, server, s.printed);
+    } finally {
+      await s.browser.close();
+      for (const server of servers) await server.close();
+    }
   });
   return s;
 }
 
 /**
- * Registers the hooks of a suite that runs each test in a fresh browser context with a
- * fresh page on one shared test server, and proves at the end that nothing any page
- * printed or threw held token material. Returns a live view: `s.server`, `s.page`.
+ * The browser hooks of a suite that runs each test in a fresh browser context with a
+ * fresh page on one shared test server (sharedBrowser's, with its checks). Returns a
+ * live view: `s.server`, `s.page`, `s.context`.
  */
 export function browserSuite({ before, after, beforeEach, assert, skip }) {
-  const s = { server: null, browser: null, context: null, page: null };
-  const printed = [];
-  const collect = () => { if (s.context) for (const p of s.context.pages()) printed.push(...p.logs); };
-  before(async () => {
-    if (skip) return;
-    s.server = await startServer();
-    s.browser = await launch();
-  });
-  after(async () => {
-    if (skip) return;
-    collect();
-    assertNoLeak(assert, s.server, printed);
-    await s.browser.close();
-    await s.server.close();
-  });
+  const s = sharedBrowser({ before, after, assert, skip });
   beforeEach(async () => {
     if (skip) return;
     s.server.reset();
-    collect();
-    if (s.context) await s.context.close();
-    s.context = await s.browser.newContext();
+    if (s.context) await s.closeContext(s.context);
+    s.context = await s.newContext();
     s.page = await openPage(s.context, s.server);
   });
   return s;

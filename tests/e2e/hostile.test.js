@@ -4,41 +4,20 @@
 // token-bearing fetch. Each test failed before its fix.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt, pageFaults, wasmStats,
-} from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt, wasmStats } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
-let server, other, browser;
-const printed = [];
-
-before(async () => {
-  if (skip) return;
-  server = await startServer({ keepAlive: false });
+let other;
+const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false }, async (s) => {
   // A second origin (localhost vs 127.0.0.1): counts what reaches it.
-  other = await startServer({ keepAlive: false });
+  other = await s.startServer({ keepAlive: false });
   other.url = other.url.replace("127.0.0.1", "localhost");
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-  await other.close();
 });
 
 async function page(t, opts) {
-  server.reset();
-  const ctx = await browser.newContext();
-  t.after(async () => {
-    for (const p of ctx.pages()) {
-      printed.push(...(p.logs ?? []));
-      if (!opts?.faultsOk) assert.deepEqual(await pageFaults(p).catch(() => []), [], "no page error or unhandled rejection");
-    }
-    await ctx.close();
-  });
-  const p = await openPage(ctx, server);
+  suite.server.reset();
+  const ctx = await suite.newContext(t, { faultsOk: opts?.faultsOk });
+  const p = await openPage(ctx, suite.server);
   p.ctx = ctx;
   return p;
 }
@@ -218,14 +197,14 @@ test("options are read as own properties: a polluted Object.prototype changes no
     }
   }, other.url);
   assert.deepEqual(r, { storage: "memory", pushed: ["https://mydatahelps.org/"], fetched: "invalid_options", stored: 0 });
-  assert.equal(server.state.calls.length, 1);
-  assert.equal(server.state.calls[0].headers["x-polluted"], undefined);
+  assert.equal(suite.server.state.calls.length, 1);
+  assert.equal(suite.server.state.calls[0].headers["x-polluted"], undefined);
   assert.equal(other.state.apiCalls.length + other.state.calls.length, 0, "nothing reached the polluted origin");
 });
 
 test("a broker answer is read as own properties: a polluted access_token is not a token", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
-  server.state.script.push({ body: { token_type: "Bearer", expires_in: 3600 } });
+  suite.server.state.script.push({ body: { token_type: "Bearer", expires_in: 3600 } });
   const r = await p.evaluate(async () => {
     const { createTokenManager } = await import("/pkg/mdh_token.js");
     Object.prototype.access_token = "tk.polluted";
@@ -241,7 +220,7 @@ test("a broker answer is read as own properties: a polluted access_token is not 
 
 test("a planted entry or forged message with a future issued_at or a far expiry is refused and never blocks a real token", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
-  const b = await openPage(p.ctx, server);
+  const b = await openPage(p.ctx, suite.server);
   // Issued 95 years from now with an hour to live: a 95-year life, were it believed.
   const far = (over) => ({ v: 1, access_token: "tk.forged" + "y".repeat(30), issued_at: Date.now() + 3e12, expires_at: Date.now() + 3e12 + 3_600_000, ...over });
   await p.evaluate((e) => localStorage.setItem("mdh-token", JSON.stringify(e)), far({}));
@@ -274,12 +253,12 @@ test("a script holding the refresh Web Lock delays getToken() by a bounded time,
     new Promise((res) => setTimeout(() => res("still pending"), 12_000)),
   ]));
   assert.equal(r, "Bearer");
-  assert.equal(server.state.calls.length, 1);
+  assert.equal(suite.server.state.calls.length, 1);
 });
 
 test("clear() after destroy() still removes the stored token and tells the other tabs", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
-  const b = await openPage(p.ctx, server);
+  const b = await openPage(p.ctx, suite.server);
   await createManager(p, { storage: "local" });
   await createManager(b, { storage: "local" });
   await p.evaluate(() => window.tm.getToken());
@@ -296,7 +275,7 @@ test("clear() after destroy() still removes the stored token and tells the other
 test("a huge broker body is refused without growing wasm memory", { skip, timeout: 60_000 }, async (t) => {
   const p = await page(t);
   const big = JSON.stringify({ access_token: "tk" + "z".repeat(8 << 20), token_type: "Bearer", expires_in: 3600 });
-  server.state.script.push({ body: big }, { body: "{" + " ".repeat(8 << 20) + '"access_token":"tk.ok","token_type":"Bearer","expires_in":60}' });
+  suite.server.state.script.push({ body: big }, { body: "{" + " ".repeat(8 << 20) + '"access_token":"tk.ok","token_type":"Bearer","expires_in":60}' });
   await createManager(p, { crossTab: false });
   const before = await wasmStats(p);
   const codes = await p.evaluate(async () => [
@@ -321,7 +300,7 @@ test("tokens.fetch() refuses redirects: the token never follows one", { skip, ti
     // A URL on baseUrl's own origin that redirects to another origin.
     return tm.fetch(base + "/go?to=" + encodeURIComponent(target + "/mdh/api/v1/delegated/participant"))
       .then((res) => "followed:" + res.status, (e) => e.name);
-  }, { base: server.url, target: other.url });
+  }, { base: suite.server.url, target: other.url });
   assert.equal(r, "TypeError");
   assert.equal(other.state.apiCalls.length, 0, "nothing reached the redirect's target");
 });
@@ -329,16 +308,16 @@ test("tokens.fetch() refuses redirects: the token never follows one", { skip, ti
 test("serveFrames answers frames of this page only, not a popup at a listed origin", { skip, timeout: 40_000 }, async (t) => {
   const p = await page(t);
   await createManager(p, { crossTab: false });
-  await p.evaluate((origin) => { window.stop = window.tm.serveFrames({ origins: [origin], baseUrl: origin + "/" }); }, server.url);
+  await p.evaluate((origin) => { window.stop = window.tm.serveFrames({ origins: [origin], baseUrl: origin + "/" }); }, suite.server.url);
   const [popup] = await Promise.all([
     p.waitForEvent("popup"),
-    p.evaluate((u) => { window.popup = window.open(u + "/frame.html?popup", "_blank"); }, server.url),
+    p.evaluate((u) => { window.popup = window.open(u + "/frame.html?popup", "_blank"); }, suite.server.url),
   ]);
   await p.evaluate((u) => {
     const f = document.createElement("iframe");
     f.src = u + "/frame.html";
     document.body.append(f);
-  }, server.url);
+  }, suite.server.url);
   const frame = p.frames().find((f) => f.url().endsWith("/frame.html")) ?? await until(() => p.frames().find((f) => f.url().endsWith("/frame.html")), { what: "the frame" });
   await until(() => frame.evaluate(() => window.answers?.length > 0), { what: "the frame's answer" });
   // The popup asked before the frame did; the frame's answer came: the popup's would have too.

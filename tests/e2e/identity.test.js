@@ -5,23 +5,11 @@
 // participant (the `x-participant` header) into each token: `tk<who>.<random>`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { sharedBrowser, openPage, until, packageBuilt, pageFaults, storageDump } from "./harness.js";
+import { sharedBrowser, openPage, until, packageBuilt, storageDump } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false });
-const { printed } = suite;
-
-async function context(t) {
-  const ctx = await suite.browser.newContext();
-  t.after(async () => {
-    for (const p of ctx.pages()) {
-      printed.push(...p.logs);
-      assert.deepEqual(await pageFaults(p).catch(() => []), [], "no page error or unhandled rejection");
-    }
-    await ctx.close();
-  });
-  return ctx;
-}
+const context = (t) => suite.newContext(t);
 
 /** Creates `window[name]`, a manager for participant `who`, recording its events. */
 function manager(page, name, who, storage, extra = {}) {

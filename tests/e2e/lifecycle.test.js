@@ -6,54 +6,23 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt,
-  pageFaults, storageDump, destroyAndCount,
+  sharedBrowser, openPage, createManager, until, assertNoLeak, packageBuilt, storageDump, destroyAndCount,
 } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
-let server, browser;
-const printed = [];
-const contexts = new Set();
-
-before(async () => {
-  if (skip) return;
-  // keepAlive: false — every broker request on a fresh connection, so that Chromium
-  // never silently resends a POST whose reused socket was dropped.
-  server = await startServer({ keepAlive: false });
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  for (const c of contexts) await closeContext(c);
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-});
-
-/** A fresh browser context, closed when the test ends even if it failed. */
-async function newContext(t) {
-  const c = await browser.newContext();
-  contexts.add(c);
-  t.after(() => closeContext(c));
-  return c;
-}
+// keepAlive: false — every broker request on a fresh connection, so that Chromium
+// never silently resends a POST whose reused socket was dropped.
+const suite = sharedBrowser({ before, after, assert, skip }, { keepAlive: false });
+const newContext = (t) => suite.newContext(t);
+const closeContext = (c) => suite.closeContext(c);
 
 // The harness keeps every issued token (for the leak checks); index this test's own.
 let base = 0;
 function reset(lifetime) {
-  server.reset(lifetime);
-  base = server.state.issued.length;
+  suite.server.reset(lifetime);
+  base = suite.server.state.issued.length;
 }
-const issued = (i) => server.state.issued[base + i];
-async function closeContext(c) {
-  if (!contexts.delete(c)) return;
-  for (const p of c.pages()) {
-    printed.push(...p.logs);
-    const faults = await pageFaults(p).catch(() => []);
-    assert.deepEqual(faults, [], "no page error or unhandled rejection");
-  }
-  await c.close();
-}
+const issued = (i) => suite.server.state.issued[base + i];
 
 /** Observes for `ms` that nothing happens (a negative check, not synchronisation). */
 async function quietWindow(ms) {
@@ -72,10 +41,10 @@ for (const storage of ["session", "local"]) {
   test(`storage "${storage}": the token survives a reload with no new broker call`, { skip }, async (t) => {
     reset();
     const ctx = await newContext(t);
-    const page = await openPage(ctx, server);
+    const page = await openPage(ctx, suite.server);
     await createManager(page, { storage, crossTab: false });
     const first = await page.evaluate(() => window.tm.getToken().then((t) => t.access_token));
-    assert.equal(server.state.calls.length, 1);
+    assert.equal(suite.server.state.calls.length, 1);
     const stored = await storageDump(page);
     assert.equal(stored.filter((s) => s.startsWith(`${storage}:mdh-token=`)).length, 1, stored.join("\n"));
 
@@ -88,7 +57,7 @@ for (const storage of ["session", "local"]) {
     }));
     assert.equal(r.peek, first, "restored synchronously at creation");
     assert.equal(r.got, first);
-    assert.equal(server.state.calls.length, 1, "no broker call after the reload");
+    assert.equal(suite.server.state.calls.length, 1, "no broker call after the reload");
     assert.equal(r.st.storage, storage);
     assert.equal(r.st.brokerCalls, 0);
     assert.equal(r.st.state, "valid");
@@ -100,22 +69,22 @@ for (const storage of ["session", "local"]) {
 test(`storage "memory": a reload calls the broker again and Web Storage never holds the token`, { skip }, async (t) => {
   reset();
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   await createManager(page, { storage: "memory", crossTab: false });
   const first = await page.evaluate(() => window.tm.getToken().then((t) => t.access_token));
   await page.evaluate(() => window.tm.refresh());
-  assert.equal(server.state.calls.length, 2);
+  assert.equal(suite.server.state.calls.length, 2);
   const dump1 = await storageDump(page);
   await page.reload();
   await createManager(page, { storage: "memory", crossTab: false });
   assert.equal(await tok(page), null, "nothing restored");
   const second = await page.evaluate(() => window.tm.getToken().then((t) => t.access_token));
-  assert.equal(server.state.calls.length, 3, "a new broker call after the reload");
+  assert.equal(suite.server.state.calls.length, 3, "a new broker call after the reload");
   assert.notEqual(second, first);
   const dump2 = await storageDump(page);
   for (const dump of [dump1, dump2]) {
     assert.deepEqual(dump, [], "sessionStorage and localStorage are empty");
-    assertNoLeak(assert, server, dump);
+    assertNoLeak(assert, suite.server, dump);
   }
   assert.equal(await page.evaluate(() => window.tm.status().storage), "memory");
   await closeContext(ctx);
@@ -138,7 +107,7 @@ for (const [label, init] of Object.entries(THROWING)) {
     test(`storage "${storage}" when ${label}: falls back to memory with exactly one warning`, { skip }, async (t) => {
       reset();
       const ctx = await newContext(t);
-      const page = await openPage(ctx, server, { beforeGoto: (p) => p.addInitScript(init) });
+      const page = await openPage(ctx, suite.server, { beforeGoto: (p) => p.addInitScript(init) });
       await createManager(page, { storage, crossTab: false });
       const r = await page.evaluate(async () => {
         const a = await window.tm.getToken();
@@ -150,7 +119,7 @@ for (const [label, init] of Object.entries(THROWING)) {
       });
       assert.equal(r.st.storage, "memory");
       assert.ok(r.a.startsWith("tk") && r.b !== r.a && r.c === r.b && r.d !== r.c, "getToken/refresh/clear still work");
-      assert.equal(server.state.calls.length, 3);
+      assert.equal(suite.server.state.calls.length, 3);
       const w = warnings(page);
       assert.equal(w.length, 1, `exactly one warning line:\n${w.join("\n")}`);
       assert.match(w[0], /^warning: mdh-token: storage is not available/);
@@ -171,7 +140,7 @@ async function renewalRun(t, n) {
   reset(4);
   const ctx = await newContext(t);
   const pages = [];
-  for (let i = 0; i < n; i++) pages.push(await openPage(ctx, server));
+  for (let i = 0; i < n; i++) pages.push(await openPage(ctx, suite.server));
   await Promise.all(pages.map((p) => createManager(p, { crossTab: true })));
   // Every tab asks at once: the Web Lock lets one of them call the broker.
   const first = await Promise.all(pages.map((p) => p.evaluate(() => window.tm.getToken().then((t) => t.access_token))));
@@ -186,8 +155,8 @@ async function renewalRun(t, n) {
     }
     return true;
   }, { timeout: 30_000, what: `${RENEWALS} renewals in ${n} tab(s)` });
-  const calls = server.state.calls.map((c) => c.at);
-  const maxOpen = server.state.maxOpen;
+  const calls = suite.server.state.calls.map((c) => c.at);
+  const maxOpen = suite.server.state.maxOpen;
   const perTab = await destroyAndCount(pages);
   await closeContext(ctx);
   return { calls, maxOpen, perTab };
@@ -220,12 +189,12 @@ for (const storage of ["memory", "local"]) {
   test(`clear() in one tab clears the others (${storage})`, { skip }, async (t) => {
     reset();
     const ctx = await newContext(t);
-    const pages = [await openPage(ctx, server), await openPage(ctx, server), await openPage(ctx, server)];
+    const pages = [await openPage(ctx, suite.server), await openPage(ctx, suite.server), await openPage(ctx, suite.server)];
     await Promise.all(pages.map((p) => createManager(p, { storage })));
     await pages[0].evaluate(() => window.tm.getToken());
     await Promise.all(pages.slice(1).map((p) => p.evaluate(() => window.tm.getToken())));
     const token = issued(0);
-    assert.equal(server.state.calls.length, 1);
+    assert.equal(suite.server.state.calls.length, 1);
     for (const p of pages) assert.equal(await tok(p), token);
     if (storage === "local") {
       const dump = await storageDump(pages[1]);
@@ -241,7 +210,7 @@ for (const storage of ["memory", "local"]) {
     // The cleared token is not served again: the next getToken asks the broker.
     const next = await pages[2].evaluate(() => window.tm.getToken().then((x) => x.access_token));
     assert.notEqual(next, token);
-    assert.equal(server.state.calls.length, 2);
+    assert.equal(suite.server.state.calls.length, 2);
     await closeContext(ctx);
   });
 }
@@ -249,13 +218,13 @@ for (const storage of ["memory", "local"]) {
 test("a new tab in memory mode gets the current token from its peers without a broker call", { skip }, async (t) => {
   reset();
   const ctx = await newContext(t);
-  const a = await openPage(ctx, server);
+  const a = await openPage(ctx, suite.server);
   await createManager(a, {});
   const older = await a.evaluate(() => window.tm.getToken().then((x) => x.access_token));
   await a.evaluate(() => window.tm.refresh());
   const current = issued(1);
-  assert.equal(server.state.calls.length, 2);
-  const b = await openPage(ctx, server);
+  assert.equal(suite.server.state.calls.length, 2);
+  const b = await openPage(ctx, suite.server);
   await createManager(b, {});
   assert.equal(await tok(b), null, "memory mode: nothing stored to restore");
   const r = await b.evaluate(async () => {
@@ -266,7 +235,7 @@ test("a new tab in memory mode gets the current token from its peers without a b
   assert.notEqual(r.t, older);
   assert.equal(r.calls, 0);
   assert.deepEqual(r.reason, ["token"]);
-  assert.equal(server.state.calls.length, 2, "no broker call");
+  assert.equal(suite.server.state.calls.length, 2, "no broker call");
   await closeContext(ctx);
 });
 
@@ -277,10 +246,10 @@ test("a new tab in memory mode gets the current token from its peers without a b
 async function sleepingPage(t) {
   reset(3600);
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server, { beforeGoto: (p) => p.clock.install() });
+  const page = await openPage(ctx, suite.server, { beforeGoto: (p) => p.clock.install() });
   await createManager(page, { crossTab: false });
   const token = await page.evaluate(() => window.tm.getToken());
-  assert.equal(server.state.calls.length, 1);
+  assert.equal(suite.server.state.calls.length, 1);
   return { ctx, page, token };
 }
 async function becomeVisible(page) {
@@ -297,10 +266,10 @@ test("sleep past the renewal point: becoming visible renews at once", { skip }, 
   // The wall clock jumps 3500 s (inside the 120 s window); performance.now() and the
   // timers do not move, as when a device sleeps.
   await page.clock.setSystemTime(token.expires_at - 100_000);
-  assert.equal(server.state.calls.length, 1, "nothing happened before the page woke");
+  assert.equal(suite.server.state.calls.length, 1, "nothing happened before the page woke");
   const t0 = Date.now();
   await becomeVisible(page);
-  await until(() => server.state.calls.length === 2, { timeout: 5000, what: "a renewal on visibilitychange" });
+  await until(() => suite.server.state.calls.length === 2, { timeout: 5000, what: "a renewal on visibilitychange" });
   const latency = Date.now() - t0;
   await until(async () => (await tok(page)) === issued(1), { timeout: 5000, what: "the new token" });
   const ev = await events(page);
@@ -315,11 +284,11 @@ test("sleep past the renewal point: becoming visible renews at once", { skip }, 
 test("sleep past expiry: waking emits expired and renews with a fresh token", { skip }, async (t) => {
   const { ctx, page, token } = await sleepingPage(t);
   await page.clock.setSystemTime(token.expires_at + 2 * 3600_000);
-  assert.equal(server.state.calls.length, 1);
+  assert.equal(suite.server.state.calls.length, 1);
   // peek() checks the wall clock too: the expired token is never handed out.
   assert.equal(await tok(page), null);
   await becomeVisible(page);
-  await until(() => server.state.calls.length === 2, { timeout: 5000, what: "a renewal on visibilitychange" });
+  await until(() => suite.server.state.calls.length === 2, { timeout: 5000, what: "a renewal on visibilitychange" });
   await until(async () => (await tok(page)) === issued(1), { timeout: 5000, what: "the new token" });
   const ev = (await events(page)).map((e) => e.name);
   assert.equal(ev.filter((e) => e === "expired").length, 1, ev.join(","));
@@ -338,13 +307,13 @@ test("sleep past expiry: waking emits expired and renews with a fresh token", { 
 test("retries: backoff within bounds, Retry-After honoured, errors carry code/status/retryAt, success resolves the waiter", { skip }, async (t) => {
   reset();
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   const retry = { baseDelayMs: 100, maxDelayMs: 1500 };
   await createManager(page, { crossTab: false, timeoutMs: 400, retry });
-  server.state.script.push({ status: 503 }, { status: 429, headers: { "retry-after": "1" } }, { hang: true }, { drop: true });
+  suite.server.state.script.push({ status: 503 }, { status: 429, headers: { "retry-after": "1" } }, { hang: true }, { drop: true });
   const r = await page.evaluate(() => window.tm.getToken().then((t) => ({ ok: t.access_token }), (e) => ({ code: e.code })));
   assert.equal(r.ok, issued(0), "the final success resolves the waiting getToken");
-  const at = server.state.calls.map((c) => c.at);
+  const at = suite.server.state.calls.map((c) => c.at);
   assert.equal(at.length, 5);
   const gaps = at.slice(1).map((t, i) => t - at[i]);
   console.log(`# backoff schedule (ms between broker calls; 503, 429 Retry-After: 1, hang 400 ms, drop): ${gaps.join(", ")}`);
@@ -363,7 +332,7 @@ test("retries: backoff within bounds, Retry-After honoured, errors carry code/st
     // The next call reaches the server at (or just after) the announced time.
     assert.ok(at[i + 1] >= e.retryAt - 5 && at[i + 1] <= e.retryAt + SLACK, `retryAt ${e.retryAt} vs call ${at[i + 1]}`);
   });
-  assert.equal(server.state.maxOpen, 1);
+  assert.equal(suite.server.state.maxOpen, 1);
   const st = await page.evaluate(() => window.tm.status());
   assert.deepEqual([st.state, st.lastError, st.nextAttemptAt, st.brokerCalls], ["valid", null, null, 5]);
   await closeContext(ctx);
@@ -372,10 +341,10 @@ test("retries: backoff within bounds, Retry-After honoured, errors carry code/st
 test("401 is final: token cleared, cleared event, no next attempt, no further broker call", { skip }, async (t) => {
   reset();
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   await createManager(page, { crossTab: false, retry: { baseDelayMs: 50, maxDelayMs: 300 } });
   await page.evaluate(() => window.tm.getToken());
-  server.state.script.push({ status: 401 });
+  suite.server.state.script.push({ status: 401 });
   const r = await page.evaluate(() => window.tm.refresh().then(() => null, (e) => ({ code: e.code, status: e.status, retryAt: e.retryAt ?? null })));
   assert.deepEqual(r, { code: "broker_rejected", status: 401, retryAt: null });
   const st = await page.evaluate(() => window.tm.status());
@@ -386,20 +355,20 @@ test("401 is final: token cleared, cleared event, no next attempt, no further br
   assert.deepEqual((await events(page)).map((e) => e.name), ["token", "error", "cleared"]);
   // Quiet window of several maxDelayMs: nothing retries by itself.
   await quietWindow(1000);
-  assert.equal(server.state.calls.length, 2, "no further call");
+  assert.equal(suite.server.state.calls.length, 2, "no further call");
   // Until the app asks again.
   await page.evaluate(() => window.tm.getToken());
-  assert.equal(server.state.calls.length, 3);
+  assert.equal(suite.server.state.calls.length, 3);
   await closeContext(ctx);
 });
 
 test("a still-valid token keeps being served while its renewal is failing", { skip }, async (t) => {
   reset(8); // renewal due 4 s before expiry; never handed out under 2 s left
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   await createManager(page, { crossTab: false, retry: { baseDelayMs: 200, maxDelayMs: 400 } });
   const first = await page.evaluate(() => window.tm.getToken().then((t) => t.access_token));
-  server.state.script.push({ status: 503 }, { status: 503 }, { status: 503 });
+  suite.server.state.script.push({ status: 503 }, { status: 503 }, { status: 503 });
   await until(async () => (await events(page, "error")).length >= 2, { what: "the renewal failing twice" });
   const during = await page.evaluate(async () => ({
     t: (await window.tm.getToken()).access_token, st: window.tm.status(),
@@ -413,7 +382,7 @@ test("a still-valid token keeps being served while its renewal is failing", { sk
   const ev = (await events(page)).map((e) => e.name);
   assert.equal(ev.filter((e) => e === "expired").length, 0, ev.join(","));
   assert.deepEqual(ev, ["token", "expiring", "error", "error", "error", "token"]);
-  assert.equal(server.state.calls.length, 5);
+  assert.equal(suite.server.state.calls.length, 5);
   await closeContext(ctx);
 });
 
@@ -424,7 +393,7 @@ test("a still-valid token keeps being served while its renewal is failing", { sk
 test("destroy() rejects later calls with code destroyed and stops broker calls", { skip }, async (t) => {
   reset(2); // renewals every second
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   const r = await page.evaluate(async () => {
     const { createTokenManager } = await import("/pkg/mdh_token.js");
     const mk = (who) => createTokenManager({ broker: "/broker", crossTab: false, storageKey: who, headers: { "x-who": who } });
@@ -445,7 +414,7 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
   assert.deepEqual(r.codes, ["TokenError:destroyed", "TokenError:destroyed"]);
   assert.equal(r.onErr, "destroyed");
   assert.equal(r.state, "destroyed");
-  const byWho = (w) => server.state.calls.filter((c) => c.headers["x-who"] === w).length;
+  const byWho = (w) => suite.server.state.calls.filter((c) => c.headers["x-who"] === w).length;
   assert.equal(byWho("gone"), 1);
   // The control manager renews every second; after three of its renewals, the
   // destroyed one (same token lifetime) would have renewed too.
@@ -453,7 +422,7 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
   assert.equal(byWho("gone"), 1, "the destroyed manager made no broker call");
 
   // destroy() during a request: the waiter is rejected and the request aborted.
-  server.state.script.push({ hang: true });
+  suite.server.state.script.push({ hang: true });
   const pending = page.evaluate(async () => {
     const { createTokenManager } = await import("/pkg/mdh_token.js");
     const tm = await createTokenManager({ broker: "/broker", crossTab: false, storageKey: "hang", timeoutMs: 60_000 });
@@ -461,12 +430,12 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
     window.destroyHang = () => tm.destroy();
     return p;
   });
-  await until(() => server.state.calls.some((c) => !c.headers["x-who"]), { what: "the hanging request" });
-  await until(() => server.state.open >= 1, { what: "the hanging request to be open" });
-  const openBefore = server.state.open;
+  await until(() => suite.server.state.calls.some((c) => !c.headers["x-who"]), { what: "the hanging request" });
+  await until(() => suite.server.state.open >= 1, { what: "the hanging request to be open" });
+  const openBefore = suite.server.state.open;
   await page.evaluate(() => window.destroyHang());
   assert.equal(await pending, "destroyed");
-  await until(() => server.state.open < openBefore, { what: "the request to be aborted" });
+  await until(() => suite.server.state.open < openBefore, { what: "the request to be aborted" });
   await page.evaluate(() => window.control.destroy());
   await closeContext(ctx);
 });
@@ -474,8 +443,8 @@ test("destroy() rejects later calls with code destroyed and stops broker calls",
 test("clear() while the broker call is out aborts it and lets go of the cross-tab lock; the next getToken() goes through", { skip }, async (t) => {
   reset(3600);
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
-  server.state.script.push({ hang: true });
+  const page = await openPage(ctx, suite.server);
+  suite.server.state.script.push({ hang: true });
   const held = () => page.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name));
   const pending = page.evaluate(async () => {
     const { createTokenManager } = await import("/pkg/mdh_token.js");
@@ -483,12 +452,12 @@ test("clear() while the broker call is out aborts it and lets go of the cross-ta
     window.tm = await createTokenManager({ broker: "/broker", storageKey: "abort-lock", timeoutMs: 60_000 });
     return window.tm.getToken().then(() => "resolved", (e) => e.code);
   });
-  await until(() => server.state.open >= 1, { what: "the hanging request to be open" });
+  await until(() => suite.server.state.open >= 1, { what: "the hanging request to be open" });
   assert.ok((await held()).includes("abort-lock:refresh"), "the attempt holds the lock while the call is out");
-  const openBefore = server.state.open;
+  const openBefore = suite.server.state.open;
   await page.evaluate(() => window.tm.clear());
   assert.equal(await pending, "cleared");
-  await until(() => server.state.open < openBefore, { what: "the request to be aborted" });
+  await until(() => suite.server.state.open < openBefore, { what: "the request to be aborted" });
   await until(async () => !(await held()).includes("abort-lock:refresh"), { what: "the lock to be released" });
   const token = await page.evaluate(() => window.tm.getToken().then((x) => x.access_token));
   assert.equal(token, issued(0), "the next call gets the broker's next token");

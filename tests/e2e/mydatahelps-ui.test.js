@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ROOT, startServer, launch, openPage, until, assertNoLeak, pageFaults, packageBuilt } from "./harness.js";
+import { ROOT, sharedBrowser, openPage, until, pageFaults, packageBuilt } from "./harness.js";
 
 const APP = path.join(ROOT, "tests/apps/mydatahelps-ui");
 const skip = (!packageBuilt() && "package not built: run npm run build")
@@ -19,8 +19,10 @@ const TASK = { id: "t-1", surveyID: "s-1", surveyName: "Mood", surveyDisplayName
   status: "incomplete", hasSavedProgress: false, dueDate: new Date(Date.now() + 864e5).toISOString(),
   insertedDate: new Date().toISOString(), modifiedDate: new Date().toISOString(), linkIdentifier: "1" };
 
-let tmp, server, browser;
-const printed = [];
+const routes = {};
+const api = (url) => (url.pathname.endsWith("/surveytasks") ? { surveyTasks: [TASK], totalSurveyTasks: 1, nextPageID: null } : undefined);
+const suite = sharedBrowser({ before, after, assert, skip }, { routes, api });
+let tmp;
 
 // `vite build` of the test app; mdh-token comes from this repository, React from the app.
 async function build(name, commonjsOptions) {
@@ -53,29 +55,23 @@ function routesOf(name, dir) {
   return routes;
 }
 
+// The apps are built once the server is up; it reads `routes` at each request.
 before(async () => {
   if (skip) return;
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mdh-token-mdhui-"));
-  const routes = {
-    ...routesOf("app", await build("app", { transformMixedEsModules: true })),
-    ...routesOf("plain", await build("plain", {})),
-  };
-  const api = (url) => (url.pathname.endsWith("/surveytasks") ? { surveyTasks: [TASK], totalSurveyTasks: 1, nextPageID: null } : undefined);
-  server = await startServer({ routes, api });
-  browser = await launch();
+  Object.assign(routes,
+    routesOf("app", await build("app", { transformMixedEsModules: true })),
+    routesOf("plain", await build("plain", {})));
 });
-after(async () => {
-  if (skip) return;
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+after(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+// What these pages throw is checked by each test: MyDataHelps UI throws on its own.
 async function open(p) {
-  const context = await browser.newContext();
-  const page = await openPage(context, server, { path: p });
-  return { page, done: async () => { printed.push(...page.logs); await context.close(); } };
+  const context = await suite.newContext(null, { faultsOk: true });
+  const page = await openPage(context, suite.server, { path: p });
+  return { page, done: () => suite.closeContext(context) };
 }
 const view = (page, id) => page.evaluate((id) => {
   const el = document.getElementById(id);
@@ -86,7 +82,7 @@ const view = (page, id) => page.evaluate((id) => {
 const app = (page) => page.evaluate(() => ({ revived: window.app.revived, pushes: window.app.pushes, state: window.app.tm?.status().state }));
 
 test("MyDataHelps UI views leave their spinner after the broker was down past expiry, with one applicationDidBecomeVisible per gap", { skip, timeout: 60000 }, async () => {
-  server.reset(6); // 6 s tokens: renewals every 3 s
+  suite.server.reset(6); // 6 s tokens: renewals every 3 s
   const { page, done } = await open("/app/");
   try {
     // The view asked before the manager existed (children's effects run first), which
@@ -98,7 +94,7 @@ test("MyDataHelps UI views leave their spinner after the broker was down past ex
     assert.equal((await app(page)).revived, 1, "ordinary renewals raise nothing");
 
     // Broker down past the token's expiry; a view mounted in the gap is refused.
-    server.state.script = Array.from({ length: 100000 }, () => ({ status: 503 }));
+    suite.server.state.script = Array.from({ length: 100000 }, () => ({ status: 503 }));
     await until(() => page.evaluate(() => Date.now() >= window.MyDataHelps.tokenExpires), { timeout: 20000, what: "the SDK's token expired with the broker down" });
     const refusedBefore = page.logs.filter((l) => l.includes("access token is expired or invalid")).length;
     await page.evaluate(() => window.app.showSecond());
@@ -107,7 +103,7 @@ test("MyDataHelps UI views leave their spinner after the broker was down past ex
 
     // The broker recovers: the next retry's token revives the view, once.
     const pushes = (await app(page)).pushes;
-    server.state.script = [];
+    suite.server.state.script = [];
     assert.equal(await until(() => view(page, "second").then((v) => v === "tasks" && v), { what: "second view loaded" }), "tasks");
     assert.deepEqual(await app(page), { revived: 2, pushes: pushes + 1, state: "valid" });
     await until(() => app(page).then((a) => a.pushes >= pushes + 2), { what: "an ordinary renewal after the gap" });
@@ -118,14 +114,14 @@ test("MyDataHelps UI views leave their spinner after the broker was down past ex
     // connect() posted to the page itself.
     const faults = (await pageFaults(page)).filter((f) => !/access token is expired or invalid|' is not allowed\./.test(f));
     assert.deepEqual(faults, []);
-    console.log(`# MyDataHelps UI 1.6.0: ${server.state.calls.length} broker calls (the 503s of the gap included), ${server.state.apiCalls.length} API calls, views revived after the first token and after the gap`);
+    console.log(`# MyDataHelps UI 1.6.0: ${suite.server.state.calls.length} broker calls (the 503s of the gap included), ${suite.server.state.apiCalls.length} API calls, views revived after the first token and after the gap`);
   } finally {
     await done();
   }
 });
 
 test("attachSdk revive: false leaves a refused MyDataHelps UI view on its spinner (the control)", { skip }, async () => {
-  server.reset(3600);
+  suite.server.reset(3600);
   const { page, done } = await open("/app/?revive=false");
   try {
     await until(() => app(page).then((a) => a.pushes === 1), { what: "the token reached the SDK" });

@@ -9,7 +9,7 @@ import { spawn, execFile } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { ROOT, launch, openPage, until, pageFaults, packageBuilt } from "./harness.js";
+import { ROOT, sharedBrowser, openPage, until, pageFaults, packageBuilt } from "./harness.js";
 import { installPacked } from "../support/packed.js";
 import { createEmulator } from "../../www/lib/emulator.js";
 import { ephemeralKeyPair } from "../../www/lib/keys.js";
@@ -26,8 +26,10 @@ const MDH = "https://mydatahelps.org/";
 const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MDH_") && !k.startsWith("NEXT_") && k !== "NODE_ENV"));
 BASE_ENV.NEXT_TELEMETRY_DISABLED = "1";
 
-let emu, emuServer, secrets, built, browser;
+let emu, emuServer, secrets, built;
 const servers = [];
+// The browser only: the apps serve themselves; each test checks what its pages threw.
+const suite = sharedBrowser({ before, after, assert, skip }, null);
 
 before(async () => {
   if (skip) return;
@@ -49,12 +51,10 @@ before(async () => {
     execFile(process.execPath, [NEXT, "build"], { cwd: APP, env: BASE_ENV, maxBuffer: 64 << 20, timeout: 480_000 },
       (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, out: `${stdout}\n${stderr}` }));
   });
-  browser = await launch();
 });
 after(async () => {
   if (skip) return;
   for (const s of servers) s.stop();
-  await browser?.close();
   emuServer?.close();
   emu?.close();
 });
@@ -75,8 +75,8 @@ async function next(command, env) {
 
 // A browser context signed in as `who`, where MyDataHelps.js's participant call is
 // answered here (with CORS, as MyDataHelps does) for tokens the emulator issued.
-async function signedIn(server, who) {
-  const context = await browser.newContext();
+async function signedIn(t, server, who) {
+  const context = await suite.newContext(t, { faultsOk: true });
   await context.addCookies([{ name: "participant", value: who.participantID, url: server.url }]);
   const seen = [];
   await context.route(`${MDH}api/v1/delegated/participant`, async (route) => {
@@ -138,8 +138,7 @@ test("next start: server render, then in Chromium the SDK (loaded on the client)
   assert.equal(ssr.status, 200);
   assert.match(await ssr.text(), /starting/);
 
-  const { context, seen, brokerPosts } = await signedIn(server, ADA);
-  t.after(() => context.close());
+  const { context, seen, brokerPosts } = await signedIn(t, server, ADA);
   const page = await openPage(context, server);
   const p = page.locator("main p");
   await until(async () => /valid/.test(await p.textContent()) && (await p.textContent()).includes(ADA.demographics.firstName),
@@ -159,8 +158,7 @@ test("next start: server render, then in Chromium the SDK (loaded on the client)
   assert.equal(anon.status, 401);
 
   // Another participant signs in on the same browser: their own token and name.
-  const ctxBen = await signedIn(server, BEN);
-  t.after(() => ctxBen.context.close());
+  const ctxBen = await signedIn(t, server, BEN);
   const ben = await openPage(ctxBen.context, server);
   await until(async () => (await ben.locator("main p").textContent()).includes(BEN.demographics.firstName), { timeout: 30_000, what: "Ben's name" });
   assert.deepEqual(errorsOf(ben), []);
@@ -185,8 +183,7 @@ test("next dev (Turbopack, React StrictMode): one manager and one broker call pe
     server.stop();
     await server.exited;
   });
-  const { context, documents } = await signedIn(server, ADA);
-  t.after(() => context.close());
+  const { context, documents } = await signedIn(t, server, ADA);
   const page = await openPage(context, server);
   await until(async () => (await page.locator("main p").textContent().catch(() => "")).includes(`${ADA.demographics.firstName} (valid)`),
     { timeout: 180_000, what: "the dev server's page with the participant's name" });

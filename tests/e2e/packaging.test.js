@@ -10,11 +10,15 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import zlib from "node:zlib";
-import { ROOT, launch, packageBuilt } from "./harness.js";
+import { ROOT, sharedBrowser, packageBuilt } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const bin = (n) => path.join(ROOT, "node_modules/.bin", n);
-let tmp, app, browser;
+// The browser only (each app serves itself); each test checks what its pages threw.
+const suite = sharedBrowser({ before, after, assert, skip }, null);
+let tmp, app;
+const newPage = async () => (await suite.newContext(null, { faultsOk: true })).newPage();
+const closePage = (page) => suite.closeContext(page.context());
 
 // The page code of the throwaway app: a broker function, a token shown in the DOM.
 const MAIN = `import { createTokenManager } from "mdh-token";
@@ -59,13 +63,13 @@ function serve(dir) {
 }
 
 async function resultOf(url) {
-  const page = await browser.newPage();
+  const page = await newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(url);
   await page.waitForFunction(() => document.body && document.body.dataset.result, null, { timeout: 15000 }).catch(() => {});
   const result = await page.evaluate(() => document.body.dataset.result ?? null);
-  await page.close();
+  await closePage(page);
   return { result, errors };
 }
 
@@ -89,12 +93,9 @@ before(async () => {
   // React (this package's devDependency, so in the npm cache) for mdh-token/react.
   const react = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies.react;
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tgz, `react@${react}`, `react-dom@${react}`], { cwd: app, stdio: "pipe" });
-  browser = await launch();
 });
-after(async () => {
-  if (skip) return;
-  await browser.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+after(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 test("index.d.ts, react/index.d.ts and testing/index.d.ts have no `any` and consumers compile under tsc --strict (misuse does not)", { skip }, () => {
@@ -201,7 +202,7 @@ async function viteDev(root, main, config = {}) {
 
 // The result of the page at `url`, and the paths it fetched mdh-token's JS and wasm from.
 async function devResult(url) {
-  const page = await browser.newPage();
+  const page = await newPage();
   const fetched = [];
   page.on("request", (r) => { if (/mdh[-_]token|chunk-/.test(r.url())) fetched.push(new URL(r.url()).pathname); });
   const errors = [];
@@ -209,7 +210,7 @@ async function devResult(url) {
   await page.goto(url);
   await page.waitForFunction(() => document.body && document.body.dataset.result, null, { timeout: 20000 }).catch(() => {});
   const result = await page.evaluate(() => document.body.dataset.result ?? null);
-  await page.close();
+  await closePage(page);
   return { result, errors, fetched };
 }
 

@@ -21,11 +21,7 @@ const RETURN = "/?connectExternalAccount=true&messageID=1&success=true";
 /** A context in which the app already holds a token in local storage (one broker call). */
 async function withStoredToken(t) {
   s.server.reset();
-  const ctx = await s.browser.newContext();
-  t.after(async () => {
-    for (const p of ctx.pages()) s.printed.push(...(p.logs ?? []));
-    await ctx.close();
-  });
+  const ctx = await s.newContext(t);
   const app = await openPage(ctx, s.server);
   await createManager(app, { storage: "local" });
   await app.evaluate(() => window.tm.getToken());

@@ -11,7 +11,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { ROOT, startServer, launch, openPage, until, assertNoLeak, pageFaults, packageBuilt } from "./harness.js";
+import { ROOT, sharedBrowser, openPage, until, pageFaults, packageBuilt } from "./harness.js";
 
 const APP17 = path.join(ROOT, "tests/apps/mydatahelps-ui");
 const skip = (!packageBuilt() && "package not built: run npm run build")
@@ -37,32 +37,27 @@ function bundle(entry, base, platform) {
   }).then((r) => r.outputFiles[0].text);
 }
 
-let server, browser, tmp;
-const printed = [];
+const routes = {};
+const suite = sharedBrowser({ before, after, assert, skip }, { routes });
+let tmp;
 
+// The apps are bundled once the server is up; it reads `routes` at each request.
 before(async () => {
   if (skip) return;
-  const routes = {};
   for (const v of Object.keys(VERSIONS)) {
     // Under /pkg/, so that the wasm next to the bundled entry is the built one.
     routes[`/pkg/react${v}.js`] = { type: "text/javascript", body: await bundle(`main${v}.js`, VERSIONS[v], "browser") };
     routes[`/react${v}.html`] = { body: `<!doctype html><meta charset="utf-8"><body><script type="module" src="/pkg/react${v}.js"></script></body>` };
   }
-  server = await startServer({ routes });
-  browser = await launch();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mdh-token-react-"));
 });
-after(async () => {
-  if (skip) return;
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await server.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+after(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 async function open(v) {
-  server.reset();
-  const context = await browser.newContext();
+  suite.server.reset();
+  const context = await suite.newContext();
   // Every manager takes its presence lock when it is created: counting the requests
   // counts the managers ever created.
   const beforeGoto = (p) => p.addInitScript(() => {
@@ -73,9 +68,9 @@ async function open(v) {
       return request.call(this, name, ...rest);
     };
   });
-  const page = await openPage(context, server, { path: `/react${v}.html`, beforeGoto });
+  const page = await openPage(context, suite.server, { path: `/react${v}.html`, beforeGoto });
   await until(() => page.evaluate(() => typeof window.mount === "function"), { what: "test app loaded" });
-  return { page, done: async () => { printed.push(...page.logs); await context.close(); } };
+  return { page, done: () => suite.closeContext(context) };
 }
 // Live managers of the page: each holds its presence lock `rk:tab:…` until destroyed.
 const managers = (page) => page.evaluate(async () => (await navigator.locks.query()).held.filter((l) => l.name.startsWith("rk:tab:")).length);
@@ -90,7 +85,7 @@ for (const v of Object.keys(VERSIONS)) {
       assert.equal(await until(() => shown(page).then((s) => s === "valid 1" && s), { what: "first token shown" }), "valid 1");
       // React 18+ StrictMode ran the effects twice (mount, unmount, mount); React 17 once.
       assert.equal(await page.evaluate(() => window.effects), v === "17" ? 1 : 2);
-      assert.equal(server.state.calls.length, 1, "one broker call");
+      assert.equal(suite.server.state.calls.length, 1, "one broker call");
       assert.equal(await managers(page), 1, "one live manager");
       assert.equal(await page.evaluate(() => window.created), 1, "one manager created");
       await page.evaluate(() => window.tm.refresh());
@@ -98,7 +93,7 @@ for (const v of Object.keys(VERSIONS)) {
       await page.evaluate(() => window.unmount());
       await until(() => managers(page).then((n) => n === 0), { what: "manager destroyed on unmount" });
       assert.equal(await page.evaluate(() => window.tm.status().state), "destroyed");
-      assert.equal(server.state.calls.length, 2);
+      assert.equal(suite.server.state.calls.length, 2);
       assert.deepEqual(await page.evaluate(() => window.errors), []);
       assert.deepEqual(await pageFaults(page), []);
     } finally {
@@ -109,12 +104,12 @@ for (const v of Object.keys(VERSIONS)) {
   test(`React ${v} StrictMode with an SDK: attached once, each token pushed once`, { skip }, async () => {
     const { page, done } = await open(v);
     try {
-      const issued = server.state.issued.length;
+      const issued = suite.server.state.issued.length;
       await page.evaluate(() => window.mount({}, true));
       await until(() => shown(page).then((s) => s === "valid 1"), { what: "first token shown" });
       await page.evaluate(() => window.tm.refresh());
       await until(() => shown(page).then((s) => s === "valid 2"), { what: "second token shown" });
-      assert.deepEqual(await page.evaluate(() => window.pushes), server.state.issued.slice(issued), "each token pushed once, in order");
+      assert.deepEqual(await page.evaluate(() => window.pushes), suite.server.state.issued.slice(issued), "each token pushed once, in order");
       assert.equal(await page.evaluate(() => window.created), 1);
       await page.evaluate(() => window.unmount());
       await until(() => managers(page).then((n) => n === 0), { what: "manager destroyed on unmount" });
@@ -136,7 +131,7 @@ for (const v of Object.keys(VERSIONS)) {
       });
       await until(() => shown(page).then((s) => s === "valid 1"), { what: "the second provider's token" });
       await until(() => managers(page).then((n) => n === 1), { what: "one live manager" });
-      assert.equal(server.state.calls.length, 1, "the destroyed manager made no broker call");
+      assert.equal(suite.server.state.calls.length, 1, "the destroyed manager made no broker call");
       assert.equal(await page.evaluate(() => window.created), 2, "the first provider's manager was created late, then destroyed");
       await page.evaluate(() => window.unmount());
       await until(() => managers(page).then((n) => n === 0), { what: "no manager left" });

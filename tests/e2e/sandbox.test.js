@@ -3,10 +3,9 @@
 // "session" storage falling back to memory, not wedge.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, openPage, until, packageBuilt } from "./harness.js";
+import { sharedBrowser, openPage, until, packageBuilt } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
-let server, browser;
 
 const FRAME = `<!doctype html><meta charset="utf-8"><script type="module">
   const out = (v) => parent.postMessage({ sandbox: v }, "*");
@@ -23,20 +22,11 @@ const FRAME = `<!doctype html><meta charset="utf-8"><script type="module">
   } catch (e) { out({ ok: false, error: String(e && e.message || e) }); }
 </script>`;
 
-before(async () => {
-  if (skip) return;
-  server = await startServer({ routes: { "/sandboxed.html": { body: FRAME } } });
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  await browser.close();
-  await server.close();
-});
+const suite = sharedBrowser({ before, after, assert, skip }, { routes: { "/sandboxed.html": { body: FRAME } } });
 
-test("works in a sandboxed frame (opaque origin: storage throws, Web Locks refuse)", { skip }, async () => {
-  const context = await browser.newContext();
-  const page = await openPage(context, server);
+test("works in a sandboxed frame (opaque origin: storage throws, Web Locks refuse)", { skip }, async (t) => {
+  const context = await suite.newContext(t);
+  const page = await openPage(context, suite.server);
   await page.evaluate(() => {
     window.got = null;
     addEventListener("message", (e) => { if (e.data && e.data.sandbox) window.got = e.data.sandbox; });
@@ -49,5 +39,4 @@ test("works in a sandboxed frame (opaque origin: storage throws, Web Locks refus
   assert.equal(r.ok, true, r.error);
   assert.equal(r.origin, "null", "the frame really has an opaque origin");
   assert.deepEqual([r.a, r.b, r.storage, r.calls], ["Bearer", "Bearer", "memory", 1], "refresh() joined the first call");
-  await context.close();
 });

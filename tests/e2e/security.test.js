@@ -7,34 +7,18 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt,
+  sharedBrowser, openPage, createManager, until, assertNoLeak, packageBuilt,
   pageFaults, storageDump,
 } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
-let browser;
-const servers = [];
-
-before(async () => {
-  if (skip) return;
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  await browser.close();
-  for (const s of servers) await s.close();
-});
-
-async function server(opts) {
-  const s = await startServer({ keepAlive: false, ...opts });
-  servers.push(s);
-  return s;
-}
+// No shared server: each test starts its own (the harness closes and leak-checks them).
+const suite = sharedBrowser({ before, after, assert, skip }, null);
+const server = (opts) => suite.startServer({ keepAlive: false, ...opts });
 
 test("no token material in console, page errors, error objects, status() or Web Storage across a full scenario", { skip, timeout: 60_000 }, async (t) => {
   const srv = await server({ lifetime: 6 }); // renewal due 3 s after each token
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  const ctx = await suite.newContext(t);
   const a = await openPage(ctx, srv);
   const b = await openPage(ctx, srv);
   await createManager(a, { logLevel: "debug", retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 30_000 } });
@@ -129,8 +113,7 @@ const ROUTES = {
 
 async function cspRun(t, csp) {
   const srv = await server({ csp, routes: ROUTES });
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
+  const ctx = await suite.newContext(t);
   const page = await openPage(ctx, srv, {
     path: "/csp.html",
     beforeGoto: (p) => p.addInitScript(() => {

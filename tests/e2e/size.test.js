@@ -3,7 +3,7 @@
 // issue. A size is deterministic, so it is tested; timings stay in `npm run bench`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -44,11 +44,35 @@ test("the shipped wasm carries no panic locations, source paths or core panic me
   assert.ok(wasm.includes("internal error (a bug in mdh-token); this manager stopped"), "our own messages stay");
 });
 
+// A made-up wasm: one memory and one active data segment at `base` holding `data`.
+const enc = (s) => Buffer.from(s, "latin1");
+const u32 = (...xs) => Buffer.concat(xs.map((x) => { const b = Buffer.alloc(4); b.writeUInt32LE(x); return b; }));
+function wasmWithData(base, data) {
+  const leb = (n) => { const out = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n); return out; };
+  const sleb = (n) => { const out = []; for (;;) { const b = n & 0x7f; n >>= 7; if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) { out.push(b); return out; } out.push(b | 0x80); } };
+  const segment = [1, 0, 0x41, ...sleb(base), 0x0b, ...leb(data.length), ...data];
+  return Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 11, ...leb(segment.length), ...segment]);
+}
+/** Runs scripts/strip-panic-data.mjs on `wasm`: { ok, out (the bytes written), stderr }. */
+function strip(wasm) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdh-strip-"));
+  try {
+    fs.writeFileSync(path.join(dir, "in.wasm"), wasm);
+    const r = spawnSync(process.execPath, [path.join(ROOT, "scripts/strip-panic-data.mjs"), path.join(dir, "in.wasm"), path.join(dir, "out.wasm")], { encoding: "utf8" });
+    const out = fs.existsSync(path.join(dir, "out.wasm")) ? fs.readFileSync(path.join(dir, "out.wasm")) : null;
+    return { ok: r.status === 0, out, stderr: r.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+const location = (data, base, file) => {
+  const pathAt = base + data.length;
+  return Buffer.concat([data, enc(file + "\0\0\0\0".slice(0, 4 - (file.length % 4))), u32(pathAt, file.length, 12, 5)]);
+};
+
 // The blanking itself, on a made-up wasm: Locations, their paths and core's templates
 // go; live bytes that merely look like them stay.
 test("strip-panic-data blanks locations, their paths and core's panic templates, and nothing else", () => {
-  const enc = (s) => Buffer.from(s, "latin1");
-  const u32 = (...xs) => Buffer.concat(xs.map((x) => { const b = Buffer.alloc(4); b.writeUInt32LE(x); return b; }));
   const base = 1024;
   const parts = [
     ["live", enc("keep: capacity, but ends at here\0\0\0\0")],
@@ -64,26 +88,35 @@ test("strip-panic-data blanks locations, their paths and core's panic templates,
   const notRs = pathAt + 12;
   const locationAt = data.length;
   data = Buffer.concat([data, u32(pathAt, 8, 12, 5), u32(notRs, 5, 1, 1)]);
-  const leb = (n) => { const out = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n); return out; };
-  const sleb = (n) => { const out = []; for (;;) { const b = n & 0x7f; n >>= 7; if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) { out.push(b); return out; } out.push(b | 0x80); } };
-  const segment = [1, 0, 0x41, ...sleb(base), 0x0b, ...leb(data.length), ...data];
-  const wasm = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 11, ...leb(segment.length), ...segment]);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdh-strip-"));
-  try {
-    fs.writeFileSync(path.join(dir, "in.wasm"), wasm);
-    execFileSync(process.execPath, [path.join(ROOT, "scripts/strip-panic-data.mjs"), path.join(dir, "in.wasm"), path.join(dir, "out.wasm")]);
-    const out = fs.readFileSync(path.join(dir, "out.wasm"));
-    new WebAssembly.Module(out); // still a valid module
-    const got = out.subarray(out.length - data.length);
-    const text = got.toString("latin1");
-    assert.ok(text.startsWith("keep: capacity, but ends at here"), "live text");
-    assert.ok(!text.includes("slice index") && !text.includes("but ends at \xc0"), "the template");
-    assert.ok(!text.includes("capacity overflow"), "the message");
-    assert.equal(got[text.indexOf("\x11")], 0x11, "the live byte before it");
-    assert.ok(!text.includes("src/x.rs") && text.includes("notrs"), "only the path a Location names");
-    assert.deepEqual([...got.subarray(locationAt, locationAt + 16)], Array(16).fill(0), "the Location");
-    assert.deepEqual([...got.subarray(locationAt + 16, locationAt + 32)], [...u32(notRs, 5, 1, 1)], "a look-alike that names no .rs path");
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const r = strip(wasmWithData(base, data));
+  assert.ok(r.ok, r.stderr);
+  new WebAssembly.Module(r.out); // still a valid module
+  const got = r.out.subarray(r.out.length - data.length);
+  const text = got.toString("latin1");
+  assert.ok(text.startsWith("keep: capacity, but ends at here"), "live text");
+  assert.ok(!text.includes("slice index") && !text.includes("but ends at \xc0"), "the template");
+  assert.ok(!text.includes("capacity overflow"), "the message");
+  assert.equal(got[text.indexOf("\x11")], 0x11, "the live byte before it");
+  assert.ok(!text.includes("src/x.rs") && text.includes("notrs"), "only the path a Location names");
+  assert.deepEqual([...got.subarray(locationAt, locationAt + 16)], Array(16).fill(0), "the Location");
+  assert.deepEqual([...got.subarray(locationAt + 16, locationAt + 32)], [...u32(notRs, 5, 1, 1)], "a look-alike that names no .rs path");
+});
+
+// When the toolchain moves what the script knows (Location's layout, a message's
+// wording), the build stops instead of shipping what it no longer blanks.
+test("strip-panic-data fails when it finds no Location, or a panic text or path is left after blanking", () => {
+  const base = 1024;
+  const padded = (s) => { const b = enc(s); return Buffer.concat([b, Buffer.alloc(8 - (b.length % 4))]); };
+  const fine = strip(wasmWithData(base, location(padded("live bytes"), base, "src/x.rs")));
+  assert.ok(fine.ok, fine.stderr);
+  const none = strip(wasmWithData(base, padded("live bytes, no Location at all")));
+  assert.equal(none.ok, false, "no Location found");
+  assert.match(none.stderr, /no core::panic::Location/);
+  assert.equal(none.out, null, "nothing written");
+  const worded = strip(wasmWithData(base, location(padded("index out of range: the len is "), base, "src/x.rs")));
+  assert.equal(worded.ok, false, "a message in a wording the list does not know");
+  assert.match(worded.stderr, /panic text is left/);
+  const stray = strip(wasmWithData(base, location(padded("see library/core/src/fmt.rs for more"), base, "src/x.rs")));
+  assert.equal(stray.ok, false, "a source path no Location names");
+  assert.match(stray.stderr, /fmt\.rs/);
 });

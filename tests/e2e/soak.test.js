@@ -6,25 +6,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt,
-  pageFaults, wasmStats,
+  sharedBrowser, openPage, createManager, until, assertNoLeak, packageBuilt, pageFaults, wasmStats,
 } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const RENEWALS = 100;
 const FAIL_EVERY = 7;
-let server, browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer({ lifetime: 2, keepAlive: false });
-  browser = await launch();
-});
-after(async () => {
-  if (skip) return;
-  await browser.close();
-  await server.close();
-});
+const suite = sharedBrowser({ before, after, assert, skip }, { lifetime: 2, keepAlive: false });
 
 /** JS heap in use after a full GC, through the DevTools protocol. */
 async function heapAfterGc(cdp) {
@@ -45,11 +33,10 @@ async function quietStats(page) {
 
 test(`soak: ${RENEWALS} renewals of 2 s tokens with a 503 every ${FAIL_EVERY}th call`, { skip, timeout: 200_000 }, async (t) => {
   const started = Date.now();
-  server.reset(2);
-  for (let i = 1; i <= 3 * RENEWALS; i++) server.state.script.push(i % FAIL_EVERY === 0 ? { status: 503 } : { status: 200 });
-  const ctx = await browser.newContext();
-  t.after(() => ctx.close());
-  const page = await openPage(ctx, server);
+  suite.server.reset(2);
+  for (let i = 1; i <= 3 * RENEWALS; i++) suite.server.state.script.push(i % FAIL_EVERY === 0 ? { status: 503 } : { status: 200 });
+  const ctx = await suite.newContext(t);
+  const page = await openPage(ctx, suite.server);
   const cdp = await ctx.newCDPSession(page);
   await createManager(page, { logLevel: "warn", retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 } });
   await page.evaluate(() => {
@@ -76,13 +63,13 @@ test(`soak: ${RENEWALS} renewals of 2 s tokens with a 503 every ${FAIL_EVERY}th 
       st,
     };
   }), { what: "a moment between renewals" });
-  const calls = server.state.calls.length;
+  const calls = suite.server.state.calls.length;
   const failures = r.events.filter((e) => e.name === "error");
   const renewals = r.tokens.length - 1;
   const gaps = r.tokens.slice(1).map((x, i) => x.at - r.tokens[i].at);
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   console.log(`# soak: ${renewals} renewals, ${calls} broker calls (${failures.length} failed with 503 and were retried), ` +
-    `max concurrent ${server.state.maxOpen}, renewal period ${Math.min(...gaps)}–${Math.max(...gaps)} ms, ${secs} s`);
+    `max concurrent ${suite.server.state.maxOpen}, renewal period ${Math.min(...gaps)}–${Math.max(...gaps)} ms, ${secs} s`);
   console.log(`# soak memory (after ${early.renewals} → ${late.renewals} renewals): wasm ${early.memoryBytes} → ${late.memoryBytes} B, ` +
     `wasm-held JS values ${early.jsValues} → ${late.jsValues}, JS heap after GC ${early.heap} → ${late.heap} B`);
 
@@ -92,7 +79,7 @@ test(`soak: ${RENEWALS} renewals of 2 s tokens with a 503 every ${FAIL_EVERY}th 
   for (let i = 1; i < r.tokens.length; i++) {
     assert.ok(r.tokens[i].at < r.tokens[i - 1].expiresAt, `token ${i - 1} expired before its renewal`);
   }
-  assert.equal(server.state.maxOpen, 1, "never two broker requests at once");
+  assert.equal(suite.server.state.maxOpen, 1, "never two broker requests at once");
   // One call per renewal, plus one retry per scripted 503.
   assert.equal(failures.length, Math.floor(calls / FAIL_EVERY), `${failures.length} failures in ${calls} calls`);
   assert.equal(calls, 1 + renewals + failures.length);
@@ -105,5 +92,5 @@ test(`soak: ${RENEWALS} renewals of 2 s tokens with a 503 every ${FAIL_EVERY}th 
   assert.ok(late.jsValues <= early.jsValues + 2, `JS values held by the wasm: ${early.jsValues} → ${late.jsValues}`);
   assert.ok(late.heap - early.heap < 1_000_000, `JS heap grew by ${late.heap - early.heap} B`);
   assert.deepEqual(await pageFaults(page), []);
-  assertNoLeak(assert, server, page.logs);
+  assertNoLeak(assert, suite.server, page.logs);
 });

@@ -5,9 +5,7 @@
 // call per renewal. The MyDataHelps API is the emulated origin of tests/e2e/mdh-origin.js.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import {
-  startServer, launch, openPage, createManager, until, assertNoLeak, packageBuilt, pageFaults,
-} from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt } from "./harness.js";
 import { startMdh } from "./mdh-origin.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
@@ -54,64 +52,33 @@ self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener("message", (e) => e.waitUntil(self.upload(e.data)));
 `;
 
-let server, mdh, browser;
-const printed = [];
-const contexts = new Set();
-
-before(async () => {
-  if (skip) return;
-  server = await startServer({
-    keepAlive: false,
-    routes: {
-      "/upload-worker.js": { type: "text/javascript", body: WORKER },
-      "/upload-sw.js": { type: "text/javascript", body: SERVICE_WORKER },
-    },
-  });
+let mdh;
+const suite = sharedBrowser({ before, after, assert, skip }, {
+  keepAlive: false,
+  routes: {
+    "/upload-worker.js": { type: "text/javascript", body: WORKER },
+    "/upload-sw.js": { type: "text/javascript", body: SERVICE_WORKER },
+  },
+}, async ({ server }) => {
   mdh = await startMdh(server.state);
-  browser = await launch();
 });
-after(async () => {
-  if (skip) return;
-  for (const c of contexts) await closeContext(c);
-  assertNoLeak(assert, server, printed);
-  await browser.close();
-  await mdh.close();
-  await server.close();
-});
+after(() => mdh?.close());
 
-/** A fresh context; its pages', workers' and service workers' console is kept for the leak check. */
-async function newContext(t) {
-  const c = await browser.newContext();
-  contexts.add(c);
-  c.workerLogs = [];
-  const watch = (w) => w.on("console", (m) => c.workerLogs.push(`${m.type()}: ${m.text()}`));
-  c.on("serviceworker", watch);
-  c.on("page", (p) => p.on("worker", watch));
-  t.after(() => closeContext(c));
-  return c;
-}
-async function closeContext(c) {
-  if (!contexts.delete(c)) return;
-  printed.push(...c.workerLogs);
-  for (const p of c.pages()) {
-    printed.push(...(p.logs ?? []));
-    assert.deepEqual(await pageFaults(p).catch(() => []), [], "no page error or unhandled rejection");
-  }
-  await c.close();
-}
+// Its pages', workers' and service workers' console is kept for the leak check (ctx.workerLogs).
+const newContext = (t) => suite.newContext(t);
 
 let first = 0;
 function reset(lifetime) {
-  server.reset(lifetime);
+  suite.server.reset(lifetime);
   mdh.reset();
-  first = server.state.issued.length;
+  first = suite.server.state.issued.length;
 }
-const issuedHere = () => server.state.issued.slice(first);
+const issuedHere = () => suite.server.state.issued.slice(first);
 const workerUrl = (path, params = {}) => `${path}?${new URLSearchParams({ base: mdh.base, ...params })}`;
 
 /** A page with MyDataHelps.js fed by attachSdk, calling getParticipantInfo() every 250 ms. */
 async function sdkPage(ctx) {
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   await createManager(page, { baseUrl: mdh.base });
   await page.evaluate(async (sdkUrl) => {
     await import(sdkUrl);
@@ -156,11 +123,11 @@ async function sharedRun(page, side, stopSide, name) {
     return { calls: window.tm.status().brokerCalls, results: window.sdkResults };
   });
   const workerSide = await side.evaluate(() => ({ calls: self.tm.status().brokerCalls, log: self.log, crossTab: self.tm.status().crossTab }));
-  const calls = server.state.calls.length;
+  const calls = suite.server.state.calls.length;
   const use = apiUse();
   const issued = issuedHere();
   assert.equal(calls, 1 + RENEWALS, `broker calls: ${calls}`);
-  assert.equal(server.state.maxOpen, 1, "never two broker requests at once");
+  assert.equal(suite.server.state.maxOpen, 1, "never two broker requests at once");
   assert.equal(pageSide.calls + workerSide.calls, calls, "the page's and the worker's brokerCalls add up");
   assert.deepEqual(workerSide.crossTab, { broadcastChannel: true, webLocks: true });
   assert.equal(use.refused, 0, "MyDataHelps refused no request");
@@ -213,23 +180,23 @@ test(`a Service Worker and the page share one token and one broker call per rene
 test("a worker whose renewal gave up tries again at once on the worker's online event", { skip, timeout: 60_000 }, async (t) => {
   reset(LIFETIME);
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   const options = JSON.stringify({ crossTab: false, retry: { maxDelayMs: 60_000 } });
   const worker = await startWorker(page, workerUrl("/upload-worker.js", { options }));
   await worker.evaluate(() => self.ready.then((tm) => tm.getToken()).then(() => true));
   // A final error (a 2xx that is no token) ends the renewal: the next attempt is a
   // minute away, or comes with the next wake-up.
-  server.state.script.push({ status: 200, body: {} });
+  suite.server.state.script.push({ status: 200, body: {} });
   const paused = await until(() => worker.evaluate(() => {
     const s = self.tm.status();
     return s.lastError === "invalid_response" && s.nextAttemptAt - Date.now() > 30_000 && s;
   }), { timeout: 20_000, what: "the worker's renewal gave up" });
-  assert.equal(server.state.calls.length, 2, paused.state);
+  assert.equal(suite.server.state.calls.length, 2, paused.state);
   // Chromium does not fire `online` at workers, though HTML says it should (its
   // worker_global_scope.idl has ononline commented out; mdn/browser-compat-data#14013),
   // and Playwright's offline emulation does not reach them: dispatch it as it should come.
   await worker.evaluate(() => self.dispatchEvent(new Event("online")));
-  await until(() => server.state.calls.length === 3, { timeout: 5_000, what: "a broker call right after online" });
+  await until(() => suite.server.state.calls.length === 3, { timeout: 5_000, what: "a broker call right after online" });
   const fresh = await until(() => issuedHere()[1], { what: "the new token" });
   await until(() => worker.evaluate((f) => self.tm.peek()?.access_token === f, fresh), { what: "the new token in the worker" });
 });
@@ -237,7 +204,7 @@ test("a worker whose renewal gave up tries again at once on the worker's online 
 test("in a worker: session/local storage fall back to memory with one warning; serveFrames needs a window", { skip }, async (t) => {
   reset(600);
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   const worker = await startWorker(page, workerUrl("/upload-worker.js", { options: JSON.stringify({ storage: "local" }) }));
   const r = await worker.evaluate(async () => {
     const tm = await self.ready;

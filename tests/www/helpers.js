@@ -12,11 +12,8 @@ export const OTHER_KEYS = ephemeralKeyPair();
 export const [ADA, BEN, CHLOE] = EMULATED_PARTICIPANTS.map((p) => p.participantID);
 export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/** A clock tests move by hand: tokens expire without anyone sleeping. */
-export function virtualClock(start = Date.UTC(2026, 0, 15, 9, 0, 0)) {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
-}
+import { virtualClock } from "../support/clock.js";
+export { virtualClock };
 
 /** Starts the demo server in-process; `t.after` closes it. */
 export async function serve(t, options = {}) {
