@@ -6,7 +6,8 @@
 // StrictMode's simulated unmount and remount in development, which thereby keeps one
 // manager and one broker call.
 import * as React from "react";
-import { createTokenManager, __tokenError } from "../pkg/mdh_token.js";
+import { createTokenManager } from "../pkg/mdh_token.js";
+import { tokenError } from "../pkg/errors.js";
 
 const { createElement, createContext, useContext, useEffect, useRef, useState } = React;
 
@@ -16,7 +17,7 @@ const NONE = { manager: null, store: { subscribe: () => () => {}, get: () => nul
 const Context = createContext(null);
 
 // A TokenError (the package's own constructor), for a hook used outside the provider.
-const misuse = (detail) => __tokenError("invalid_options", detail);
+const misuse = (detail) => tokenError("invalid_options", detail);
 
 // React 18+ has useSyncExternalStore; for React 17, the same contract with state and an
 // effect (no layout effect, so nothing to warn about in a server render). Snapshots are

@@ -8,17 +8,14 @@
 import { compiled, inBrowser } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 
-let ready, devtools, exports;
-
-// The glue's class, and the wasm's exports once loaded, for the tests and the bench
-// (wasm memory, instanceof checks); not in index.d.ts.
-export { TokenManager };
-export default async () => (await (ready ??= load()), exports);
+// The module exports createTokenManager alone, as index.d.ts declares: nothing of the
+// wasm's own exports or the glue is reachable through it (the bench finds the wasm
+// memory from outside, mdh-token/react imports its TokenError from pkg/errors.js).
+let ready, devtools;
 const { getToken, peek } = TokenManager.prototype;
 
-// The one TokenError constructor (also mdh-token/react's, through this bundle).
+// The one TokenError constructor.
 import { tokenError as fail } from "./errors.js";
-export { fail as __tokenError };
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
 
@@ -57,7 +54,7 @@ const refuse = () => Promise.reject(fail("passive", "passive on a connectExterna
 function load() {
   return compiled()
     .then((module) => {
-      exports = initSync({ module });
+      initSync({ module });
       let methods;
       [methods, devtools] = TokenManager.__integrations();
       Object.assign(TokenManager.prototype, methods);

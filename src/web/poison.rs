@@ -1,7 +1,7 @@
 //! What a panic (a bug) does: it must surface as a clear `internal` TokenError
 //! rejection and an `error` event of the manager that was running, not as a silent
-//! hang, and leave the page's other managers alone (issue 11: one manager's bug
-//! poisoned them all). With `panic = "abort"` the hook (std) or the `#[panic_handler]`
+//! hang, and leave the page's other managers alone (each manager's state is its
+//! own, so one bug need not stop the others). With `panic = "abort"` the hook (std) or the `#[panic_handler]`
 //! (the shipped no_std build, in lib.rs) runs, then the wasm traps; state may be
 //! mid-borrow, so this only uses `try_borrow`.
 
