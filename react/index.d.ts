@@ -1,4 +1,9 @@
 // Types of mdh-token/react. No `any`: checked with `tsc --noEmit --strict`.
+/**
+ * The React binding: {@link TokenProvider} creates the manager after mount, the hooks read it.
+ * @packageDocumentation
+ * @module mdh-token/react
+ */
 import type { ReactElement, ReactNode } from "react";
 import type {
   AttachSdkOptions,
@@ -9,6 +14,7 @@ import type {
   TokenStatus,
 } from "../index.js";
 
+/** The props of {@link TokenProvider}. */
 export interface TokenProviderProps {
   /** createTokenManager's options, read once at mount (remount with a new `key` to change them). */
   options: TokenManagerOptions;
@@ -18,6 +24,7 @@ export interface TokenProviderProps {
   sdkOptions?: AttachSdkOptions;
   /** Called when the manager cannot be created or attached; default console.error. */
   onError?: (error: TokenError) => void;
+  /** Rendered at once, also before the manager exists and in a server render. */
   children?: ReactNode;
 }
 

@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/setup.sh
 bash scripts/build.sh
+# The API reference from the type declarations: a missing doc comment or a broken link
+# fails here (typedoc.json: treatWarningsAsErrors); the demo serves it at /reference/.
+node_modules/.bin/typedoc
 
 echo "== tier 1: pure core (native cargo test, virtual clock)"
 cargo test --lib
