@@ -11,7 +11,7 @@ bash scripts/build.sh
 took build
 # The API reference from the type declarations: a missing doc comment or a broken link
 # fails here (typedoc.json: treatWarningsAsErrors); the demo serves it at /reference/.
-node_modules/.bin/typedoc
+bash scripts/reference.sh
 took "API reference"
 
 echo "== tier 1: pure core (native cargo test, virtual clock)"
