@@ -60,7 +60,8 @@ export interface TokenManagerOptions {
    * An opaque id of the signed-in participant, from your app's session (1 to 1024
    * characters). The manager never restores, adopts or answers with a token of another
    * participant, and the origin's tabs of another participant under the same
-   * storageKey let go of theirs when this one starts.
+   * storageKey let go of theirs when this one starts. Pass it in workers too: without
+   * it, a worker's first manager says so once in the console (warn).
    */
   participant?: string;
   /** Extra headers for the broker POST (e.g. a CSRF token). */
@@ -112,8 +113,12 @@ export type TokenErrorCode =
   | "destroyed"
   | "invalid_options"
   | "unsupported_environment"
+  /** The wasm did not load (HTTP error, network, CSP, cut-off bytes): `cause` holds why; the next createTokenManager() tries again. */
+  | "wasm_unavailable"
+  /** mdh-token/react: TokenProvider's `sdk` loader rejected (`cause`) or gave no MyDataHelps.js. */
+  | "sdk_unavailable"
   | "internal"
-  /** On MyDataHelps.js's connectExternalAccount popup return page: no broker call there. */
+  /** In MyDataHelps.js's connectExternalAccount popup, back on its return URL with an opener of this origin: no broker call there. */
   | "passive";
 
 /** Every rejection and `error` event payload. Its message never contains the token. */
@@ -126,13 +131,33 @@ export interface TokenError extends Error {
   readonly status: number;
   /** Epoch ms of the next automatic attempt, when one is scheduled. */
   readonly retryAt?: number;
+  /** For `wasm_unavailable` and `sdk_unavailable`: the failure underneath (a TypeError of fetch, a CompileError…). */
+  readonly cause?: unknown;
 }
 
 /**
- * The manager's state: no token yet, a usable one, a renewal under way, waiting to retry,
- * the token expired with no replacement, or destroyed.
+ * status().state. In order, for a manager with no stored token: `empty` → (first
+ * getToken(), or attachSdk) `renewing` → `valid`; each renewal `valid` → `renewing`
+ * (the old token still usable: `expiresAt` is set) → `valid`; a failed attempt that will
+ * be retried → `backoff` → `renewing`; after a renewal gave up, `empty` (no token) or
+ * `valid` (the old one kept); a token that ran out unreplaced → `expired`; clear() or a
+ * 401/403 → `empty`; destroy() → `destroyed` (final). So `renewing` and `backoff` come
+ * with or without a token: a usable token is `expiresAt !== null` (or peek()).
+ * mdh-token/react: useTokenStatus() is null before the manager exists.
  */
-export type TokenState = "empty" | "valid" | "renewing" | "backoff" | "expired" | "destroyed";
+export type TokenState =
+  /** No token: at start (none restored), after clear(), a 401/403, or a first renewal that gave up. */
+  | "empty"
+  /** A token, and no broker call under way or pending. */
+  | "valid"
+  /** A broker call is under way (the first one, or a renewal while the token still serves). */
+  | "renewing"
+  /** Waiting before the next attempt (Retry-After or jittered back-off). */
+  | "backoff"
+  /** The token ran out and no renewal replaced it; the next getToken() asks the broker. */
+  | "expired"
+  /** destroy() was called; nothing more happens. */
+  | "destroyed";
 
 /** What {@link TokenManager.status} reports; never the token itself. */
 export interface TokenStatus {
@@ -260,7 +285,10 @@ export interface TokenManager {
 /**
  * Loads the wasm (once) and starts a manager. Rejects with `invalid_options`, or with
  * `unsupported_environment` outside a browser page or worker (create it on the client)
- * and when the wasm URL answers a web page (Vite's dev server: `optimizeDeps.exclude`).
+ * and when the wasm URL answers a web page (Vite's dev server: `optimizeDeps.exclude`),
+ * or with `wasm_unavailable` when the wasm does not load (its `cause` says why; the next
+ * call tries again). In a test runner's DOM (jsdom, happy-dom) on Node 20.16+, the wasm
+ * is read from its `file:` URL (docs/testing.md).
  */
 export function createTokenManager(options: TokenManagerOptions): Promise<TokenManager>;
 

@@ -31,7 +31,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 
 const BROWSER_EXT = /\.(m?js|wasm)$/;
 // Entries measured apart from the package (own `exports` subpaths): name → path prefixes.
-const ENTRIES = { react: ["react/", "pkg/errors.js"] };
+// mdh-token/testing runs in a host's test runner only.
+const ENTRIES = { react: ["react/", "pkg/errors.js"], testing: ["testing/"] };
 // Entries of `files` that run on the host's server, never in a page.
 const SERVER_ONLY = ["broker/"];
 

@@ -149,6 +149,60 @@ export interface BrokerOptions<R = Request | NodeRequest> {
   allowedOrigins?: string[];
   /** A shared-store call slower than this counts as the store being down. Default 500. */
   storeTimeoutMs?: number;
+  /** Upstream calls open at once on this instance, at most; the next get 503 + Retry-After: 1. Default 8. */
+  maxConcurrentUpstream?: number;
+  /**
+   * The page's POST is answered within this, whatever is slow (body, participant(), store,
+   * MyDataHelps): 503 request_timeout + Retry-After: 1. Below the page's timeoutMs
+   * (10000 by default). Default 9000.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Seal store values (AES-256-GCM, the store key and participant bound as associated
+   * data): a reader of the store holds no token, an edited or relabelled value is refused.
+   * Default: true with a shared `store`, false for this process's memory.
+   */
+  seal?: boolean;
+  /**
+   * Root secrets for sealing, `[current, ...previous]`: values are written with the first
+   * and opened with any (rotation). Each at least 32 bytes of random. Default: derived from
+   * `privateKey` (a CryptoKey must then be extractable).
+   */
+  sealKeys?: Array<string | Uint8Array>;
+  /**
+   * Metrics and spans through `@opentelemetry/api` (an optional peer dependency: without
+   * it, nothing). true: the API's global providers (what an installed SDK registers).
+   * Default false.
+   */
+  telemetry?: boolean | BrokerTelemetry;
+}
+
+/** Where the broker's metrics and spans go; each defaults to the API's global one. */
+export interface BrokerTelemetry {
+  /** The `@opentelemetry/api` module, if the broker should not import it itself. */
+  api?: object;
+  /** The MeterProvider for the broker's metrics. */
+  meterProvider?: {
+    /** The broker's meter. */
+    getMeter(name: string): object;
+  };
+  /** The TracerProvider for the broker's spans. */
+  tracerProvider?: {
+    /** The broker's tracer. */
+    getTracer(name: string): object;
+  };
+}
+
+/** What `health()` answers (the shape of draft-inadarei-api-health-check). */
+export interface BrokerHealth {
+  /** pass / warn: can serve (200); fail: cannot (503). */
+  status: "pass" | "warn" | "fail";
+  /** "fallback": the shared store does not answer; this instance serves from its memory. */
+  store: "shared" | "fallback" | "memory";
+  /** "ok", or the error code of the last attempt to obtain the service token. */
+  service_token: "ok" | BrokerError["code"] | "internal_error";
+  /** The fleet-wide back-off after MyDataHelps failed: open → page requests that need it get 503. */
+  circuit: "closed" | "open" | "half-open";
 }
 
 /** A broker made by {@link createBroker}: the page's POST handler, in two shapes. */
@@ -159,6 +213,12 @@ export interface Broker<R = Request | NodeRequest> {
   node(req: NodeRequest & R, res: NodeResponse): Promise<void>;
   /** A token for a participant the caller identified itself; rejects with a BrokerError. */
   participantToken(participantId: string, options?: { reason?: Reason }): Promise<ParticipantToken>;
+  /** For a load balancer: can this instance serve? Never calls MyDataHelps per probe. */
+  health(): Promise<BrokerHealth>;
+  /** health() as a Response: 200 (pass, warn) or 503 (fail), JSON, no-store. */
+  handleHealth(request?: Request): Promise<Response>;
+  /** health() on a Node `http` / Express response. */
+  nodeHealth(req: unknown, res: NodeResponse): Promise<void>;
 }
 
 /** Creates a broker; throws a TypeError for bad options. */

@@ -40,6 +40,22 @@ export async function importKey(key) {
   return importPKCS8(pem, "RS256");
 }
 
+/**
+ * The key's PKCS#8 DER: one byte string for one key, whichever form an instance holds it in
+ * (the root secret sealed store entries are derived from). A CryptoKey must be extractable.
+ */
+export async function pkcs8Der(key) {
+  if (isCryptoKey(key)) {
+    if (!key.extractable) throw new TypeError("mdh-token/broker: a non-extractable CryptoKey privateKey cannot seed sealing: pass sealKeys");
+    return new Uint8Array(await crypto.subtle.exportKey("pkcs8", key));
+  }
+  const pem = isKeyObject(key) ? key.export({ type: "pkcs8", format: "pem" }) : toPkcs8Pem(key.trim());
+  return Uint8Array.from(atob(PEM.exec(pem.trim())[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+}
+
+/** Whether pkcs8Der(key) can work (checkKeyShape first). */
+export const derivable = (key) => !isCryptoKey(key) || key.extractable;
+
 function toPkcs8Pem(pem) {
   const [, label, body] = PEM.exec(pem);
   if (label === "PRIVATE KEY") return pem;

@@ -16,7 +16,10 @@
  */
 export function memoryStore({ now = Date.now } = {}) {
   const map = new Map(); // key → { v, exp }
-  let writes = 0;
+  // The next sweep when the map reaches this size: twice what the last one left, so that
+  // sweeping is amortised constant work per new key. An overwrite never sweeps: the broker
+  // refreshes its copy of a shared entry on every cached answer.
+  let sweepAt = 1_024;
   const live = (key) => {
     const e = map.get(key);
     if (e && e.exp <= now()) {
@@ -27,7 +30,10 @@ export function memoryStore({ now = Date.now } = {}) {
   };
   const put = (key, v, ttlMs) => {
     // Sweep now and then, so participants who never come back do not pile up.
-    if (++writes % 512 === 0) for (const k of map.keys()) live(k);
+    if (map.size >= sweepAt && !map.has(key)) {
+      for (const k of map.keys()) live(k);
+      sweepAt = Math.max(1_024, 2 * map.size);
+    }
     map.set(key, { v, exp: now() + Math.max(1, ttlMs) });
   };
   return {
@@ -94,10 +100,15 @@ export function redisStore(client, { prefix = "mdh-token:" } = {}) {
   };
 }
 
+const NO_CLIENT_TIMEOUT = Object.freeze({ timeout: 0 });
+
 function commandOf(client) {
   if (typeof client === "function") return client;
   // ioredis first: it also has a sendCommand, with another signature (a Command object).
   if (client && typeof client.call === "function") return (args) => client.call(...args);
-  if (client && typeof client.sendCommand === "function") return (args) => client.sendCommand(args);
+  // node-redis (v5+) arms an AbortSignal.timeout per command unless told otherwise (its
+  // commandOptions.timeout, 5 s by default); the broker bounds every store call itself
+  // (storeTimeoutMs), so that timer is only cost: about a sixth of the CPU of a cached answer.
+  if (client && typeof client.sendCommand === "function") return (args) => client.sendCommand(args, NO_CLIENT_TIMEOUT);
   throw new TypeError("mdh-token/broker: redisStore needs a node-redis or ioredis client, or a function (args) => Promise");
 }

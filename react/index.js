@@ -1,10 +1,13 @@
+"use client";
 // mdh-token/react: <TokenProvider> and two hooks over createTokenManager, for React 17
 // and later. Its own entry (package.json exports "./react"): apps without React never
 // load it. The manager is created in an effect, so a server render (which runs no
 // effects) renders the children without one, and it is destroyed one microtask after
 // the provider's effect is cleaned up, unless the effect runs again first: that is
 // StrictMode's simulated unmount and remount in development, which thereby keeps one
-// manager and one broker call.
+// manager and one broker call. The directive above marks it a Client Component entry
+// for React Server Components (Next.js App Router): a server file such as a root layout
+// may render <TokenProvider>, whose hooks then run on the client only.
 import * as React from "react";
 import { createTokenManager } from "../pkg/mdh_token.js";
 import { tokenError } from "../pkg/errors.js";
@@ -57,6 +60,25 @@ function storeOf(m) {
   };
 }
 
+// The SDK from a loader: a module namespace (its default export) or the SDK itself. A
+// loader that fails (a chunk that did not load) is an `sdk_unavailable` TokenError with
+// the failure as its cause; the manager then still gets its first token.
+async function loadSdk(loader) {
+  let m;
+  try {
+    m = await loader();
+  } catch (e) {
+    const t = tokenError("sdk_unavailable", "the sdk loader failed");
+    t.cause = e;
+    throw t;
+  }
+  m = m?.default ?? m;
+  if (typeof m?.setParticipantAccessToken !== "function") {
+    throw tokenError("sdk_unavailable", "the sdk loader gave no MyDataHelps.js (setParticipantAccessToken)");
+  }
+  return m;
+}
+
 function report(onError, e) {
   if (typeof onError === "function") onError(e);
   else console.error(e);
@@ -78,12 +100,24 @@ export function TokenProvider({ options, sdk, sdkOptions, onError, children }) {
       h = held.current = { leaving: false, gone: false, manager: null };
       const p = props.current;
       setValue(NONE);
+      // `sdk` as a loader (`() => import("@careevolution/mydatahelps-js")`): MyDataHelps.js
+      // reads `window` when imported, so a server render must never import it; called
+      // here, in an effect, alongside the wasm load.
+      const sdkReady = typeof p.sdk === "function" ? loadSdk(p.sdk) : Promise.resolve(p.sdk);
+      sdkReady.catch(() => {}); // reported below, once the manager exists
       createTokenManager(p.options).then(
-        (m) => {
+        async (m) => {
           if (h.gone) return m.destroy();
           h.manager = m;
+          let s = null;
           try {
-            if (p.sdk != null) m.attachSdk(p.sdk, p.sdkOptions).ready.catch(() => {});
+            s = await sdkReady;
+          } catch (e) {
+            report(p.onError, e);
+          }
+          if (h.gone) return;
+          try {
+            if (s != null) m.attachSdk(s, p.sdkOptions).ready.catch(() => {});
             else m.getToken().catch(() => {}); // the first token; failures go to status() and `error`
           } catch (e) {
             report(p.onError, e);

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=www/reference/index.html
 if [ "${1:-}" = --if-stale ] && [ -f "$out" ] &&
-  [ -z "$(find index.d.ts react/index.d.ts broker/index.d.ts typedoc.json tsconfig.typedoc.json package-lock.json -newer "$out")" ]; then
+  [ -z "$(find index.d.ts react/index.d.ts broker/index.d.ts testing/index.d.ts typedoc.json tsconfig.typedoc.json package-lock.json -newer "$out")" ]; then
   echo "API reference: up to date"
   exit 0
 fi

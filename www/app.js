@@ -11,6 +11,7 @@ import { createBroker } from "mdh-token/broker";
 import { createEmulator, TOKEN_PATH } from "./lib/emulator.js";
 import { BASE_HEADERS, HttpError, mediaType, readBody, redirect, resolveUnder, sendJson, serveFile } from "./lib/http.js";
 import { ephemeralKeyPair, fromPrivatePem, loadOrCreateKeyPair } from "./lib/keys.js";
+import { demoMetrics } from "./lib/metrics.js";
 import { EMULATED_PARTICIPANTS, toSignInEntry } from "./lib/participants.js";
 import { signInPage } from "./lib/pages.js";
 import { createSessions } from "./lib/sessions.js";
@@ -66,6 +67,8 @@ export function contentSecurityPolicy(extraConnect = []) {
  * @param {number} [o.faultSlowMs=15000] how long the "slow" fault holds an answer
  * @param {(line: string) => void} [o.log=console.log] never receives a token
  * @returns {Promise<{ url, port, tokenUrl, mode, emulator, broker, close(): Promise<void> }>}
+ *   The broker records through OpenTelemetry into the demo's own SDK: `GET /metrics`
+ *   (Prometheus text format) and `GET /healthz` (the broker's health probe).
  */
 export async function startServer({
   port = 8080,
@@ -115,6 +118,7 @@ export async function startServer({
     brokerConfig = { serviceAccount, privateKey: keys.privateKey }; // tokenUrl once the port is known
   }
   let broker = null;
+  const metrics = demoMetrics();
 
   async function handleSignIn(req, res) {
     const current = sessions.participantOf(req);
@@ -153,6 +157,13 @@ export async function startServer({
     const read = req.method === "GET" || req.method === "HEAD";
 
     if (p === "/api/mdh/token") return broker.node(req, res);
+    if (p === "/metrics" || p === "/healthz") {
+      if (!read) return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "GET, HEAD" });
+      if (p === "/healthz") return broker.nodeHealth(req, res);
+      for (const [name, value] of Object.entries(BASE_HEADERS)) res.setHeader(name, value);
+      res.setHeader("Cache-Control", "no-store");
+      return metrics.handle(req, res);
+    }
     if (p === "/signin") return handleSignIn(req, res);
     if (p === "/api/signout") {
       if (req.method !== "POST") return sendJson(res, 405, { error: "method_not_allowed" }, { Allow: "POST" });
@@ -248,7 +259,7 @@ export async function startServer({
     emulator.setTokenUrl(brokerConfig.tokenUrl);
   }
   // Identity comes from the demo's session cookie only: never from the page's request.
-  broker = createBroker({ ...brokerConfig, participant: (req) => sessions.participantOf(req), now, upstreamTimeoutMs, log });
+  broker = createBroker({ ...brokerConfig, participant: (req) => sessions.participantOf(req), now, upstreamTimeoutMs, log, telemetry: metrics.telemetry });
 
   const shownHost = loopback === "127.0.0.1" && host !== "0.0.0.0" && host !== "::" ? "localhost" : loopback;
   return {
@@ -264,7 +275,7 @@ export async function startServer({
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      });
+      }).then(() => metrics.close());
     },
   };
 }

@@ -30,6 +30,7 @@ try {
 }
 console.log(`mdh-token demo: ${app.url}`);
 console.log(app.mode === "emulator" ? "target: built-in MyDataHelps emulator (/mdh/)" : `target: ${app.tokenUrl}`);
+console.log(`broker metrics: ${app.url}metrics (Prometheus text format), health: ${app.url}healthz`);
 if (!app.packageBuilt) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
   const missing = existsSync(path.join(root, "pkg", "mdh_token.js")) ? "pkg/mdh_token_bg.wasm" : "pkg/mdh_token.js";

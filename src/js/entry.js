@@ -10,27 +10,34 @@ import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 
 // The module exports createTokenManager alone, as index.d.ts declares: nothing of the
 // wasm's own exports or the glue is reachable through it (the bench finds the wasm
-// memory from outside, mdh-token/react imports its TokenError from pkg/errors.js).
-let ready, devtools;
+// memory from outside, mdh-token/react imports its TokenError from pkg/errors.js,
+// mdh-token/testing's loadWasm() loads through createTokenManager).
+let ready, devtools, warned;
 const { getToken, peek } = TokenManager.prototype;
 
 // The one TokenError constructor.
 import { tokenError as fail } from "./errors.js";
+import { own } from "./options.js";
+import { WARN } from "./integrations.js";
 // For a place mdh-token cannot run.
 const unsupported = (detail) => fail("unsupported_environment", detail);
 
-// MyDataHelps.js's connectExternalAccount popup comes back to this page with
-// ?connectExternalAccount=…&messageID=…&success=…, where its constructor posts the
-// result to the opener (or a BroadcastChannel) and closes the window (5.7.0 L1361,
-// L1788-1806; the same test). A manager there is passive: memory, no channel, no lock,
+// MyDataHelps.js's connectExternalAccount popup (openNewWindow) comes back to this page
+// with ?connectExternalAccount=…&messageID=…&success=…, where its constructor posts the
+// result to window.opener (with no opener, on a BroadcastChannel) and closes the window
+// (5.7.0 L653-726, L1788-1807). A manager there is passive: memory, no channel, no lock,
 // no timer-driven renewal, and getToken()/refresh() reject with code "passive" instead
-// of calling the broker.
+// of calling the broker. The URL alone is a link anyone can send, bookmark or reload:
+// passive needs an opener of this origin too, which only this origin's own script can
+// make (reading `opener.origin` throws for any other). A popup whose opener a provider's
+// Cross-Origin-Opener-Policy severed is a normal page, as short-lived as the SDK makes
+// it: its token comes from storage or the other tabs.
 function passive() {
   try {
     const q = new URLSearchParams(document.location.search);
-    return !!(q.get("connectExternalAccount") && q.get("messageID") && q.get("success"));
+    return q.get("connectExternalAccount") && q.get("messageID") && q.get("success") && opener.origin === origin;
   } catch {
-    return false; // no document: a worker
+    return false; // no document (a worker), or no opener of this origin
   }
 }
 // The options as read (own properties; a getter that throws reads as undefined, as in
@@ -110,6 +117,13 @@ export async function createTokenManager(options) {
   if (inert) {
     m.getToken = m.refresh = refuse;
     m.__nudge = () => {};
+  }
+  // Without participant a manager adopts the token the origin's tabs announce, whoever
+  // it belongs to (docs/security.md, Shared devices); a worker outlives sign-outs: say
+  // so, once.
+  if (!warned && typeof WorkerGlobalScope != "undefined" && own(options, "participant") === undefined) {
+    warned = 1;
+    m.__log(WARN, "a worker without participant may use another participant's token");
   }
   const name = m.__devtools();
   if (name) devtools(m, name);

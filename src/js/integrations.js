@@ -8,7 +8,8 @@
 
 import { bad, baseUrl, get, own } from "./options.js";
 
-const WARN = 2, DEBUG = 4;
+export const WARN = 2;
+const DEBUG = 4, HELD = 4;
 
 // A function that runs `f` at most once.
 function once(f) {
@@ -129,7 +130,9 @@ const methods = {
     // L1765-1768). This capture listener runs before the SDK's (added by each
     // startSurvey): with a usable token it makes the SDK's copy current, seconds left
     // included; without one it holds the request back and delivers it again once the
-    // manager has a token (getToken() now, else its next renewal).
+    // manager has a token (getToken() now, else its next renewal). At most HELD wait,
+    // the newest: the SDK shows one survey at a time, whose frame asks as it loads;
+    // the rest is room for other frames of that origin (serveFrames') asking meanwhile.
     const frames = new URL(url).origin;
     const win = typeof window == "object" ? window : null;
     let held = [], again;
@@ -149,7 +152,7 @@ const methods = {
         return;
       }
       ev.stopImmediatePropagation();
-      held.push(ev);
+      if (held.push(ev) > HELD) held.shift();
       this.getToken().catch(() => this.__log(WARN, "a survey waits for a token"));
     };
     win?.addEventListener("message", onFrame, true);
@@ -177,7 +180,9 @@ const methods = {
       }),
       this.on("cleared", () => (until = 0)),
     ];
-    const willExpire = () => this.__nudge();
+    // Only while a token is held: MyDataHelps.js never clears the timer of an earlier
+    // token, and after clear() (a sign-out) that timer must not fetch a new one.
+    const willExpire = () => this.peek() && this.__nudge();
     try {
       on.call(sdk, "tokenWillExpire", willExpire);
     } catch {}

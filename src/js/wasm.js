@@ -14,8 +14,16 @@ function wasmUrl() {
 // Fetches the wasm and compiles it while it streams in. Compiled from the bytes instead
 // where the engine cannot stream (no compileStreaming) or the server sends another type
 // than application/wasm (compileStreaming refuses that before reading the body).
-function compile() {
-  const url = wasmUrl(), res = fetch(url);
+async function compile() {
+  const url = wasmUrl();
+  // A file: URL is a test runner's DOM (jsdom, happy-dom) in Node, whose fetch reads no
+  // files: read it with Node's fs, reached at run time (no import a bundler would follow).
+  if (url.protocol == "file:") {
+    const fs = globalThis.process?.getBuiltinModule?.("fs");
+    if (!fs) throw tokenError("unsupported_environment", "Node 20.16+ reads " + url);
+    return WebAssembly.compile(fs.readFileSync(url));
+  }
+  const res = fetch(url);
   const bytes = async (e) => {
     // (When the fetch itself failed, `await res` rethrows that same error.)
     const r = await res, type = r.headers.get("content-type");
@@ -24,7 +32,7 @@ function compile() {
       throw tokenError("unsupported_environment",
         `${url} is a web page, not the wasm (Vite dev server? add optimizeDeps: { exclude: ["mdh-token"] })`);
     }
-    if (!r.ok) throw new Error(`mdh-token: ${url}: HTTP ${r.status}`);
+    if (!r.ok) throw tokenError("wasm_unavailable", `${url}: HTTP ${r.status}`, r.status);
     if (e && (r.bodyUsed || /^application\/wasm/.test(type))) throw e;
     return WebAssembly.compile(await r.arrayBuffer());
   };
@@ -37,19 +45,19 @@ let compiling;
 // neither); asked each time.
 export const inBrowser = () => typeof window !== "undefined" || typeof WorkerGlobalScope !== "undefined";
 
-// The compiled module, once per page. A failed load (offline, CSP, a 404) is not kept:
-// the next call fetches again. Throws where there is no fetch (a test DOM).
+// The compiled module, once per page. A failed load (offline, CSP, a 404, cut-off
+// bytes) is not kept: the next call fetches again. What failed underneath (a TypeError
+// of fetch, a CompileError) becomes a TokenError's `cause`.
 export function compiled() {
   return (compiling ??= compile().catch((e) => {
     compiling = undefined;
-    throw e;
+    if (e.name == "TokenError") throw e;
+    const t = tokenError("wasm_unavailable", "the wasm did not load");
+    t.cause = e;
+    throw t;
   }));
 }
 
 // In a page or a worker (never on a server): start now. A failure here is reported by
-// the first createTokenManager(), which tries again.
-if (inBrowser()) {
-  try {
-    compiled().catch(() => {});
-  } catch {}
-}
+// the first createTokenManager(), which tries again (compile() is async: nothing throws here).
+if (inBrowser()) compiled().catch(() => {});

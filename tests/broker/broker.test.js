@@ -151,7 +151,7 @@ test("no participant → 401; participant() throwing or returning junk → 500; 
     [async () => "", 401, "not_signed_in"],
     [() => { throw new Error(`session store down for ${ADA}`); }, 500, "internal_error"],
     [() => 42, 500, "internal_error"],
-    [() => "a\nb", 500, "internal_error"],
+    [() => "x".repeat(1025), 500, "internal_error"],
   ]) {
     const lines = [];
     const broker = createBroker({ tokenUrl: FAKE_URL, serviceAccount: ACCOUNT, privateKey: PKCS8_PEM, participant, fetch: up.fetch, log: (l) => lines.push(l) });
@@ -408,6 +408,7 @@ test("upstream failures map to what the page expects; bodies and logs carry no u
     ["200 HTML", null, new Response(`<html>${leak}</html>`, { status: 200, headers: { "Content-Type": "text/html" } }), 502, "upstream_malformed", null],
     ["200 without expires_in", null, { status: 200, body: { access_token: "abcdefghijklmnopqrstuvwxyz0123456789", token_type: "Bearer" } }, 502, "upstream_malformed", null],
     ["200 with a token the page would refuse", null, { status: 200, body: { access_token: "has space", expires_in: 60 } }, 502, "upstream_malformed", null],
+    ["200 with expires_in 1.9 (the page refuses under 2 s)", null, { status: 200, body: { access_token: "abcdefghijklmnopqrstuvwxyz0123456789", expires_in: 1.9 } }, 502, "upstream_malformed", null],
     ["200 of 100 kB", null, { status: 200, body: { access_token: "a".repeat(100_000), expires_in: 60 } }, 502, "upstream_malformed", null],
     ["302", null, new Response(null, { status: 302, headers: { Location: "https://evil.example/" } }), 502, "broker_misconfigured", null],
     ["401 on the participant grant", null, { status: 401, body: { error: "invalid_client", error_description: leak } }, 401, "participant_unauthorized", null],
@@ -537,4 +538,42 @@ test("log lines never contain a token, an assertion or the key, whatever happens
   assert.ok(lines.length >= 8, lines.join("\n"));
   assertNoSecret(assert, lines, mdh.secrets());
   assert.ok(mdh.secrets().length > 10, "the check had secrets to look for");
+});
+
+test("a revoked service token: 8 concurrent participants all get 200 from one new service token", async () => {
+  const clock = virtualClock();
+  const revoked = new Set();
+  const { broker, up } = scripted(
+    (form) => {
+      if (form.get("grant_type") === "client_credentials") return tokenResponse(3600, "svc");
+      return revoked.has(form.get("token")) ? { status: 400, body: { error: "invalid_grant" } } : tokenResponse();
+    },
+    { now: clock.now, rateLimit: false },
+  );
+  await broker.participantToken(ADA);
+  revoked.add(up.calls.find((c) => c.form.get("grant_type") === "delegated_participant").form.get("token"));
+  clock.advance(60_000);
+  const ids = Array.from({ length: 8 }, (_, i) => `participant-${i}`);
+  const answers = await Promise.allSettled(ids.map((id) => broker.participantToken(id)));
+  assert.deepEqual(answers.map((a) => a.status), Array(8).fill("fulfilled"), answers.map((a) => a.reason?.code).join(" "));
+  assert.equal(up.grants("client_credentials"), 2, "one new service token for all eight");
+});
+
+test("any participant id the page accepts (up to 1,024 characters) gets its own token and store keys; a lone surrogate is refused", async () => {
+  const store = memoryStore();
+  const { broker, up } = scripted(serviceThen(() => tokenResponse()), { store, rateLimit: false });
+  const ids = ["x".repeat(1024), "ada\uFFFD", "a\nb", "name with spaces, % and :", "é".repeat(300), "x".repeat(201), "😀".repeat(512)];
+  const tokens = [];
+  for (const id of ids) {
+    const t = await broker.participantToken(id);
+    tokens.push(t.access_token);
+    assert.equal((await broker.participantToken(id)).access_token, t.access_token, "cached under its own key");
+  }
+  assert.equal(new Set(tokens).size, ids.length, "no two ids share an entry");
+  assert.equal(up.grants("delegated_participant"), ids.length);
+  const res = await broker.handle(pageRequest({ participant: "y".repeat(1024) }));
+  assert.equal(res.status, 200, "the page's longest id over HTTP");
+  await assert.rejects(broker.participantToken("x".repeat(1025)), TypeError);
+  // A lone surrogate has no UTF-8 form: it would reach MyDataHelps as U+FFFD, as "ada\uFFFD".
+  await assert.rejects(broker.participantToken("ada\uD800"), /well-formed/);
 });

@@ -38,5 +38,8 @@ for (const [name, [cmd, args, version]] of Object.entries(RUNTIMES)) {
     assert.equal(mdh.emulator.stats.clientCredentials, 1, "the emulator verified its RS256 assertion");
     assert.equal(mdh.emulator.stats.delegatedParticipant, 2);
     assertNoSecret(assert, out.logs, mdh.secrets());
+    // Sealed under this runtime's Web Crypto: the cached answer above was opened from it.
+    assert.ok(out.sealed, "every value written was sealed");
+    assertNoSecret(assert, [out.written], mdh.secrets());
   });
 }

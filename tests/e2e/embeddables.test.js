@@ -177,6 +177,40 @@ test("a survey opened while the broker is down gets its token as soon as the man
   await until(() => page.evaluate(() => window.finished.length === 1), { what: "surveyDidFinish" });
 });
 
+test("while there is no token, at most 4 survey token requests wait (the newest) and are delivered once one comes", { skip, timeout: 60_000 }, async (t) => {
+  reset(6);
+  const page = await sdkPage(t, { retry: { maxAttempts: 1, maxDelayMs: 2_000 } });
+  server.state.script.push(...Array(100).fill({ status: 503 })); // down
+  await until(() => page.evaluate(() => window.events.some((e) => e.name === "expired")), { timeout: 20_000, what: "the token expired" });
+  // Listeners added after attachSdk's: a held request never reaches them, its
+  // re-delivery (dispatched by the page: not isTrusted) does.
+  await page.evaluate(() => {
+    window.replayed = [];
+    addEventListener("message", (e) => {
+      if (!e.isTrusted && e.data?.name === "GetDelegatedAccessToken") window.replayed.push(e.data.n ?? "first");
+      if (e.data?.name === "FloodDone") window.floodDone = true;
+    }, true);
+  });
+  await page.evaluate(() => window.MyDataHelps.startSurvey("Flood"));
+  const frame = await until(() => page.frames().find((f) => f.url().includes("/survey?")), { what: "the survey frame" });
+  // The frame asked once as it loaded; now 50 more, then a marker (messages from one
+  // window arrive in order).
+  await frame.evaluate(() => {
+    for (let n = 1; n <= 50; n++) parent.postMessage({ name: "GetDelegatedAccessToken", n }, "*");
+    parent.postMessage({ name: "FloodDone" }, "*");
+  });
+  await until(() => page.evaluate(() => window.floodDone), { what: "the page received all 51 requests" });
+  assert.deepEqual(await page.evaluate(() => window.replayed), [], "all held: no token yet");
+  server.state.script.length = 0; // back
+  // Re-delivery is one synchronous loop: once one is seen, all are.
+  const replayed = await until(() => page.evaluate(() => window.replayed.length && window.replayed), { what: "the held requests were delivered" });
+  assert.deepEqual(replayed, [47, 48, 49, 50]);
+  const answer = await until(() => frame.evaluate(() => window.answers?.[0]), { what: "the survey received a token" });
+  assertLive(answer, "after the flood");
+  await frame.evaluate(() => window.finish());
+  await until(() => page.evaluate(() => window.finished.length === 1), { what: "surveyDidFinish" });
+});
+
 // ---------------------------------------------------------------------------------
 // EHR connect: MyDataHelps.connectExternalAccount(provider, { openNewWindow })
 // ---------------------------------------------------------------------------------
@@ -203,6 +237,7 @@ window.events = [];
 for (const n of ["token", "expired", "error"]) tm.on(n, () => window.events.push(n));
 if (returning) {
   boot.getToken = await tm.getToken().then(() => "token", (e) => e.name + ":" + e.code);
+  boot.callsAtGetToken = tm.status().brokerCalls;
   boot.refresh = await tm.refresh().then(() => "token", (e) => e.code);
   boot.fetch = await tm.fetch(${JSON.stringify(base + "api/v1/delegated/participant")}).then(() => "sent", (e) => e.code);
   boot.peek = tm.peek() !== null;
@@ -231,7 +266,8 @@ async function appReady(page) {
 
 for (const coop of [false, true]) {
   const how = coop ? "a provider that severs the opener (COOP), so MyDataHelps.js answers on its BroadcastChannel" : "a popup";
-  test(`EHR connect through ${how}: the return page makes no broker call and takes no part; the opener stays alive`, { skip, timeout: 60_000 }, async (t) => {
+  const page = coop ? "is a normal page that needs no broker call of its own" : "makes no broker call and takes no part";
+  test(`EHR connect through ${how}: the return page ${page}; the opener stays alive`, { skip, timeout: 60_000 }, async (t) => {
     reset(8); // the opener renews every 4 s while the popup is away
     mdh.coop = coop;
     const ctx = await newContext(t);
@@ -260,17 +296,26 @@ for (const coop of [false, true]) {
     const [report] = await until(() => opener.evaluate(() => window.reports.length && window.reports), { what: "the return page's report" });
     assert.match(report.url, /\/app-memory\.html\?connectExternalAccount=true&messageID=1&success=true$/);
     assert.equal(mdh.log.connects[0].finalRedirectPath, `${server.url}/app-memory.html?connectExternalAccount=true&messageID=1&success=%SUCCESSVALUE%`);
-    assert.equal(report.getToken, "TokenError:passive");
-    assert.equal(report.refresh, "passive");
-    assert.equal(report.fetch, "passive");
-    assert.equal(report.peek, false);
-    assert.equal(report.status.brokerCalls, 0);
-    assert.deepEqual(report.status.crossTab, { broadcastChannel: false, webLocks: false });
-    assert.equal(report.status.storage, "memory");
-    // Every broker call was the opener's; the return page's visit cost none.
+    if (coop) {
+      // No opener, so nothing tells this page from a link to its URL: a normal manager,
+      // which gets the opener's token over the channel, with no broker call (the one it
+      // makes is the refresh() this test page asks for).
+      assert.deepEqual([report.getToken, report.refresh, report.fetch], ["token", "token", "sent"]);
+      assert.equal(report.callsAtGetToken, 0);
+      assert.equal(report.status.brokerCalls, 1);
+    } else {
+      assert.equal(report.getToken, "TokenError:passive");
+      assert.equal(report.refresh, "passive");
+      assert.equal(report.fetch, "passive");
+      assert.equal(report.peek, false);
+      assert.equal(report.status.brokerCalls, 0);
+      assert.deepEqual(report.status.crossTab, { broadcastChannel: false, webLocks: false });
+      assert.equal(report.status.storage, "memory");
+    }
+    // Every other broker call was the opener's; the passive return page's visit cost none.
     const openerCalls = await opener.evaluate(() => window.tm.status().brokerCalls);
-    assert.equal(server.state.calls.length, openerCalls);
-    assert.ok(server.state.calls.length - callsBefore <= 1, "at most the opener's own next renewal during the return");
+    assert.equal(server.state.calls.length, openerCalls + report.status.brokerCalls);
+    assert.ok(server.state.calls.length - callsBefore <= 1 + report.status.brokerCalls, "at most the opener's own next renewal during the return");
     // The opener's token and SDK are alive: it keeps renewing and the SDK keeps working.
     const pushed = await opener.evaluate(() => window.pushes.length);
     await until(() => opener.evaluate((n) => window.pushes.length > n, pushed), { timeout: 20_000, what: "a renewal after the return" });
@@ -280,7 +325,7 @@ for (const coop of [false, true]) {
     }));
     assert.equal(after.sdk, "p-1");
     assert.ok(!after.events.includes("expired") && !after.events.includes("error"), after.events.join(","));
-    console.log(`# EHR popup${coop ? " (COOP)" : ""}: ${server.state.calls.length} broker calls, all the opener's (return page: 0)`);
+    console.log(`# EHR popup${coop ? " (COOP)" : ""}: ${server.state.calls.length} broker calls (return page: ${report.status.brokerCalls})`);
   });
 }
 

@@ -343,7 +343,7 @@ test("a 16,384-character token (the limit) is accepted", { skip }, async (t) => 
 
 // Importing the package starts the wasm fetch (src/js/entry.js), so that createTokenManager()
 // does not wait one more round trip; a load that fails then is forgotten, not cached.
-test("importing fetches the wasm; when that load fails, the next createTokenManager() loads it again, with no page error", { skip }, async (t) => {
+test("importing fetches the wasm; when that load fails (a reset), createTokenManager() rejects with a TokenError wasm_unavailable keeping the cause, and the next one loads it again, with no page error", { skip }, async (t) => {
   server.reset();
   const ctx = await browser.newContext();
   t.after(() => ctx.close());
@@ -355,16 +355,21 @@ test("importing fetches the wasm; when that load fails, the next createTokenMana
     else route.continue();
   });
   const p = await openPage(ctx, server);
-  await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => { window.mdh = m; }));
+  // The first createTokenManager() joins the load the import started, held here.
+  await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => {
+    window.made = () => m.createTokenManager({ broker: "/broker", crossTab: false }).then(
+      (tm) => (tm.destroy(), "created"),
+      (e) => `rejected ${e.name} ${e.code} ${e.status} ${e.cause?.name}`,
+    );
+    window.first = window.made();
+  }));
   await until(() => held, { what: "the wasm request of the import alone" });
   await held.abort("connectionfailed");
-  // Each try either joins the failing load (and rejects with its error) or loads anew.
+  assert.equal(await p.evaluate(() => window.first), "rejected TokenError wasm_unavailable 0 TypeError");
+  // Each later try either joins the failing load (and rejects with its error) or loads anew.
   const outcomes = [];
-  await until(() => p.evaluate(() => window.mdh.createTokenManager({ broker: "/broker", crossTab: false }).then(
-    (tm) => (tm.destroy(), "created"),
-    (e) => "rejected " + e.name,
-  )).then((o) => (outcomes.push(o), o === "created")), { what: "a manager after the failed load" });
-  assert.ok(outcomes.slice(0, -1).every((o) => o === "rejected TypeError"), outcomes.join(", "));
+  await until(() => p.evaluate(() => window.made()).then((o) => (outcomes.push(o), o === "created")), { what: "a manager after the failed load" });
+  assert.ok(outcomes.slice(0, -1).every((o) => o === "rejected TokenError wasm_unavailable 0 TypeError"), outcomes.join(", "));
   assert.equal(requests.length, 2, "loaded once more, then kept");
   assert.deepEqual(await pageFaults(p), []);
   printed.push(...p.logs);
@@ -404,7 +409,7 @@ test("an engine without WebAssembly.compileStreaming compiles the wasm from its 
   assert.deepEqual(await pageFaults(p), []);
 });
 
-test("a 404 for the wasm rejects createTokenManager() with an Error naming the status; the next one loads it", { skip }, async (t) => {
+test("a 404 for the wasm rejects createTokenManager() with a TokenError wasm_unavailable, status 404; the next one loads it", { skip }, async (t) => {
   server.reset();
   const ctx = await browser.newContext();
   t.after(() => ctx.close());
@@ -415,14 +420,38 @@ test("a 404 for the wasm rejects createTokenManager() with an Error naming the s
   await p.evaluate(() => import("/pkg/mdh_token.js").then((m) => {
     window.made = () => m.createTokenManager({ broker: "/broker", crossTab: false }).then(
       (tm) => (tm.destroy(), "created"),
-      (e) => `${e.name}: ${e.message}`,
+      (e) => `${e.name} ${e.code} ${e.status}: ${e.message}`,
     );
     window.first = window.made();
   }));
   await until(() => held, { what: "the wasm request of the import" });
   await held.fulfill({ status: 404, body: "no" });
-  assert.match(await p.evaluate(() => window.first), /^(TypeError|Error): .*(404|status)/);
+  assert.match(await p.evaluate(() => window.first), /^TokenError wasm_unavailable 404: mdh-token: .*mdh_token_bg\.wasm.*404/);
   assert.equal(await p.evaluate(() => window.made()), "created");
+  assert.equal(n, 2);
+  assert.deepEqual(await pageFaults(p), []);
+});
+
+// A cut-off download (a proxy that drops the end, a full disk on a CDN edge): the
+// compiler refuses the bytes; that is a loader failure too, and not kept.
+test("a truncated wasm rejects createTokenManager() with a TokenError wasm_unavailable whose cause is the CompileError; the next one loads it", { skip }, async (t) => {
+  server.reset();
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  let n = 0;
+  await ctx.route(/\/mdh_token_bg\.wasm$/, async (route) => {
+    if (++n > 1) return route.continue();
+    const r = await route.fetch();
+    const body = await r.body();
+    await route.fulfill({ response: r, body: body.subarray(0, body.length >> 1) });
+  });
+  const p = await openPage(ctx, server);
+  const made = () => p.evaluate(() => import("/pkg/mdh_token.js").then((m) => m.createTokenManager({ broker: "/broker", crossTab: false })).then(
+    (tm) => (tm.destroy(), "created"),
+    (e) => `${e.name} ${e.code} ${e.status} ${e.cause?.name} ${e.cause instanceof WebAssembly.CompileError}`,
+  ));
+  assert.equal(await made(), "TokenError wasm_unavailable 0 CompileError true");
+  assert.equal(await made(), "created");
   assert.equal(n, 2);
   assert.deepEqual(await pageFaults(p), []);
 });

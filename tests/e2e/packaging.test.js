@@ -98,8 +98,8 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test("index.d.ts and react/index.d.ts have no `any` and consumers compile under tsc --strict (misuse does not)", { skip }, () => {
-  for (const f of ["index.d.ts", "react/index.d.ts"]) {
+test("index.d.ts, react/index.d.ts and testing/index.d.ts have no `any` and consumers compile under tsc --strict (misuse does not)", { skip }, () => {
+  for (const f of ["index.d.ts", "react/index.d.ts", "testing/index.d.ts"]) {
     const dts = fs.readFileSync(path.join(ROOT, f), "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
     assert.doesNotMatch(dts, /\bany\b/, f);
   }
@@ -111,6 +111,21 @@ test("the tarball ships only the package files", { skip }, () => {
   for (const f of ["index.d.ts", "package.json", "pkg/mdh_token.js", "pkg/mdh_token_bg.wasm", "react/index.js", "react/index.d.ts"]) assert.ok(files.includes(f), f);
   assert.ok(!files.includes("index.js"), "no index.js: the exports map names pkg/mdh_token.js");
   assert.ok(!files.some((f) => f.startsWith("src") || f.startsWith("www") || f.startsWith("tests") || f.endsWith(".rs")), files.join(" "));
+});
+
+// mdh-token/testing runs in a host's test runner: its own entry, never in what a page loads.
+test("the tarball ships mdh-token/testing with its types, as its own entry outside the browser bundle", { skip }, async () => {
+  const dir = path.join(app, "node_modules/mdh-token");
+  for (const f of ["testing/index.js", "testing/index.d.ts"]) assert.ok(fs.existsSync(path.join(dir, f)), f);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  assert.deepEqual(manifest.exports["./testing"], { types: "./testing/index.d.ts", default: "./testing/index.js" });
+  for (const f of ["pkg/mdh_token.js", "react/index.js"]) {
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    assert.doesNotMatch(text, /scriptedBroker|fakeSdk|testing\//, `${f} has nothing of mdh-token/testing`);
+  }
+  const { shippedFiles } = await import("../../bench/size.js");
+  assert.ok(!shippedFiles().some((f) => f.startsWith("testing/")), "not counted as shipped to a browser");
+  assert.deepEqual(shippedFiles({ entry: "testing" }), ["testing/index.js"]);
 });
 
 test("the tarball ships mdh-token/broker with its types, importable on the server with jose installed", { skip }, () => {

@@ -120,7 +120,7 @@ try {
   const t = await tm.getToken();
   window.result = { ok: t.access_token.startsWith("tk"), state: tm.status().state };
 } catch (e) {
-  window.result = { error: e.name + ": " + e.message };
+  window.result = { error: e.name + ": " + e.message, code: e.code, cause: e.cause?.name };
 }`;
 const ROUTES = {
   "/csp.html": { type: "text/html", body: `<!doctype html><meta charset="utf-8"><title>csp</title><script type="module" src="/app.js"></script>` },
@@ -156,9 +156,12 @@ test("CSP: works under default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 
   assert.ok(!r.logs.some((l) => /Content Security Policy/i.test(l)), r.logs.join("\n"));
 });
 
-test("CSP: without 'wasm-unsafe-eval' the same page is refused and the violation reported (the check can fail)", { skip }, async (t) => {
+test("CSP: without 'wasm-unsafe-eval' the same page is refused (a TokenError wasm_unavailable, the CompileError its cause) and the violation reported", { skip }, async (t) => {
   const r = await cspRun(t, "default-src 'self'; script-src 'self'");
   assert.ok(r.result.error, "createTokenManager failed");
+  assert.match(r.result.error, /^TokenError: mdh-token: /);
+  assert.equal(r.result.code, "wasm_unavailable");
+  assert.equal(r.result.cause, "CompileError");
   assert.ok(r.violations.some((v) => v.startsWith("script-src") && v.includes("wasm-eval")), r.violations.join(", "));
   assert.equal(r.srv.state.calls.length, 0);
 });

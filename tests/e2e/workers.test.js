@@ -251,3 +251,43 @@ test("in a worker: session/local storage fall back to memory with one warning; s
   const warnings = ctx.workerLogs.filter((l) => l.startsWith("warning:") && l.includes("storage is not available"));
   assert.equal(warnings.length, 1, ctx.workerLogs.join("\n"));
 });
+
+test("a worker's managers without participant say so once (warn); with participant, nothing", { skip }, async (t) => {
+  reset(600);
+  const ctx = await newContext(t);
+  const page = await openPage(ctx, server);
+  const seen = new Map();
+  page.on("worker", (w) => {
+    const lines = [];
+    seen.set(w, lines);
+    w.on("console", (m) => lines.push(`${m.type()}: ${m.text()}`));
+  });
+  /** The worker's console up to a marker it prints now (console messages arrive in order). */
+  const consoleOf = async (w) => {
+    await w.evaluate(() => console.log("marker"));
+    const lines = seen.get(w);
+    await until(() => lines.includes("log: marker"), { what: "the worker's marker" });
+    return lines.filter((l) => l.includes("without participant"));
+  };
+  const anonymous = await startWorker(page, workerUrl("/upload-worker.js"));
+  // A second manager in the same worker, and a token: no second line.
+  await anonymous.evaluate(async () => {
+    await self.ready;
+    const { createTokenManager } = await import("/pkg/mdh_token.js");
+    await (await createTokenManager({ broker: "/broker", crossTab: false })).getToken();
+  });
+  const lines = await consoleOf(anonymous);
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /^warning: mdh-token: .*participant/);
+  const named = await startWorker(page, workerUrl("/upload-worker.js", { options: JSON.stringify({ participant: "ada" }) }));
+  await named.evaluate(() => self.ready.then(() => true));
+  assert.deepEqual(await consoleOf(named), []);
+  // A page without participant is not a worker: nothing there.
+  await page.evaluate(() => {
+    window.warned = [];
+    const warn = console.warn;
+    console.warn = (...a) => (window.warned.push(a.join(" ")), warn.apply(console, a));
+  });
+  await createManager(page, {});
+  assert.deepEqual(await page.evaluate(() => window.warned), []);
+});

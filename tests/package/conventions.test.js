@@ -32,6 +32,8 @@ const SHIPPED = [
   "pkg/mdh_token_bg.wasm",
   "react/index.d.ts",
   "react/index.js",
+  "testing/index.d.ts",
+  "testing/index.js",
 ];
 
 let tmp, tgz, packed;
@@ -73,12 +75,12 @@ test("arethetypeswrong: every entry's types resolve for ESM importers and bundle
   const problems = analysis.problems ?? [];
   assert.deepEqual(problems.filter((p) => !cjs.includes(p.resolutionKind)), [], JSON.stringify(problems, null, 1));
   assert.deepEqual([...new Set(problems.map((p) => p.kind))].filter((k) => k !== "CJSResolvesToESM"), []);
-  assert.deepEqual(Object.keys(analysis.entrypoints).sort(), [".", "./broker", "./package.json", "./react"]);
+  assert.deepEqual(Object.keys(analysis.entrypoints).sort(), [".", "./broker", "./package.json", "./react", "./testing"]);
 });
 
 // The value exports (functions, classes, constants: not interfaces or types) that each
-// declaration file declares; one TypeScript program for the three.
-const DTS = ["index.d.ts", "react/index.d.ts", "broker/index.d.ts"];
+// declaration file declares; one TypeScript program for them all.
+const DTS = ["index.d.ts", "react/index.d.ts", "broker/index.d.ts", "testing/index.d.ts"];
 let declared;
 function declaredValues(dts) {
   if (!declared) {
@@ -93,7 +95,7 @@ function declaredValues(dts) {
   return declared[dts];
 }
 
-for (const [entry, dts] of [["mdh-token", "index.d.ts"], ["mdh-token/react", "react/index.d.ts"], ["mdh-token/broker", "broker/index.d.ts"]]) {
+for (const [entry, dts] of [["mdh-token", "index.d.ts"], ["mdh-token/react", "react/index.d.ts"], ["mdh-token/broker", "broker/index.d.ts"], ["mdh-token/testing", "testing/index.d.ts"]]) {
   test(`import * from "${entry}" is exactly what ${dts} declares`, { skip }, async () => {
     const declared = declaredValues(dts);
     assert.ok(declared.length > 0, `${dts} declares values`);

@@ -40,8 +40,8 @@ export async function main(): Promise<number> {
   const bearer: "Bearer" = t.token_type;
   MyDataHelps.setParticipantAccessToken(t, "https://mydatahelps.org/");
   const off = tokens.on("error", (e: TokenError) => {
-    const code: "broker_unreachable" | "broker_timeout" | "broker_rejected" | "broker_failed" | "invalid_response" | "cleared" | "destroyed" | "invalid_options" | "unsupported_environment" | "internal" | "passive" = e.code;
-    void code, e.status, e.retryAt;
+    const code: "broker_unreachable" | "broker_timeout" | "broker_rejected" | "broker_failed" | "invalid_response" | "cleared" | "destroyed" | "invalid_options" | "unsupported_environment" | "wasm_unavailable" | "sdk_unavailable" | "internal" | "passive" = e.code;
+    void code, e.status, e.retryAt, e.cause;
   });
   off();
   tokens.on("token", (tok) => void tok.expires_at);

@@ -25,6 +25,10 @@ export function App() {
       <TokenProvider {...props}>
         <Participant />
       </TokenProvider>
+      {/* MyDataHelps.js loaded after mount, never on a server (Next.js App Router). */}
+      <TokenProvider options={{ broker: "/api/mdh/token" }} sdk={() => import("@careevolution/mydatahelps-js")}>
+        <Participant />
+      </TokenProvider>
     </StrictMode>
   );
 }
@@ -32,4 +36,9 @@ export function App() {
 export function Misuse() {
   // @ts-expect-error options are required
   return <TokenProvider><Participant /></TokenProvider>;
+}
+
+export function NotALoader() {
+  // @ts-expect-error a loader must return a promise of MyDataHelps.js
+  return <TokenProvider options={{ broker: "/b" }} sdk={() => 42}><Participant /></TokenProvider>;
 }

@@ -5,6 +5,7 @@ import {
   redisStore,
   BrokerError,
   type Broker,
+  type BrokerHealth,
   type BrokerStore,
   type NodeRequest,
   type NodeResponse,
@@ -62,3 +63,20 @@ export const custom: BrokerStore = {
   remove: async () => undefined,
   incr: async () => ({ count: 1, ttlMs: 1000 }),
 };
+
+// Operators: sealing keys with rotation, OpenTelemetry, the health probe.
+declare const meterProvider: { getMeter(name: string): object };
+const sealed = createBroker({
+  tokenUrl: "https://mydatahelps.org/identityserver/connect/token",
+  serviceAccount: "RKStudio.1234.app",
+  privateKey: pem,
+  participant: () => null,
+  store: redisStore(redisClient),
+  sealKeys: ["a-new-secret-of-at-least-32-bytes-xxxxxx", new Uint8Array(32)],
+  telemetry: { meterProvider },
+});
+export const GET = (): Promise<Response> => sealed.handleHealth();
+export async function probe(): Promise<boolean> {
+  const h: BrokerHealth = await sealed.health();
+  return h.status !== "fail" && h.store !== "fallback";
+}

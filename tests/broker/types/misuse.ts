@@ -14,3 +14,14 @@ export async function misuse(): Promise<void> {
   // @ts-expect-error rateLimit is { max, windowMs } or false
   createBroker({ tokenUrl: "u", serviceAccount: "a", privateKey: "pem", participant: () => null, rateLimit: true });
 }
+
+createBroker({
+  tokenUrl: "https://mydatahelps.org/identityserver/connect/token",
+  serviceAccount: "a",
+  privateKey: "pem",
+  participant: () => null,
+  // @ts-expect-error seal is a boolean
+  seal: "yes",
+  // @ts-expect-error sealKeys is an array of secrets
+  sealKeys: "one-key",
+});

@@ -1,0 +1,10 @@
+// app/page.js
+import { Participant } from "./participant";
+
+export default function Page() {
+  return (
+    <main>
+      <Participant />
+    </main>
+  );
+}
