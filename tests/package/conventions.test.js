@@ -16,15 +16,15 @@ import { ROOT, packageBuilt } from "../e2e/harness.js";
 const skip = !packageBuilt() && "package not built: run npm run build";
 const bin = (name) => path.join(ROOT, "node_modules/.bin", name);
 
-// What a host installs: nothing else. README.md and package.json npm adds by itself.
+// What a host installs: nothing else. README.md and package.json npm adds by itself; the
+// broker is shipped as a folder of modules (package.json "files": "broker/"): those git
+// tracks there, and nothing untracked.
+const BROKER = execFileSync("git", ["ls-files", "broker"], { cwd: ROOT, encoding: "utf8" }).trim().split("\n");
 const SHIPPED = [
+  ...BROKER,
   "CHANGELOG.md",
   "LICENSE",
   "README.md",
-  "broker/index.d.ts",
-  "broker/index.js",
-  "broker/key.js",
-  "broker/store.js",
   "index.d.ts",
   "package.json",
   "pkg/errors.js",
@@ -34,7 +34,7 @@ const SHIPPED = [
   "react/index.js",
   "testing/index.d.ts",
   "testing/index.js",
-];
+].sort();
 
 let tmp, tgz, packed;
 before(() => {
