@@ -1,5 +1,12 @@
 // Types of the mdh-token package. No `any`: checked with `tsc --noEmit --strict`.
 
+/**
+ * Keeps a MyDataHelps participant access token alive in a web page: start with
+ * {@link createTokenManager}.
+ * @packageDocumentation
+ * @module mdh-token
+ */
+
 /** Why a broker call is made. */
 export type RenewalReason = "initial" | "scheduled" | "forced" | "expired";
 
@@ -7,12 +14,15 @@ export type RenewalReason = "initial" | "scheduled" | "forced" | "expired";
 export interface BrokerRequest {
   /** Aborted when the request times out, or on clear()/destroy(). */
   signal: AbortSignal;
+  /** Why the manager asks now. */
   reason: RenewalReason;
 }
 
 /** What a broker answers (RFC 6749 §5.1); extra fields are ignored. */
 export interface BrokerResponse {
+  /** The participant access token: an RFC 6750 §2.1 b64token, 1 to 16,384 characters. */
   access_token: string;
+  /** `"Bearer"`, in any case. */
   token_type: string;
   /** Seconds; a positive number or a string of digits, at most 30 days. */
   expires_in: number | string;
@@ -24,9 +34,15 @@ export interface BrokerResponse {
  */
 export type BrokerFunction = (request: BrokerRequest) => Promise<BrokerResponse> | BrokerResponse;
 
+/**
+ * Where the token is kept: `memory` (never Web Storage), `session` (survives reloads of
+ * the tab) or `local` (shared by the origin's tabs).
+ */
 export type StorageMode = "memory" | "session" | "local";
+/** How much the manager logs to the console; never the token. */
 export type LogLevel = "silent" | "error" | "warn" | "info" | "debug";
 
+/** Bounds of the retries of one renewal: exponential backoff with full jitter. */
 export interface RetryOptions {
   /** Attempts per renewal, the first included. Default 5. */
   maxAttempts?: number;
@@ -36,6 +52,7 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
+/** The options of {@link createTokenManager}; all but `broker` optional. */
 export interface TokenManagerOptions {
   /** URL POSTed with the JSON body `{ "reason": … }` (`Content-Type` and `Accept: application/json`), or a broker function. */
   broker: string | BrokerFunction;
@@ -59,6 +76,7 @@ export interface TokenManagerOptions {
   renewBeforeSeconds?: number;
   /** Per broker request. Default 10000. */
   timeoutMs?: number;
+  /** Attempts per renewal and backoff bounds. */
   retry?: RetryOptions;
   /** One broker call per renewal across the origin's tabs. Default true. */
   crossTab?: boolean;
@@ -74,7 +92,9 @@ export interface TokenManagerOptions {
 
 /** A token, ready for `MyDataHelps.setParticipantAccessToken(token, baseUrl)`. Frozen. */
 export interface Token {
+  /** The participant access token. */
   readonly access_token: string;
+  /** Always `"Bearer"`. */
   readonly token_type: "Bearer";
   /** Whole seconds left now. */
   readonly expires_in: number;
@@ -82,6 +102,7 @@ export interface Token {
   readonly expires_at: number;
 }
 
+/** The stable `code` of a {@link TokenError}; docs/getting-started.md lists when each occurs. */
 export type TokenErrorCode =
   | "broker_unreachable"
   | "broker_timeout"
@@ -102,7 +123,9 @@ export type TokenErrorCode =
 
 /** Every rejection and `error` event payload. Its message never contains the token. */
 export interface TokenError extends Error {
+  /** Always `"TokenError"`. */
   readonly name: "TokenError";
+  /** What went wrong, stable across versions. */
   readonly code: TokenErrorCode;
   /** The broker's HTTP status, or 0. */
   readonly status: number;
@@ -136,43 +159,67 @@ export type TokenState =
   /** destroy() was called; nothing more happens. */
   | "destroyed";
 
+/** What {@link TokenManager.status} reports; never the token itself. */
 export interface TokenStatus {
+  /** The manager's state. */
   state: TokenState;
+  /** Whole seconds the token has left, or null without one. */
   expiresIn: number | null;
+  /** The token's expiry, epoch ms, or null. */
   expiresAt: number | null;
+  /** When the renewal is due, epoch ms, or null. */
   renewAt: number | null;
+  /** When the next automatic broker attempt is scheduled, epoch ms, or null. */
   nextAttemptAt: number | null;
   /** Broker requests sent by this tab. */
   brokerCalls: number;
+  /** The code of the last failed attempt, or null. */
   lastError: TokenErrorCode | null;
   /** The storage really in use (memory after a storage failure). */
   storage: StorageMode;
-  crossTab: { broadcastChannel: boolean; webLocks: boolean };
+  /** Which cross-tab APIs the manager uses (false where absent or `crossTab: false`). */
+  crossTab: {
+    /** A `BroadcastChannel` shares tokens and clears with the other tabs. */
+    broadcastChannel: boolean;
+    /** Web Locks elect the one tab that calls the broker. */
+    webLocks: boolean;
+  };
   /** The token masked: 6 characters, "…", and its length. */
   token: string | null;
 }
 
+/** Each event's payload, by name (see {@link TokenManager.on}). */
 export interface TokenEvents {
+  /** A new token was adopted, from the broker or another tab. */
   token: Token;
+  /** Once per token, when its renewal window opens. */
   expiring: Token;
+  /** Once per token that expired with no replacement. */
   expired: undefined;
+  /** A failed attempt; `retryAt` when another is scheduled. */
   error: TokenError;
+  /** The token was dropped: clear() here or in another tab, a 401/403, or another participant. */
   cleared: undefined;
 }
+/** An event's name. */
 export type TokenEventName = keyof TokenEvents;
 
 /** The part of MyDataHelps.js (`@careevolution/mydatahelps-js`) that attachSdk uses. */
 export interface MyDataHelpsLike {
+  /** Gives the SDK a token for its API calls. */
   setParticipantAccessToken(
     token: { access_token: string; token_type: string; expires_in: number },
     baseUrl?: string,
   ): void;
+  /** Listens to an SDK event (attachSdk listens to `tokenWillExpire`). */
   on(eventName: string, callback: (event: unknown) => void): void;
+  /** Stops listening to an SDK event. */
   off(eventName: string, callback: (event: unknown) => void): void;
   /** Raises an SDK event; attachSdk uses it for `applicationDidBecomeVisible` (see `revive`). */
   triggerEvent?(event: { type: string }): void;
 }
 
+/** The options of {@link TokenManager.attachSdk}. */
 export interface AttachSdkOptions {
   /** MyDataHelps base URL passed with each token. Default: the manager's `baseUrl`. */
   baseUrl?: string;
@@ -188,14 +235,17 @@ export interface AttachSdkOptions {
 export interface Detach {
   (): void;
 }
+/** Stops attachSdk; idempotent. */
 export interface SdkDetach extends Detach {
   /** Resolves after the first token reached the SDK; rejects with a TokenError. */
   readonly ready: Promise<true>;
 }
 
+/** The options of {@link TokenManager.serveFrames}. */
 export interface ServeFramesOptions {
   /** Exact origins (scheme://host[:port]) of the MyDataHelps frames to answer. */
   origins: string[];
+  /** MyDataHelps base URL sent with each answer. Default: the manager's `baseUrl`. */
   baseUrl?: string;
   /** Sent as `participantID` when given. */
   participantId?: string;
@@ -203,6 +253,7 @@ export interface ServeFramesOptions {
   anyWindow?: boolean;
 }
 
+/** A manager, made by {@link createTokenManager}: one token's life in this tab. */
 export interface TokenManager {
   /** A usable token (≥ 10 s left), from memory or from one shared broker request. */
   getToken(): Promise<Token>;
@@ -214,7 +265,9 @@ export interface TokenManager {
   clear(): void;
   /** Listens to an event; returns the unsubscribe function. */
   on<K extends TokenEventName>(name: K, listener: (payload: TokenEvents[K]) => void): () => void;
+  /** The manager's state now, the token masked. */
   status(): TokenStatus;
+  /** Changes how much the manager logs. */
   setLogLevel(level: LogLevel): void;
   /**
    * Feeds MyDataHelps.js with each token exactly once and renews on tokenWillExpire;
@@ -241,9 +294,14 @@ export function createTokenManager(options: TokenManagerOptions): Promise<TokenM
 
 /** The devtools helper exposed with `devtools: true`. */
 export interface MdhTokenDevtools {
+  /** Prints the status as a table and returns it. */
   status(): TokenStatus;
+  /** Renews now; resolves to the status after, or rejects with the TokenError. */
   refresh(): Promise<TokenStatus>;
+  /** Forgets the token here and in the other tabs. */
   clear(): void;
+  /** Changes the log level; false for a name that is not one. */
   logLevel(level: LogLevel): boolean;
+  /** Prints what the helper offers. */
   help(): void;
 }

@@ -5,14 +5,15 @@
 // loads — `.js`, `.mjs` and `.wasm` (directories are walked).
 // Type declarations (`.d.ts`), the server-only broker (`broker/`, the
 // `mdh-token/broker` entry) and anything else in `files` are not shipped to a browser
-// and are left out. The React binding (`react/`, the `mdh-token/react` entry) is its
+// and are left out. The React binding (`react/` and the `pkg/errors.js` it imports, the
+// `mdh-token/react` entry) is its
 // own entry, loaded only by React apps: it is measured on its own
 // (`shippedSize({ entry: "react" })`), not in the package's figure. A listed browser
 // file that is missing is an error: the
 // figure would be wrong, so nothing is returned.
 //
 // How: each file is compressed on its own, as a server would send it, with GNU gzip
-// (`gzip -9 -c FILE`, the method behind the reference figures in the bench issue: its
+// (`gzip -9 -c FILE`, the method behind the comparators' reference figures: its
 // header carries the file name, len(name)+1 bytes), and the per-file sizes are added.
 // Where no `gzip` binary exists, Node's zlib at level 9 is used and `method` says so
 // (zlib's deflate differs from GNU gzip's: e.g. +666 B on the 0.1.0 wasm).
@@ -29,9 +30,9 @@ import { fileURLToPath } from "node:url";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 const BROWSER_EXT = /\.(m?js|wasm)$/;
-// Entries measured apart from the package (own `exports` subpaths): name → folder.
+// Entries measured apart from the package (own `exports` subpaths): name → path prefixes.
 // mdh-token/testing runs in a host's test runner only.
-const ENTRIES = { react: "react/", testing: "testing/" };
+const ENTRIES = { react: ["react/", "pkg/errors.js"], testing: ["testing/"] };
 // Entries of `files` that run on the host's server, never in a page.
 const SERVER_ONLY = ["broker/"];
 
@@ -93,9 +94,9 @@ export function shippedFiles({ root = ROOT, entry } = {}) {
   const all = [...found].map((f) => f.split(path.sep).join("/")).sort();
   if (entry !== undefined) {
     if (!Object.hasOwn(ENTRIES, entry)) throw new Error(`no separate entry ${entry}`);
-    return all.filter((f) => f.startsWith(ENTRIES[entry]));
+    return all.filter((f) => ENTRIES[entry].some((p) => f.startsWith(p)));
   }
-  const core = all.filter((f) => !Object.values(ENTRIES).some((dir) => f.startsWith(dir)));
+  const core = all.filter((f) => !Object.values(ENTRIES).flat().some((p) => f.startsWith(p)));
   if (!core.some((f) => f.endsWith(".wasm"))) {
     throw new Error("no .wasm among the shipped files: build first (bash scripts/build.sh)");
   }

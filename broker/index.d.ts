@@ -1,37 +1,62 @@
 // Types of mdh-token/broker, the server half of mdh-token (runs on Node 20+, Deno, Bun and
 // edge runtimes). Self-contained: no @types/node needed.
 
+/**
+ * The server half: {@link createBroker} answers the page's POST with a participant token
+ * for the participant of your app's session.
+ * @packageDocumentation
+ * @module mdh-token/broker
+ */
+
 /** Why the page asks: sent by mdh-token in the POST body as `{ "reason": … }`. */
 export type Reason = "initial" | "scheduled" | "forced" | "expired";
 
 /** What the page (and `participantToken`) gets: RFC 6749 §5.1, nothing else. */
 export interface ParticipantToken {
+  /** The participant access token MyDataHelps issued. */
   access_token: string;
   /** Whole seconds the token has left now (a cached token: less than its lifetime). */
   expires_in: number;
+  /** Always `"Bearer"`. */
   token_type: "Bearer";
 }
 
 /** The few members of a Node `http.IncomingMessage` (or Express request) the broker reads. */
 export interface NodeRequest {
+  /** The HTTP method: only POST is answered. */
   method?: string;
+  /** Request headers, lower-case names (Content-Type, Sec-Fetch-Site, Origin, Host). */
   headers: Record<string, string | string[] | undefined>;
-  socket?: { encrypted?: boolean } | null;
+  /** The connection, to tell https from http. */
+  socket?: {
+    /** True on a TLS connection. */
+    encrypted?: boolean;
+  } | null;
+  /** True when a framework already read the body stream. */
   readableEnded?: boolean;
   /** A body a framework already parsed (express.json(), Fastify): used instead of the stream. */
   body?: unknown;
+  /** Reads the body's chunks. */
   on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  /** Learns that the body ended. */
   on(event: "end", listener: () => void): unknown;
+  /** Learns that reading the body failed. */
   once(event: "error", listener: (err: Error) => void): unknown;
+  /** Stops listening once the body is read or refused. */
   off(event: string, listener: (...args: never[]) => void): unknown;
+  /** Stops reading a body over `maxBodyBytes`. */
   pause(): unknown;
 }
 
 /** The few members of a Node `http.ServerResponse` (or Express response) the broker writes. */
 export interface NodeResponse {
+  /** True once an answer started: the broker then writes nothing. */
   readonly headersSent: boolean;
+  /** True once the answer ended. */
   readonly writableEnded: boolean;
+  /** Writes the status and headers. */
   writeHead(status: number, headers: Record<string, string>): unknown;
+  /** Writes the JSON body and ends the answer. */
   end(body: Uint8Array): unknown;
 }
 
@@ -41,23 +66,37 @@ export interface NodeResponse {
  * `remove` a compare-and-delete.
  */
 export interface BrokerStore {
+  /** The key's value, or null when absent or expired. */
   get(key: string): Promise<string | null>;
+  /** Sets the key for `ttlMs`. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets the key only when absent; true when it did. */
   add(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Deletes the key only while it still holds `value`. */
   remove(key: string, value: string): Promise<void>;
   /** +1 on a counter that lives `windowMs` from its first increment. */
-  incr(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+  incr(key: string, windowMs: number): Promise<{
+    /** The count after this increment. */
+    count: number;
+    /** Milliseconds until the counter's window ends. */
+    ttlMs: number;
+  }>;
 }
 
 /** A Node `crypto.KeyObject` (structurally: what the broker checks and calls). */
 export interface KeyObjectLike {
+  /** `"private"` for a usable key. */
   readonly type: string;
+  /** `"rsa"` for a usable key. */
   readonly asymmetricKeyType?: string;
-  export(options: { type: "pkcs8"; format: "pem" }): string | { toString(): string };
+  /** The key as PKCS#8 PEM, which the broker imports into Web Crypto. */
+  export(options: { type: "pkcs8"; format: "pem" }): string | {
+    /** The PEM text (a Node Buffer). */
+    toString(): string;
+  };
 }
 
+/** The options of {@link createBroker}. `R` is the request type `participant` receives. */
 export interface BrokerOptions<R = Request | NodeRequest> {
   /** Absolute URL of MyDataHelps' `…/identityserver/connect/token` (https; http only for localhost). */
   tokenUrl: string;
@@ -98,7 +137,12 @@ export interface BrokerOptions<R = Request | NodeRequest> {
    */
   matchPageParticipant?: boolean;
   /** MyDataHelps calls per participant per window; false: no limit. Default { max: 10, windowMs: 60000 }. */
-  rateLimit?: { max: number; windowMs: number } | false;
+  rateLimit?: {
+    /** MyDataHelps calls per participant per window. */
+    max: number;
+    /** The window, ms. */
+    windowMs: number;
+  } | false;
   /** Largest request body read. Default 1024. */
   maxBodyBytes?: number;
   /** Origins besides the request's own that may POST (e.g. the public origin behind a proxy). Default []. */
@@ -137,8 +181,16 @@ export interface BrokerOptions<R = Request | NodeRequest> {
 export interface BrokerTelemetry {
   /** The `@opentelemetry/api` module, if the broker should not import it itself. */
   api?: object;
-  meterProvider?: { getMeter(name: string): object };
-  tracerProvider?: { getTracer(name: string): object };
+  /** The MeterProvider for the broker's metrics. */
+  meterProvider?: {
+    /** The broker's meter. */
+    getMeter(name: string): object;
+  };
+  /** The TracerProvider for the broker's spans. */
+  tracerProvider?: {
+    /** The broker's tracer. */
+    getTracer(name: string): object;
+  };
 }
 
 /** What `health()` answers (the shape of draft-inadarei-api-health-check). */
@@ -153,6 +205,7 @@ export interface BrokerHealth {
   circuit: "closed" | "open" | "half-open";
 }
 
+/** A broker made by {@link createBroker}: the page's POST handler, in two shapes. */
 export interface Broker<R = Request | NodeRequest> {
   /** The Web-standard handler: Next.js route handlers, Hono, Deno.serve, Bun.serve, Workers. */
   handle(request: Request): Promise<Response>;
@@ -188,8 +241,11 @@ export function redisStore(
 
 /** A failure meant for the page: `status` and a stable `code`, never upstream text. */
 export class BrokerError extends Error {
+  /** Always `"BrokerError"`. */
   readonly name: "BrokerError";
+  /** The HTTP status the page gets. */
   readonly status: number;
+  /** What went wrong, stable across versions (docs/operators.md lists them). */
   readonly code:
     | "rate_limited"
     | "upstream_unavailable"

@@ -1,4 +1,9 @@
 // Types of mdh-token/react. No `any`: checked with `tsc --noEmit --strict`.
+/**
+ * The React binding: {@link TokenProvider} creates the manager after mount, the hooks read it.
+ * @packageDocumentation
+ * @module mdh-token/react
+ */
 import type { ReactElement, ReactNode } from "react";
 import type {
   AttachSdkOptions,
@@ -10,8 +15,12 @@ import type {
 } from "../index.js";
 
 /** Loads MyDataHelps.js: the module (its default export is used) or the SDK itself. */
-export type SdkLoader = () => Promise<MyDataHelpsLike | { default: MyDataHelpsLike }>;
+export type SdkLoader = () => Promise<MyDataHelpsLike | {
+  /** MyDataHelps.js, as the module's default export. */
+  default: MyDataHelpsLike;
+}>;
 
+/** The props of {@link TokenProvider}. */
 export interface TokenProviderProps {
   /** createTokenManager's options, read once at mount (remount with a new `key` to change them). */
   options: TokenManagerOptions;
@@ -26,6 +35,7 @@ export interface TokenProviderProps {
   sdkOptions?: AttachSdkOptions;
   /** Called when the manager cannot be created or attached; default console.error. */
   onError?: (error: TokenError) => void;
+  /** Rendered at once, also before the manager exists and in a server render. */
   children?: ReactNode;
 }
 

@@ -9,7 +9,8 @@
 // for React Server Components (Next.js App Router): a server file such as a root layout
 // may render <TokenProvider>, whose hooks then run on the client only.
 import * as React from "react";
-import { createTokenManager, __tokenError } from "../pkg/mdh_token.js";
+import { createTokenManager } from "../pkg/mdh_token.js";
+import { tokenError } from "../pkg/errors.js";
 
 const { createElement, createContext, useContext, useEffect, useRef, useState } = React;
 
@@ -19,7 +20,7 @@ const NONE = { manager: null, store: { subscribe: () => () => {}, get: () => nul
 const Context = createContext(null);
 
 // A TokenError (the package's own constructor), for a hook used outside the provider.
-const misuse = (detail) => __tokenError("invalid_options", detail);
+const misuse = (detail) => tokenError("invalid_options", detail);
 
 // React 18+ has useSyncExternalStore; for React 17, the same contract with state and an
 // effect (no layout effect, so nothing to warn about in a server render). Snapshots are
@@ -67,13 +68,13 @@ async function loadSdk(loader) {
   try {
     m = await loader();
   } catch (e) {
-    const t = __tokenError("sdk_unavailable", "the sdk loader failed");
+    const t = tokenError("sdk_unavailable", "the sdk loader failed");
     t.cause = e;
     throw t;
   }
   m = m?.default ?? m;
   if (typeof m?.setParticipantAccessToken !== "function") {
-    throw __tokenError("sdk_unavailable", "the sdk loader gave no MyDataHelps.js (setParticipantAccessToken)");
+    throw tokenError("sdk_unavailable", "the sdk loader gave no MyDataHelps.js (setParticipantAccessToken)");
   }
   return m;
 }

@@ -28,6 +28,10 @@ node scripts/strip-panic-data.mjs "$mvp" "$mvp"
 # src/js/entry.js always fetches the wasm itself, so the glue needs no default path of its own.
 wasm-bindgen --target web --out-dir pkg --out-name mdh_token --no-typescript \
   --omit-default-module-path --remove-producers-section "$mvp"
+# wasm-bindgen copies the crate's npm dependencies (jose, the broker's) into a
+# pkg/package.json; nothing in pkg/ needs it, and without "type": "module" it would make
+# Node and publint read pkg/*.js as CommonJS.
+rm -f pkg/package.json
 # wasm-opt from the binaryen npm package: size first (-Oz), as the release profile.
 # Reference types are left out, so binaryen refuses a wasm that still uses them.
 features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
@@ -54,6 +58,10 @@ for d in pkg/snippets/*/; do rm -rf "${d}src" && ln -s ../../../src "${d}src"; d
 node_modules/.bin/esbuild src/js/entry.js --bundle --minify --format=esm --target=es2020 \
   --log-level=error --outfile=pkg/mdh_token.js --allow-overwrite
 rm -rf pkg/snippets
+# The TokenError constructor for mdh-token/react (a separate entry, not bundled): the same
+# source the bundle inlines, so the package's own module exports nothing undeclared.
+node_modules/.bin/esbuild src/js/errors.js --minify --format=esm --target=es2020 \
+  --log-level=error --outfile=pkg/errors.js --allow-overwrite
 echo "$stamp" > pkg/.stamp
 wasm=$(gzip -9 -c pkg/mdh_token_bg.wasm | wc -c)
 js=$(gzip -9 -c pkg/mdh_token.js | wc -c)

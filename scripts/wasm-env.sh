@@ -6,7 +6,7 @@
 # never formats.
 remap="--remap-path-prefix=$PWD=m --remap-path-prefix=$(rustc --print sysroot)=r"
 for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap-path-prefix=${d%/}=c"; done
-# No reference types (issue 15): JavaScriptCore of the Safari 16 era (WPE WebKit 2.38)
+# No reference types: JavaScriptCore of the Safari 16 era (WPE WebKit 2.38)
 # traps with "RuntimeError: Out of bounds table access" on valid `table.get`s of
 # wasm-bindgen's externref table once its baseline wasm JIT (BBQ) has compiled the code
 # (with JSC_useBBQJIT=0 it runs). Without reference types wasm-bindgen keeps JS values

@@ -1,6 +1,13 @@
 // Types of mdh-token/testing. No `any`: checked with `tsc --noEmit --strict`.
+/**
+ * For a host app's own tests: a scripted broker, a fake MyDataHelps.js and the wasm
+ * loaded ahead of fake timers, around the real manager.
+ * @packageDocumentation
+ * @module mdh-token/testing
+ */
 import type { BrokerFunction, BrokerResponse, MyDataHelpsLike, RenewalReason } from "../index.js";
 
+/** The options of {@link scriptedBroker}. */
 export interface ScriptedBrokerOptions {
   /** `expires_in` of each token answered (seconds). Default 3600. */
   expiresIn?: number;
@@ -10,6 +17,7 @@ export interface ScriptedBrokerOptions {
   prefix?: string;
 }
 
+/** How a queued step of a {@link ScriptedBroker} repeats and waits. */
 export interface StepOptions {
   /** Queue the step this many times. Default 1. */
   times?: number;
@@ -26,7 +34,12 @@ export interface ScriptedBroker extends BrokerFunction {
   /** Calls so far. */
   readonly calls: number;
   /** Each call's reason and Date.now() when it was made. */
-  readonly requests: ReadonlyArray<{ readonly reason: RenewalReason; readonly at: number }>;
+  readonly requests: ReadonlyArray<{
+    /** Why the manager asked. */
+    readonly reason: RenewalReason;
+    /** Date.now() at the call. */
+    readonly at: number;
+  }>;
   /** The access tokens answered so far, in order. */
   readonly tokens: readonly string[];
   /** Steps queued and not yet used. */
@@ -46,10 +59,14 @@ export interface ScriptedBroker extends BrokerFunction {
   reset(): ScriptedBroker;
 }
 
+/** A new {@link ScriptedBroker}: pass it as `createTokenManager({ broker })`. */
 export function scriptedBroker(options?: ScriptedBrokerOptions): ScriptedBroker;
 
+/** What the fake SDK's getParticipantInfo() answers. */
 export interface FakeParticipant {
+  /** The participant's id. */
   participantID: string;
+  /** Names and the like, as MyDataHelps answers them. */
   demographics?: Record<string, unknown>;
   [field: string]: unknown;
 }
@@ -71,10 +88,15 @@ export interface FakeSdk extends MyDataHelpsLike {
   readonly accessToken: string | null;
   /** How many listeners the event has (attachSdk's are removed on detach). */
   listenerCount(eventName: string): number;
+  /** The participant, or a rejection with MyDataHelps.js's string while no token is usable. */
   getParticipantInfo(): Promise<FakeParticipant>;
 }
 
-export function fakeSdk(options?: { participant?: FakeParticipant }): FakeSdk;
+/** A new {@link FakeSdk}, answering for `participant`. */
+export function fakeSdk(options?: {
+  /** What getParticipantInfo() answers. */
+  participant?: FakeParticipant;
+}): FakeSdk;
 
 /**
  * Loads the wasm now, with real IO, and resolves when it is ready: call it in beforeAll,

@@ -15,9 +15,16 @@ for (const name of ["TextEncoder", "TextDecoder"]) globalThis[name] ??= util?.[n
 
 /** @type {import("./index").loadWasm} */
 export async function loadWasm() {
-  // The package's own bundle: the same module instance as the host's `mdh-token`.
-  const { default: load } = await import("../pkg/mdh_token.js");
-  await load();
+  // The package's own bundle: the same module instance as the host's `mdh-token`. Its
+  // one export, createTokenManager, loads the wasm before it reads its options: options
+  // it refuses load the wasm and make no manager.
+  const { createTokenManager } = await import("../pkg/mdh_token.js");
+  await createTokenManager(undefined).then(
+    (m) => m.destroy(),
+    (e) => {
+      if (e?.code !== "invalid_options") throw e;
+    },
+  );
 }
 
 const reject = (signal, fail) => signal?.addEventListener("abort", () => fail(signal.reason), { once: true });

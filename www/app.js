@@ -3,6 +3,8 @@
 // `www/server.js` is the CLI; tests call startServer() in-process on port 0.
 import { createServer } from "node:http";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createBroker } from "mdh-token/broker";
@@ -17,6 +19,8 @@ import { createSessions } from "./lib/sessions.js";
 const WWW = path.dirname(fileURLToPath(import.meta.url));
 const PUBLIC = path.join(WWW, "public");
 const INDEX = path.join(PUBLIC, "index.html");
+// The API reference TypeDoc generates from the type declarations (npm run docs:api).
+const REFERENCE = path.join(WWW, "reference");
 // Sign-in and sign-out end the previous participant's stored state in this browser.
 const CLEAR_STORAGE = '"storage"';
 
@@ -200,12 +204,29 @@ export async function startServer({
         "Cache-Control": "no-store",
       });
     }
+    if (p === "/reference") return redirect(res, "/reference/", 301);
+    if (raw.startsWith("/reference/")) return serveReference(req, res, raw.slice("/reference/".length) || "index.html");
     if (raw.startsWith("/mdh-token/pkg/")) return serveFile(req, res, resolveUnder(packagePkg, raw.slice("/mdh-token/pkg/".length)));
     if (raw.startsWith("/vendor/mydatahelps/")) {
       const name = raw.slice("/vendor/mydatahelps/".length);
       return serveFile(req, res, SDK_FILES.has(name) ? path.join(sdkRoot, name) : null);
     }
     return serveFile(req, res, file, file?.endsWith(".html") ? { "Content-Security-Policy": csp } : {});
+  }
+
+  // TypeDoc's pages carry one small inline script (the colour theme): allowed by its hash,
+  // so scripts keep a CSP without 'unsafe-inline' (its scripts add <style> elements: styles
+  // may be inline).
+  async function serveReference(req, res, rest) {
+    const file = resolveUnder(REFERENCE, rest);
+    if (!file?.endsWith(".html")) return serveFile(req, res, file);
+    const html = await readFile(file, "utf8").catch(() => null);
+    if (html === null) return serveFile(req, res, null);
+    const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)]
+      .map((m) => `'sha256-${createHash("sha256").update(m[1]).digest("base64")}'`);
+    return serveFile(req, res, file, {
+      "Content-Security-Policy": `default-src 'self'; script-src 'self' ${hashes.join(" ")}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
+    });
   }
 
   const server = createServer((req, res) => {

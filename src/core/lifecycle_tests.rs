@@ -716,7 +716,7 @@ mod props {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
-        /// Issue 11: whatever the broker answers (and however often the page wakes),
+        /// The failure budget: whatever the broker answers (and however often the page wakes),
         /// an idle page makes at most `max_attempts` failed calls per `max_delay_ms`,
         /// and after a usable token the next call waits for its renewal point (≥ 1 s:
         /// no token under 2 s is adopted).

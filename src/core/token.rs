@@ -14,8 +14,8 @@ pub const MAX_BODY_BYTES: usize = 65_536;
 pub const MAX_EXPIRES_IN_SECS: f64 = 30.0 * 24.0 * 3600.0;
 /// Version of the stored entry format; other versions are ignored.
 pub const STORE_VERSION: f64 = 1.0;
-/// A token living less than this is no token (issue 11: a broker answering
-/// `expires_in: 1e-9` made an idle page call it hundreds of times a second). Two
+/// A token living less than this is no token (a broker answering `expires_in: 1e-9`
+/// would otherwise have an idle page call it hundreds of times a second). Two
 /// seconds leaves room for a round trip and for the quarter-lifetime floor.
 pub const MIN_EXPIRES_IN_SECS: f64 = 2.0;
 /// A stored or broadcast entry may claim to be issued at most this far in the future:

@@ -1,6 +1,6 @@
-// The outside report of issue 17: on a loaded 2-core machine, 5 tabs × 3 renewals
-// (memory storage, crossTab: true, 14 s tokens, renewBeforeSeconds 2) made 5 broker
-// calls instead of 4 in one of three runs. Here the same run in real Chromium, through
+// Single flight across tabs on a loaded machine: 5 tabs × 3 renewals (memory storage,
+// crossTab: true, 14 s tokens, renewBeforeSeconds 2) must make 4 broker calls, not 5
+// (a loaded 2-core machine once made 5 in one of three runs). The run in real Chromium, through
 // the built package and the harness broker: exactly one call per renewal, never two at
 // once. Synchronisation is bounded polling on observable state, never a sleep.
 import { test, before, after } from "node:test";

@@ -253,10 +253,10 @@ export async function storageDump(page) {
 }
 
 /**
- * The wasm instance's linear memory size and the number of JS values the wasm holds.
- * The memory is read through the package's default export, which resolves to the
- * wasm instance's exports (src/js/entry.js), whose one memory is found by type (the build
- * minifies export names). The build has no reference types (scripts/build.sh), so the
+ * The wasm instance's linear memory size and the number of JS values the wasm holds,
+ * read from outside through the DevTools protocol (the package exports no internals).
+ * The memory is the page's one WebAssembly.Memory object. The build has no reference
+ * types (scripts/build.sh), so the
  * glue keeps the values the wasm holds in its own JS array (wasm-bindgen's "heap":
  * 1,024 stack slots, then `undefined, null, true, false`, then the values). That array
  * is not reachable from page script; the DevTools protocol finds it among the page's
@@ -265,15 +265,17 @@ export async function storageDump(page) {
  * held JS number in that range would count as free).
  */
 export async function wasmStats(page) {
-  const memoryBytes = await page.evaluate(async () => {
-    const { default: init } = await import("/pkg/mdh_token.js");
-    const exports = Object.values(await init());
-    const memory = exports.find((v) => v instanceof WebAssembly.Memory);
-    if (!memory) throw new Error("expected a memory export");
-    return memory.buffer.byteLength;
-  });
   const cdp = await page.context().newCDPSession(page);
   try {
+    const { result: memProto } = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
+    const { objects: memories } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: memProto.objectId });
+    const { result: sizes } = await cdp.send("Runtime.callFunctionOn", {
+      objectId: memories.objectId,
+      returnByValue: true,
+      functionDeclaration: "function () { return this.map((m) => m.buffer.byteLength); }",
+    });
+    if (sizes.value.length !== 1) throw new Error(`expected one wasm memory, found ${sizes.value.length}`);
+    const memoryBytes = sizes.value[0];
     const { result: proto } = await cdp.send("Runtime.evaluate", { expression: "Array.prototype" });
     const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: proto.objectId });
     const { result } = await cdp.send("Runtime.callFunctionOn", {

@@ -1,4 +1,4 @@
-// Hostile inputs and re-entrancy (issue 11, items 2–4): a lying broker, a script on the
+// Hostile inputs and re-entrancy: a lying broker, a script on the
 // same origin (prototype pollution, forged channel messages and storage entries, a held
 // Web Lock), listeners and broker functions that call back into the manager, and the
 // token-bearing fetch. Each test failed before its fix.

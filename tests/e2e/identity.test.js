@@ -1,4 +1,4 @@
-// A token belongs to one participant (issue 11, item 1): a manager created with
+// A token belongs to one participant: a manager created with
 // `participant` never restores, adopts or hands out a token of another participant —
 // not from storage, not from another tab, not from a page that switched participants —
 // in memory, session and local storage modes. The harness broker writes the

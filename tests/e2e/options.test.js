@@ -1,4 +1,4 @@
-// The typed boundary of createTokenManager's options (issue 17, item 3): options.js
+// The typed boundary of createTokenManager's options: options.js
 // checks types and ranges, the wasm reads the result by name once, takes what is absent
 // from the shipped defaults (Config::default); the named ones reach it as the index of
 // their variant. No value is

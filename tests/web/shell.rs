@@ -274,8 +274,7 @@ pub async fn poison_rejects_waiters_with_internal_and_stops_that_manager_only() 
     ensure_eq!(text(&err, "code").as_deref(), Some("internal"));
     ensure_eq!(errors.len(), 1);
     ensure_eq!(text(&errors.get(0), "code").as_deref(), Some("internal"));
-    // Only the manager that was running stops: another one on the page carries on
-    // (issue 11: one manager's panic poisoned every manager).
+    // Only the manager that was running stops: another one on the page carries on.
     let t = resolved(other.get_token(), "the other manager's getToken()").await?;
     ensure_eq!(text(&t, "token_type").as_deref(), Some("Bearer"));
     other.destroy();
