@@ -5,7 +5,7 @@
 // once. Synchronisation is bounded polling on observable state, never a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { sharedBrowser, openPage, createManager, until, packageBuilt, destroyAndCount } from "./harness.js";
+import { sharedBrowser, openPage, createManager, until, packageBuilt, destroyAndCount, pageFaults } from "./harness.js";
 
 const skip = !packageBuilt() && "package not built: run npm run build";
 const TABS = 5, RENEWALS = 3, LIFETIME = 14;

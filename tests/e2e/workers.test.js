@@ -222,7 +222,7 @@ test("in a worker: session/local storage fall back to memory with one warning; s
 test("a worker's managers without participant say so once (warn); with participant, nothing", { skip }, async (t) => {
   reset(600);
   const ctx = await newContext(t);
-  const page = await openPage(ctx, server);
+  const page = await openPage(ctx, suite.server);
   const seen = new Map();
   page.on("worker", (w) => {
     const lines = [];
