@@ -317,10 +317,12 @@ const p = createTokenManager({ broker: "/api/mdh/token" });
 out.promise = p instanceof Promise;
 try { await p; out.created = true; } catch (e) { out.error = { name: e.name, code: e.code, status: e.status, isError: e instanceof Error, message: e.message }; }
 globalThis.WorkerGlobalScope = class {}; // what a worker has, and Node does not
-try { await createTokenManager({ broker: "/api/mdh/token" }); } catch (e) { out.worker = e.code ?? e.name; }
+try { (await createTokenManager({ broker: "/api/mdh/token", participant: "p" })).destroy(); out.worker = "created"; } catch (e) { out.worker = e.code ?? e.name; }
 console.log(JSON.stringify(out));
 `;
-  const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: app, encoding: "utf8" }));
+  // A manager holds a BroadcastChannel, which keeps Node running until destroy(): the
+  // timeout turns a forgotten destroy() into a failure instead of a hang.
+  const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: app, encoding: "utf8", timeout: 30_000 }));
   assert.equal(out.same, true, "no global added by importing");
   assert.deepEqual(out.react, ["TokenProvider", "useTokenManager", "useTokenStatus"]);
   assert.equal(out.promise, true);
