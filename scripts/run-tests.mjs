@@ -22,6 +22,8 @@ const jobs = Math.max(1, Number(process.env.MDH_TEST_JOBS ?? 3) || 1);
 // build apps), so that the pool does not end on a long file alone; the others in path
 // order.
 const FIRST = [
+  "tests/e2e/soak.test.js",
+  "tests/broker/sim.test.js",
   "tests/e2e/nextjs.test.js",
   "tests/engines/engines.test.js",
   "tests/e2e/embeddables.test.js",
