@@ -82,24 +82,6 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# geckodriver (Firefox's WebDriver server), pinned; `cargo install` puts it in
-# $CARGO_HOME/bin. Plain install (no --locked), as for wasm-bindgen-cli.
-GECKODRIVER_VERSION=0.37.1
-# Beside the wasm-bindgen-cli build below: each cargo build has long single-threaded
-# stretches (proc macros, the final link), so two at once finish sooner than one after
-# the other on two cores.
-if [ "$mode" = all ]; then
-  gecko=$(node tests/support/browsers.js path geckodriver 2>/dev/null || true)
-  if [ -z "$gecko" ] || [ "$("$gecko" --version | awk 'NR==1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
-    (
-      t0=$SECONDS
-      cargo install -q geckodriver --version "=$GECKODRIVER_VERSION"
-      echo "setup: cargo install geckodriver $GECKODRIVER_VERSION: $((SECONDS - t0)) s"
-    ) &
-    bg_pids+=($!)
-  fi
-fi
-
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB_VERSION" ]; then
   # Plain install (no --locked): the registry mirror lacks some newest transitive versions.
   t0=$SECONDS
@@ -107,5 +89,17 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   echo "setup: cargo install wasm-bindgen-cli $WB_VERSION: $((SECONDS - t0)) s"
 fi
 
-# The background installs (npm, apt, geckodriver): a failure of any fails the setup.
+# geckodriver (Firefox's WebDriver server), pinned; `cargo install` puts it in
+# $CARGO_HOME/bin. Plain install (no --locked), as for wasm-bindgen-cli.
+GECKODRIVER_VERSION=0.37.1
+if [ "$mode" = all ]; then
+  gecko=$(node tests/support/browsers.js path geckodriver 2>/dev/null || true)
+  if [ -z "$gecko" ] || [ "$("$gecko" --version | awk 'NR==1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
+    t0=$SECONDS
+    cargo install geckodriver --version "=$GECKODRIVER_VERSION"
+    echo "setup: cargo install geckodriver $GECKODRIVER_VERSION: $((SECONDS - t0)) s"
+  fi
+fi
+
+# The background installs (npm, apt): a failure of any fails the setup.
 for pid in "${bg_pids[@]}"; do wait "$pid"; done
