@@ -206,7 +206,9 @@ test("a revoked cached service token is replaced once, transparently", async (t)
 });
 
 test("upstream failures map to what the page's retry logic expects, leaking nothing", async (t) => {
-  const { app, clock } = await serve(t, { upstreamTimeoutMs: 100, faultSlowMs: 5_000 });
+  // The timeout is real time: 1 s leaves room for a loaded machine's local round trips
+  // (a service grant signs and checks an RS256 assertion), far below the 5 s slow fault.
+  const { app, clock } = await serve(t, { upstreamTimeoutMs: 1_000, faultSlowMs: 5_000 });
   const cookie = await signIn(app, ADA);
   const issuedBefore = new Set(app.emulator.issuedTokens());
   const cases = [
@@ -232,9 +234,9 @@ test("upstream failures map to what the page's retry logic expects, leaking noth
       }
       setFault(app, fault);
       const res = await broker(app, cookie, { reason: "forced" });
-      assert.equal(res.status, status);
-      assert.equal(res.headers.get("cache-control"), "no-store");
       const text = await res.text();
+      assert.equal(res.status, status, text);
+      assert.equal(res.headers.get("cache-control"), "no-store");
       assert.deepEqual(JSON.parse(text), { error });
       for (const token of app.emulator.issuedTokens()) assert.ok(!text.includes(token));
       if (fault === "down") assert.equal(res.headers.get("retry-after"), "5", "Retry-After is passed through");
