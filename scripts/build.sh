@@ -15,7 +15,7 @@ out="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release"
 src=$out/mdh_token.wasm
 # Skip wasm-bindgen and wasm-opt when pkg/ was made from this very wasm and glue.
 # (Contents only, not paths: a build elsewhere, scripts/repro.sh, gives the same stamp.)
-stamp="$( (sha256sum "$src" src/js/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort) | cut -d' ' -f1; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (sha256sum "$src" src/js/entry.js scripts/build.sh scripts/wasm-link.sh scripts/*.mjs $(find src -name '*.js' | sort) | cut -d' ' -f1; ls node_modules/.bin/wasm-opt node_modules/.bin/esbuild node_modules/.bin/terser 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ -f pkg/.stamp ] && [ "$(cat pkg/.stamp)" = "$stamp" ] && [ -f pkg/mdh_token_bg.wasm ]; then
   echo "built pkg/: up to date"
   exit 0
@@ -58,6 +58,11 @@ for d in pkg/snippets/*/; do rm -rf "${d}src" && ln -s ../../../src "${d}src"; d
 node_modules/.bin/esbuild src/js/entry.js --bundle --minify --format=esm --target=es2020 \
   --log-level=error --outfile=pkg/mdh_token.js --allow-overwrite
 rm -rf pkg/snippets
+# Then terser's compressor, two passes, with its safe defaults (no `unsafe*` option):
+# it inlines and folds what esbuild's minifier leaves (single-use functions, constant
+# branches): 283 B of gzip less than esbuild alone (7,930 -> 7,647 B, node bench/size.js).
+node_modules/.bin/terser pkg/mdh_token.js --module --compress passes=2 --mangle \
+  --output pkg/mdh_token.js
 # The TokenError constructor for mdh-token/react (a separate entry, not bundled): the same
 # source the bundle inlines, so the package's own module exports nothing undeclared.
 node_modules/.bin/esbuild src/js/errors.js --minify --format=esm --target=es2020 \

@@ -82,21 +82,33 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The two tools are built unoptimised: they run for milliseconds on what the tests give
+# them, and opt-level 0 without LTO halves their build, the longest step of a cold
+# setup (wasm-bindgen-cli 128 -> 55 s, geckodriver ~100 -> 50 s on 2 cores; the glue
+# and wasm wasm-bindgen writes are byte-identical). Plain install (no --locked): the
+# registry mirror lacks some newest transitive versions.
+cargo_install() { # crate version [args…]
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    CARGO_PROFILE_RELEASE_INCREMENTAL=false \
+    cargo install "$1" --version "=$2" "${@:3}"
+}
+
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WB_VERSION" ]; then
-  # Plain install (no --locked): the registry mirror lacks some newest transitive versions.
   t0=$SECONDS
-  cargo install wasm-bindgen-cli --version "=$WB_VERSION"
+  # Only the wasm-bindgen binary: the crate's test runner is not used (tests/web/run.mjs is).
+  cargo_install wasm-bindgen-cli "$WB_VERSION" --bin wasm-bindgen
   echo "setup: cargo install wasm-bindgen-cli $WB_VERSION: $((SECONDS - t0)) s"
 fi
 
 # geckodriver (Firefox's WebDriver server), pinned; `cargo install` puts it in
-# $CARGO_HOME/bin. Plain install (no --locked), as for wasm-bindgen-cli.
+# $CARGO_HOME/bin, built as wasm-bindgen-cli above.
 GECKODRIVER_VERSION=0.37.1
 if [ "$mode" = all ]; then
   gecko=$(node tests/support/browsers.js path geckodriver 2>/dev/null || true)
   if [ -z "$gecko" ] || [ "$("$gecko" --version | awk 'NR==1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
     t0=$SECONDS
-    cargo install geckodriver --version "=$GECKODRIVER_VERSION"
+    cargo_install geckodriver "$GECKODRIVER_VERSION"
     echo "setup: cargo install geckodriver $GECKODRIVER_VERSION: $((SECONDS - t0)) s"
   fi
 fi

@@ -10,10 +10,11 @@ import path from "node:path";
 import { shippedSize } from "../../bench/size.js";
 import { ROOT, packageBuilt } from "./harness.js";
 
-// The ceiling is the shipped size (23,884 B; its history is in CHANGELOG.md) plus a
-// small margin, so that a change that adds bytes is seen and measured here, not found
-// later; docs/benchmarks.md's budget (27,000 B) is the looser promise to hosts.
-const BUDGET = 24_150;
+// The ceiling: what shipped before the host features of 0.1.0 were added (23,932 B), a
+// size they had to fit into again (23,763 B since; the history is in CHANGELOG.md), so
+// that a change that adds bytes is seen and measured here, not found later.
+// docs/benchmarks.md's budget (27,000 B) is the looser promise to hosts.
+const BUDGET = 23_932;
 
 test(`the shipped package stays within ${BUDGET} B gzip`, { skip: !packageBuilt() && "package not built" }, async () => {
   const s = await shippedSize();
