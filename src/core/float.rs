@@ -3,17 +3,18 @@
 /// `f64::floor`, which `core` lacks (the shipped wasm is `no_std`). The same code runs
 /// natively, so the core tests cover it.
 pub fn floor(x: f64) -> f64 {
-    // From 2^52 up every f64 is an integer already; NaN and ±inf pass through too.
-    if !(x < 4_503_599_627_370_496.0 && x > -4_503_599_627_370_496.0) {
+    // Saturates at ±2^63, where every f64 is an integer already (±inf too); NaN gives 0.
+    let i = x as i64;
+    if x.is_nan() || i == i64::MAX || i == i64::MIN {
         return x;
     }
-    let t = x as i64 as f64;
-    if t == x {
-        x // keeps -0.0
-    } else if t > x {
+    let t = i as f64;
+    if t > x {
         t - 1.0
-    } else {
+    } else if t < x {
         t
+    } else {
+        x // keeps -0.0
     }
 }
 
@@ -42,7 +43,13 @@ mod tests {
             1e15 + 0.5,
             -1e15 - 0.5,
             4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            -4_503_599_627_370_496.0,
             9e15,
+            9.223_372_036_854_774e18,
+            -9.223_372_036_854_774e18,
+            9.223_372_036_854_776e18,
+            -9.223_372_036_854_776e18,
             -9e15,
             1e300,
             -1e300,

@@ -117,13 +117,7 @@ impl Token {
     /// Milliseconds left: the smaller of the wall-clock and monotonic views. Wall time
     /// catches device sleep, monotonic time catches a clock set backwards.
     pub fn remaining(&self, wall: f64, mono: f64) -> f64 {
-        let a = self.expires_at - wall;
-        let b = self.expires_mono - mono;
-        if a < b {
-            a
-        } else {
-            b
-        }
+        (self.expires_at - wall).min(self.expires_mono - mono)
     }
 }
 
