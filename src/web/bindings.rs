@@ -90,8 +90,8 @@ extern "C" {
     /// `log` of a JS string (the integrations' lines).
     #[wasm_bindgen(js_name = log)]
     pub fn log_js(level: u8, msg: &JsValue);
-    #[wasm_bindgen(js_name = post)]
-    fn post_capped(
+    /// The broker POST; its answer is read up to `max` bytes ([`MAX_BODY_BYTES`]).
+    pub fn post(
         url: &JsValue,
         headers: &JsValue,
         credentials: &str,
@@ -145,20 +145,6 @@ pub fn own(obj: &JsValue, keys: &str) -> Option<js_sys::Array> {
 /// The stored entry under `key`, parsed in JS (see `load` in bindings.js).
 pub fn load_entry(area: &Area, key: &JsValue) -> Result<JsValue, JsValue> {
     load(area, key, MAX_BODY_BYTES as u32)
-}
-
-/// The broker POST (see `post` in bindings.js), its answer read up to
-/// [`MAX_BODY_BYTES`].
-pub fn post(
-    url: &JsValue,
-    headers: &JsValue,
-    credentials: &str,
-    signal: &web_sys::AbortSignal,
-    reason: &str,
-    participant: &JsValue,
-) -> Promise {
-    let max = MAX_BODY_BYTES as u32;
-    post_capped(url, headers, credentials, signal, reason, participant, max)
 }
 
 /// `obj[key]` as an own property, or `undefined` (not an object, inherited, or a

@@ -3,7 +3,7 @@
 //! the core's [`crate::core::Config`].
 
 use super::bindings;
-use crate::core::{Credentials, Reason};
+use crate::core::{Credentials, Reason, MAX_BODY_BYTES};
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
@@ -44,8 +44,8 @@ impl Options {
         match &self.broker {
             Broker::Url(url) => {
                 let (who, why) = (&self.participant, reason.as_str());
-                let credentials = self.credentials.as_str();
-                bindings::post(url, &self.headers, credentials, signal, why, who)
+                let (credentials, max) = (self.credentials.as_str(), MAX_BODY_BYTES as u32);
+                bindings::post(url, &self.headers, credentials, signal, why, who, max)
             }
             Broker::Func(f) => bindings::ask(f, signal, reason.as_str()),
         }
