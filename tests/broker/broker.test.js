@@ -3,6 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { webcrypto } from "node:crypto";
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
+import { realRuntime, within } from "../../broker/runtime.js";
 import { createBroker, memoryStore, BrokerError } from "mdh-token/broker";
 import {
   ACCOUNT, KEYS, PKCS8_PEM, PKCS1_PEM, ADA, BEN, CHLOE,
@@ -576,4 +579,28 @@ test("any participant id the page accepts (up to 1,024 characters) gets its own 
   await assert.rejects(broker.participantToken("x".repeat(1025)), TypeError);
   // A lone surrogate has no UTF-8 form: it would reach MyDataHelps as U+FFFD, as "ada\uFFFD".
   await assert.rejects(broker.participantToken("ada\uD800"), /well-formed/);
+});
+
+// A process that was busy (a burst of requests, a GC pause) comes back with a store reply
+// already received and a store timeout already due; Node runs due timers before it reads
+// sockets and files. The reply must win: a lagging event loop is not a slow store, and
+// taking it for one sends every busy instance to MyDataHelps on its own.
+test("a reply that arrived while the event loop was busy wins over a timeout that fell due meanwhile", async () => {
+  const runtime = realRuntime();
+  const outcome = await new Promise((resolve) => {
+    // From the check phase: the loop's next turn runs the due timers first, then I/O.
+    setImmediate(() => {
+      const reply = new Promise((ok, no) => fs.stat(fileURLToPath(import.meta.url), (e) => (e ? no(e) : ok("reply"))));
+      const raced = within(runtime, reply, 20, "store timeout");
+      const busyUntil = performance.now() + 200;
+      while (performance.now() < busyUntil); // busy: the stat completes meanwhile
+      raced.then(resolve, (e) => resolve(e.name));
+    });
+  });
+  assert.equal(outcome, "reply");
+});
+
+test("a store that does not answer still times out", async () => {
+  const raced = within(realRuntime(), new Promise(() => {}), 20, "store timeout");
+  await assert.rejects(raced, { name: "TimeoutError", message: "store timeout" });
 });
