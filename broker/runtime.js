@@ -27,7 +27,7 @@ export function realRuntime(now = Date.now) {
  * `promise`, or a TimeoutError after `ms` of `runtime`'s timers; the loser's outcome is
  * swallowed. The timeout gives way to one more turn of the event loop before it rejects:
  * a process that was busy comes back with its due timers run before the replies it has
- * already received, and an event loop that lagged is not a store or upstream that did.
+ * already received, and an event loop that lagged is not a store that did.
  */
 export function within(runtime, promise, ms, what = "timeout") {
   let timer;

@@ -62,10 +62,11 @@ for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === "--skip") skip.add(rel(path.resolve(ROOT, process.argv[++i])));
   else if (a === "--results") resultsFile = process.argv[++i];
-  else if (a === "--summary") summary = process.argv.slice(i + 1);
-  else if (a.startsWith("--")) throw new Error(`run-tests: unknown option ${a}`);
+  else if (a === "--summary") {
+    summary = process.argv.slice(i + 1);
+    break;
+  } else if (a.startsWith("--")) throw new Error(`run-tests: unknown option ${a}`);
   else paths.push(a);
-  if (summary) break;
 }
 
 function report(results, label) {
