@@ -1,8 +1,12 @@
-// Shipped-size measurement: the gzip -9 bytes of everything mdh-token ships to a
-// browser. Used by `npm run bench` (bench/run.js) and meant for a size-check test.
+// Shipped-size measurement: the gzip -9 bytes of what mdh-token ships to a browser. Used
+// by `npm run bench` (bench/run.js) and tests/e2e/size.test.js.
 //
 // What counts: every file reached through package.json's `files` list that a browser
-// loads — `.js`, `.mjs` and `.wasm` (directories are walked).
+// loads — `.js`, `.mjs` and `.wasm` (directories are walked) — on the path every engine
+// with DecompressionStream takes: pkg/mdh_token.js, the wasm inside it
+// (scripts/inline-wasm.mjs). pkg/mdh_token_bg.wasm, the same wasm as a file, is fetched
+// only by an engine without DecompressionStream (Safari before 16.4, Firefox before 113):
+// measured on its own as `fallback`, what such an engine loads on top.
 // Type declarations (`.d.ts`), the server-only broker (`broker/`, the
 // `mdh-token/broker` entry) and anything else in `files` are not shipped to a browser
 // and are left out. The React binding (`react/` and the `pkg/errors.js` it imports, the
@@ -19,8 +23,8 @@
 // (zlib's deflate differs from GNU gzip's: e.g. +666 B on the 0.1.0 wasm).
 //
 //   import { shippedSize } from "./bench/size.js";
-//   const s = shippedSize();            // { method, total, wasm, js, files: [{ path, bytes, gzip }] }
-//   node bench/size.js                  // prints the same, `--json` for JSON
+//   const s = shippedSize();  // { method, total, raw, files: [{ path, bytes, gzip }], fallback: { total, files } }
+//   node bench/size.js        // prints the same, `--json` for JSON
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -35,6 +39,8 @@ const BROWSER_EXT = /\.(m?js|wasm)$/;
 const ENTRIES = { react: ["react/", "pkg/errors.js"], testing: ["testing/"] };
 // Entries of `files` that run on the host's server, never in a page.
 const SERVER_ONLY = ["broker/"];
+// Fetched only where the engine cannot decompress the wasm inside the bundle.
+const FALLBACK = ["pkg/mdh_token_bg.wasm"];
 
 let gnuGzip; // undefined = not probed yet
 function hasGnuGzip() {
@@ -72,7 +78,8 @@ function walk(dir) {
 
 /**
  * The files (relative to root, `/`-separated, sorted) that the package ships to a browser;
- * with `entry` ("react"), those of that separate entry instead.
+ * with `entry` ("react"), those of that separate entry instead. The package's own list
+ * includes the fallback wasm (see FALLBACK).
  */
 export function shippedFiles({ root = ROOT, entry } = {}) {
   const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
@@ -104,24 +111,26 @@ export function shippedFiles({ root = ROOT, entry } = {}) {
 }
 
 /**
- * gzip -9 bytes of everything shipped to a browser: per file, summed.
- * @returns {{ method: string, total: number, wasm: number, js: number, raw: number,
- *             files: { path: string, bytes: number, gzip: number }[] }}
+ * gzip -9 bytes of what a browser loads: per file, summed. For the package, `total` is the
+ * path of engines with DecompressionStream; `fallback` what the others load on top.
+ * @returns {{ method: string, total: number, raw: number,
+ *             files: { path: string, bytes: number, gzip: number }[],
+ *             fallback?: { total: number, files: { path: string, bytes: number, gzip: number }[] } }}
  */
 export function shippedSize({ root = ROOT, entry } = {}) {
-  const files = shippedFiles({ root, entry }).map((p) => {
+  const all = shippedFiles({ root, entry }).map((p) => {
     const abs = path.join(root, p);
     return { path: p, bytes: fs.statSync(abs).size, gzip: gzipSize(abs) };
   });
   const sum = (fs_) => fs_.reduce((a, f) => a + f.gzip, 0);
-  return {
-    method: gzipMethod(),
-    total: sum(files),
-    wasm: sum(files.filter((f) => f.path.endsWith(".wasm"))),
-    js: sum(files.filter((f) => !f.path.endsWith(".wasm"))),
-    raw: files.reduce((a, f) => a + f.bytes, 0),
-    files,
-  };
+  const files = all.filter((f) => !FALLBACK.includes(f.path));
+  const out = { method: gzipMethod(), total: sum(files), raw: files.reduce((a, f) => a + f.bytes, 0), files };
+  if (entry === undefined) {
+    const fallback = all.filter((f) => FALLBACK.includes(f.path));
+    if (fallback.length !== FALLBACK.length) throw new Error(`${FALLBACK.join(", ")} missing: build first (bash scripts/build.sh)`);
+    out.fallback = { total: sum(fallback), files: fallback };
+  }
+  return out;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -130,7 +139,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.log(JSON.stringify(s, null, 2));
   } else {
     for (const f of s.files) console.log(`${String(f.gzip).padStart(8)} B gzip  ${String(f.bytes).padStart(8)} B raw  ${f.path}`);
-    console.log(`${String(s.total).padStart(8)} B gzip total (wasm ${s.wasm}, JS ${s.js}); ${s.method}`);
+    console.log(`${String(s.total).padStart(8)} B gzip total (the wasm inside pkg/mdh_token.js); ${s.method}`);
+    for (const f of s.fallback.files) {
+      console.log(`${String(f.gzip).padStart(8)} B gzip  ${String(f.bytes).padStart(8)} B raw  ${f.path} (fetched only without DecompressionStream, not in the total)`);
+    }
     for (const entry of Object.keys(ENTRIES)) {
       const e = shippedSize({ entry });
       console.log(`${String(e.total).padStart(8)} B gzip  mdh-token/${entry} (its own entry, not in the total)`);

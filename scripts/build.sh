@@ -63,6 +63,9 @@ rm -rf pkg/snippets
 # branches): 283 B of gzip less than esbuild alone (7,930 -> 7,647 B, node bench/size.js).
 node_modules/.bin/terser pkg/mdh_token.js --module --compress passes=2 --mangle \
   --output pkg/mdh_token.js
+# The wasm inside the bundle, at its end (see the script); pkg/mdh_token_bg.wasm stays for
+# engines without DecompressionStream.
+node scripts/inline-wasm.mjs pkg/mdh_token_bg.wasm pkg/mdh_token.js
 # The TokenError constructor for mdh-token/react (a separate entry, not bundled): the same
 # source the bundle inlines, so the package's own module exports nothing undeclared.
 node_modules/.bin/esbuild src/js/errors.js --minify --format=esm --target=es2020 \
@@ -70,4 +73,4 @@ node_modules/.bin/esbuild src/js/errors.js --minify --format=esm --target=es2020
 echo "$stamp" > pkg/.stamp
 wasm=$(gzip -9 -c pkg/mdh_token_bg.wasm | wc -c)
 js=$(gzip -9 -c pkg/mdh_token.js | wc -c)
-echo "built pkg/: wasm $(wc -c < pkg/mdh_token_bg.wasm) B raw, ${wasm} B gzip; JS ${js} B gzip"
+echo "built pkg/: mdh_token.js (the wasm inside) ${js} B gzip; mdh_token_bg.wasm $(wc -c < pkg/mdh_token_bg.wasm) B raw, ${wasm} B gzip (engines without DecompressionStream)"

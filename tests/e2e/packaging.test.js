@@ -205,8 +205,10 @@ async function viteDev(root, main, config = {}) {
 
 // The result of the page at `url`, the paths it fetched mdh-token's JS and wasm from, and
 // every red console line (a failed request logs one: "Failed to load resource … 404").
-async function devResult(url) {
+// `{ decompress: false }`: a page without DecompressionStream, which fetches the wasm file.
+async function devResult(url, { decompress = true } = {}) {
   const page = await newPage();
+  if (!decompress) await page.addInitScript(() => delete globalThis.DecompressionStream);
   const fetched = [];
   page.on("request", (r) => { if (/mdh[-_]token|chunk-/.test(r.url())) fetched.push(new URL(r.url()).pathname); });
   const errors = [];
@@ -220,24 +222,30 @@ async function devResult(url) {
   return { result, errors, fetched };
 }
 
-test("Vite 7's dev server with no config (mdh-token pre-bundled into node_modules/.vite/deps) loads the wasm at its first request and renews, with no red console line", { skip }, async () => {
+test("Vite 7's dev server with no config (mdh-token pre-bundled into node_modules/.vite/deps) loads and renews with no wasm request, and without DecompressionStream finds the wasm at its first request, with no red console line", { skip }, async () => {
   const server = await viteDev(app, RENEWING);
   try {
-    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0]);
-    assert.deepEqual(errors, []);
-    assert.equal(result, "tk1,tk2,tk3:valid");
-    assert.ok(fetched.some((p) => p.startsWith("/node_modules/.vite/deps/mdh-token.js")), `pre-bundled: ${fetched.join(" ")}`);
-    // The wasm is found at the first request: one fetch, from the package.
-    assert.deepEqual(fetched.filter((p) => p.endsWith(".wasm")), ["/node_modules/mdh-token/pkg/mdh_token_bg.wasm"]);
+    for (const decompress of [true, false]) {
+      const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0], { decompress });
+      assert.deepEqual(errors, []);
+      assert.equal(result, "tk1,tk2,tk3:valid");
+      assert.ok(fetched.some((p) => p.startsWith("/node_modules/.vite/deps/mdh-token.js")), `pre-bundled: ${fetched.join(" ")}`);
+      // Inside the bundle; else found at the first request: one fetch, from the package.
+      assert.deepEqual(fetched.filter((p) => p.endsWith(".wasm")), decompress ? [] : ["/node_modules/mdh-token/pkg/mdh_token_bg.wasm"]);
+    }
   } finally {
     await server.close();
   }
 });
 
-test("Vite 7's dev server with its cache elsewhere: a TokenError names optimizeDeps.exclude, and that one line fixes it", { skip }, async () => {
+test("Vite 7's dev server with its cache elsewhere: works where DecompressionStream exists; without it, a TokenError names optimizeDeps.exclude, and that one line fixes it", { skip }, async () => {
   let server = await viteDev(app, RENEWING, { cacheDir: path.join(app, ".vite-cache") });
   try {
-    const { result } = await devResult(server.resolvedUrls.local[0]);
+    const inline = await devResult(server.resolvedUrls.local[0]);
+    assert.deepEqual(inline.errors, []);
+    assert.equal(inline.result, "tk1,tk2,tk3:valid");
+    assert.deepEqual(inline.fetched.filter((p) => p.endsWith(".wasm")), []);
+    const { result } = await devResult(server.resolvedUrls.local[0], { decompress: false });
     assert.match(result ?? "", /^error:TokenError:unsupported_environment:mdh-token: .*mdh_token_bg\.wasm is a web page, not the wasm/);
     assert.ok(result.includes(`optimizeDeps: { exclude: ["mdh-token"] }`), result);
   } finally {
@@ -245,7 +253,7 @@ test("Vite 7's dev server with its cache elsewhere: a TokenError names optimizeD
   }
   server = await viteDev(app, RENEWING, { cacheDir: path.join(app, ".vite-cache"), optimizeDeps: { exclude: ["mdh-token"] } });
   try {
-    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0]);
+    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0], { decompress: false });
     assert.deepEqual(errors, []);
     assert.equal(result, "tk1,tk2,tk3:valid");
     assert.ok(fetched.includes("/node_modules/mdh-token/pkg/mdh_token.js"), `not pre-bundled: ${fetched.join(" ")}`);
@@ -255,7 +263,7 @@ test("Vite 7's dev server with its cache elsewhere: a TokenError names optimizeD
   }
 });
 
-test("Vite 7's dev server: a React 19 app in a sub-folder (deps served through /@fs/) with mdh-token/react in StrictMode", { skip }, async () => {
+test("Vite 7's dev server: a React 19 app in a sub-folder (deps served through /@fs/) with mdh-token/react in StrictMode, with and without DecompressionStream", { skip }, async () => {
   const main = `import { StrictMode, createElement as h } from "react";
 import { createRoot } from "react-dom/client";
 import { TokenProvider, useTokenStatus } from "mdh-token/react";
@@ -270,13 +278,15 @@ createRoot(document.body.appendChild(document.createElement("div"))).render(
 `;
   const server = await viteDev(path.join(app, "vite-react"), main);
   try {
-    const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0]);
-    assert.deepEqual(errors, []);
-    assert.equal(result, "valid:1");
-    assert.ok(fetched.some((p) => /\/node_modules\/\.vite\/deps\//.test(p)), `pre-bundled: ${fetched.join(" ")}`);
-    const wasm = fetched.filter((p) => p.endsWith(".wasm"));
-    assert.equal(wasm.length, 1, `one wasm request: ${wasm.join(" ")}`);
-    assert.ok(wasm[0].endsWith("/node_modules/mdh-token/pkg/mdh_token_bg.wasm"), `wasm from the package: ${wasm[0]}`);
+    for (const decompress of [true, false]) {
+      const { result, errors, fetched } = await devResult(server.resolvedUrls.local[0], { decompress });
+      assert.deepEqual(errors, []);
+      assert.equal(result, "valid:1");
+      assert.ok(fetched.some((p) => /\/node_modules\/\.vite\/deps\//.test(p)), `pre-bundled: ${fetched.join(" ")}`);
+      const wasm = fetched.filter((p) => p.endsWith(".wasm"));
+      if (decompress) assert.deepEqual(wasm, [], "the wasm inside the bundle");
+      else assert.ok(wasm.length === 1 && wasm[0].endsWith("/node_modules/mdh-token/pkg/mdh_token_bg.wasm"), `one wasm request, from the package: ${wasm.join(" ")}`);
+    }
   } finally {
     await server.close();
   }

@@ -1,12 +1,14 @@
-// Size check: the bytes the package ships to a browser (gzip -9 of each file it ships,
-// wasm + JS, summed: bench/size.js) must stay within its ceiling. A size is
-// deterministic, so it is tested; timings stay in `npm run bench`.
+// Size check: the bytes the package ships to a browser (gzip -9 of each file a browser
+// with DecompressionStream loads, summed: bench/size.js; the wasm is inside the bundle)
+// must stay within its ceiling. A size is deterministic, so it is tested; timings stay
+// in `npm run bench`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { shippedSize } from "../../bench/size.js";
 import { ROOT, packageBuilt } from "./harness.js";
 
@@ -18,8 +20,20 @@ const BUDGET = 23_932;
 
 test(`the shipped package stays within ${BUDGET} B gzip`, { skip: !packageBuilt() && "package not built" }, async () => {
   const s = await shippedSize();
-  console.log(`# shipped size: ${s.total} B gzip (wasm ${s.wasm}, JS ${s.js}); budget ${BUDGET}`);
+  console.log(`# shipped size: ${s.total} B gzip (${s.files.map((f) => f.path).join(", ")}); budget ${BUDGET}`);
   assert.ok(s.total <= BUDGET, `shipped ${s.total} B gzip > ${BUDGET} B`);
+});
+
+// Both ways a page gets the wasm give the same bytes: the bundle's base64 text
+// (scripts/inline-wasm.mjs) is the wasm file, gzipped.
+test("the wasm inside pkg/mdh_token.js is pkg/mdh_token_bg.wasm, and the bundle reads it from one place", { skip: !packageBuilt() && "package not built" }, () => {
+  const bundle = fs.readFileSync(path.join(ROOT, "pkg/mdh_token.js"), "utf8");
+  assert.ok(!bundle.includes("__MDH_TOKEN_WASM__"), "no placeholder left");
+  const defs = [...bundle.matchAll(/function mdhTokenWasm\(\)\{return"([A-Za-z0-9+/=]+)"\}/g)];
+  assert.equal(defs.length, 1, "one definition");
+  assert.ok(bundle.trimEnd().endsWith(defs[0][0]), "at the end of the bundle");
+  const inside = zlib.gunzipSync(Buffer.from(defs[0][1], "base64"));
+  assert.ok(inside.equals(fs.readFileSync(path.join(ROOT, "pkg/mdh_token_bg.wasm"))), "the same bytes");
 });
 
 // scripts/strip-panic-data.mjs blanks the panic payload that nothing in the wasm reads
@@ -110,4 +124,30 @@ test("strip-panic-data fails when it finds no Location, or a panic text or path 
   const stray = strip(wasmWithData(base, location(padded("see library/core/src/fmt.rs for more"), base, "src/x.rs")));
   assert.equal(stray.ok, false, "a source path no Location names");
   assert.match(stray.stderr, /fmt\.rs/);
+});
+
+// scripts/inline-wasm.mjs: the wasm goes in where src/js/wasm.js reads it, or the build stops.
+test("inline-wasm puts the wasm at the end of a bundle, and fails with nothing written when the placeholder is missing or its name is taken", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdh-inline-"));
+  try {
+    const wasm = wasmWithData(1024, enc("some live bytes\0"));
+    fs.writeFileSync(path.join(dir, "w.wasm"), wasm);
+    const run = (bundle) => {
+      fs.writeFileSync(path.join(dir, "b.js"), bundle);
+      const r = spawnSync(process.execPath, [path.join(ROOT, "scripts/inline-wasm.mjs"), path.join(dir, "w.wasm"), path.join(dir, "b.js")], { encoding: "utf8", cwd: ROOT });
+      return { ok: r.status === 0, stderr: r.stderr, out: fs.readFileSync(path.join(dir, "b.js"), "utf8") };
+    };
+    const fine = run('let a=atob("__MDH_TOKEN_WASM__"),b=f("__MDH_TOKEN_WASM__");export{a};\n');
+    assert.ok(fine.ok, fine.stderr);
+    assert.match(fine.out, /^let a=atob\(mdhTokenWasm\(\)\),b=f\(mdhTokenWasm\(\)\);export\{a\};\nfunction mdhTokenWasm\(\)\{return"[A-Za-z0-9+/=]+"\}\n$/);
+    assert.ok(zlib.gunzipSync(Buffer.from(fine.out.match(/return"([^"]+)"/)[1], "base64")).equals(wasm));
+    for (const [bundle, why] of [["let a=atob(W);\n", /has no "__MDH_TOKEN_WASM__"/], ['let mdhTokenWasm=1,a=atob("__MDH_TOKEN_WASM__");\n', /already uses the name mdhTokenWasm/]]) {
+      const r = run(bundle);
+      assert.equal(r.ok, false, bundle);
+      assert.match(r.stderr, why);
+      assert.equal(r.out, bundle, "left as it was");
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
