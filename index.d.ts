@@ -285,10 +285,11 @@ export interface TokenManager {
 /**
  * Loads the wasm (once) and starts a manager. Rejects with `invalid_options`, or with
  * `unsupported_environment` outside a browser page or worker (create it on the client)
- * and when the wasm URL answers a web page (Vite's dev server: `optimizeDeps.exclude`),
- * or with `wasm_unavailable` when the wasm does not load (its `cause` says why; the next
- * call tries again). In a test runner's DOM (jsdom, happy-dom) on Node 20.16+, the wasm
- * is read from its `file:` URL (docs/testing.md).
+ * and, in an engine without `DecompressionStream` (which fetches the wasm file), when
+ * the wasm URL answers a web page (Vite's dev server: `optimizeDeps.exclude`), or with
+ * `wasm_unavailable` when the wasm does not load (its `cause` says why; the next call
+ * tries again). In a test runner's DOM without `DecompressionStream` (Jest's jsdom) on
+ * Node 20.16+, the wasm is read from its `file:` URL (docs/testing.md).
  */
 export function createTokenManager(options: TokenManagerOptions): Promise<TokenManager>;
 

@@ -148,8 +148,12 @@ for (const engine of selectedEngines()) {
       await run(createManager, {});
       const r = await run(async () => {
         const t = await window.tm.getToken();
-        return { t, peek: window.tm.peek(), st: window.tm.status(), ua: navigator.userAgent };
+        const wasm = performance.getEntriesByType("resource").filter((e) => /\.wasm$/.test(new URL(e.name).pathname)).length;
+        return { t, peek: window.tm.peek(), st: window.tm.status(), ua: navigator.userAgent, inflate: typeof DecompressionStream == "function", wasm };
       });
+      // The wasm from inside the bundle where the engine decompresses; else the file, once.
+      console.log(`# ${info.label}: the wasm ${r.inflate ? "from inside the bundle" : "fetched (no DecompressionStream)"}`);
+      assert.equal(r.wasm, r.inflate ? 0 : 1, "wasm requests");
       assert.equal(r.t.access_token, issued(0));
       assert.equal(r.t.token_type, "Bearer");
       assert.ok(r.t.expires_in > 3590 && r.t.expires_in <= 3600, `expires_in ${r.t.expires_in}`);
