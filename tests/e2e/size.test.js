@@ -13,7 +13,7 @@ import { shippedSize } from "../../bench/size.js";
 import { ROOT, packageBuilt } from "./harness.js";
 
 // The ceiling: what shipped before the host features of 0.1.0 were added (23,932 B), a
-// size they had to fit into again (23,793 B since; the history is in CHANGELOG.md), so
+// size they had to fit into again (23,876 B since, in one file; the history is in CHANGELOG.md), so
 // that a change that adds bytes is seen and measured here, not found later.
 // docs/benchmarks.md's budget (27,000 B) is the looser promise to hosts.
 const BUDGET = 23_932;
