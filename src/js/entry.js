@@ -1,7 +1,7 @@
 // The package's JS entry, bundled by scripts/build.sh with the wasm-bindgen glue and
-// its snippets into pkg/mdh_token.js (so `./mdh_token_bg.wasm` below is next to the
-// bundle); package.json's exports name that bundle. It initialises the wasm
-// once (`new URL(..., import.meta.url)`, which bundlers understand) and creates
+// its snippets into pkg/mdh_token.js, with the wasm inside (src/js/wasm.js, whose
+// `./mdh_token_bg.wasm` for engines without DecompressionStream is next to the bundle);
+// package.json's exports name that bundle. It initialises the wasm once and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
 // fetch, devtools: src/js/integrations.js) are JS methods over the public API.
 // First: its evaluation starts the wasm fetch (src/js/wasm.js).
