@@ -1,5 +1,6 @@
-// The docs hold what the types promise, and their links lead somewhere: index.d.ts says docs/getting-started.md lists when
-// each TokenError code occurs, so the table there has one row per code, no more.
+// The docs hold what the types promise, and their links lead somewhere. index.d.ts says
+// docs/getting-started.md lists when each TokenError code occurs, so the table there has
+// one row per code, no more.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
