@@ -4,7 +4,7 @@
 // package.json's exports name that bundle. It initialises the wasm once and creates
 // managers. The lifecycle lives in the wasm; the integrations (attachSdk, serveFrames,
 // fetch, devtools: src/js/integrations.js) are JS methods over the public API.
-// First: its evaluation starts the wasm fetch (src/js/wasm.js).
+// First: its evaluation starts loading the wasm (src/js/wasm.js).
 import { compiled, inBrowser } from "./wasm.js";
 import { initSync, TokenManager } from "../../pkg/mdh_token.js";
 import { devtools, methods, WARN } from "./integrations.js";

@@ -51,8 +51,8 @@ function wasmUrl() {
 async function compile() {
   if (typeof DecompressionStream == "function") return WebAssembly.compile(await inflate());
   const url = wasmUrl();
-  // A file: URL is a test runner's DOM (jsdom, happy-dom) in Node, whose fetch reads no
-  // files: read it with Node's fs, reached at run time (no import a bundler would follow).
+  // A file: URL is a test runner's DOM in Node that has no DecompressionStream (Jest's
+  // jsdom), whose fetch reads no files: read it with Node's fs, reached at run time (no import a bundler would follow).
   if (url.protocol == "file:") {
     const fs = globalThis.process?.getBuiltinModule?.("fs");
     if (!fs) throw tokenError("unsupported_environment", "Node 20.16+ reads " + url);
